@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Starts (or reuses) a throwaway local PostgreSQL and prints its URL on stdout.
+#   scripts/pg.sh start DATA_DIR PORT    -> postgres://postgres@127.0.0.1:PORT/postgres
+#   scripts/pg.sh stop DATA_DIR
+# Runs the server as the `postgres` user when invoked as root (PostgreSQL refuses root). If that
+# user cannot write DATA_DIR's parent, a fresh folder under /tmp is used instead.
+set -euo pipefail
+
+log() { echo "pg.sh: $*" >&2; }
+
+find_bin() {
+  if command -v initdb >/dev/null 2>&1; then return; fi
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -x "$d/initdb" ]; then PATH="$d:$PATH"; export PATH; return; fi
+  done
+  log "initdb not found: installing postgresql from the system's packages"
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2 || {
+      apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2; }
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql >&2
+  fi
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -x "$d/initdb" ]; then PATH="$d:$PATH"; export PATH; return; fi
+  done
+  log "postgresql installed but initdb still not found"; exit 1
+}
+
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd=${1:?usage: pg.sh start|stop DATA_DIR [PORT]}
+dir=${2:?data directory}
+port=${3:-55432}
+find_bin
+
+# The directory actually used is remembered next to the requested one, so stop finds it.
+pointer="$dir.location"
+if [ -f "$pointer" ]; then dir=$(cat "$pointer"); fi
+
+if [ "$cmd" = stop ]; then
+  if [ -f "$dir/PG_VERSION" ]; then as_pg pg_ctl -D "$dir" -m fast stop >&2 || true; fi
+  exit 0
+fi
+
+if [ ! -f "$dir/PG_VERSION" ]; then
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$dir" 2>/dev/null || true
+    if ! runuser -u postgres -- test -w "$dir"; then
+      dir=$(mktemp -d /tmp/alertrouter-pg.XXXXXX)
+      chown postgres "$dir"
+      log "postgres cannot write the requested folder; using $dir"
+    fi
+  fi
+  echo "$dir" > "$pointer"
+  as_pg initdb -D "$dir" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null 2>&1 \
+    || as_pg initdb -D "$dir" -U postgres --auth=trust --encoding=UTF8 >&2
+fi
+
+if ! as_pg pg_ctl -D "$dir" status >/dev/null 2>&1; then
+  as_pg pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" >&2 \
+    || { log "postgres failed to start; its log:"; tail -n 30 "$dir/server.log" >&2; exit 1; }
+fi
+echo "postgres://postgres@127.0.0.1:$port/postgres"

@@ -1,0 +1,74 @@
+//! The shape of `alertrouter.yaml` as written, before validation. Every field is optional so that
+//! defaults and `ALERTROUTER_*` variables can fill what the file leaves out.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// `alertrouter.yaml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub database: DatabaseFile,
+    pub ingest: IngestFile,
+    pub integrations: Vec<IntegrationFile>,
+    pub log: LogFile,
+}
+
+/// `database:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseFile {
+    pub url: Option<String>,
+    pub url_file: Option<PathBuf>,
+    pub max_connections: Option<u32>,
+    pub acquire_timeout: Option<String>,
+    pub statement_timeout: Option<String>,
+}
+
+/// `ingest:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestFile {
+    pub reopen_window: Option<String>,
+    pub default_severity: Option<String>,
+    pub max_body_size: Option<SizeValue>,
+    pub request_timeout: Option<String>,
+    pub dedup_cache_entries: Option<usize>,
+}
+
+/// A size given as a number of bytes or a string such as `2MiB`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Bytes(usize),
+    Text(String),
+}
+
+/// One entry of `integrations:`: a sender (an Alertmanager cluster) and its credential.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntegrationFile {
+    pub name: String,
+    pub bearer_token: Option<String>,
+    pub bearer_token_file: Option<PathBuf>,
+    pub basic_auth: Option<BasicAuthFile>,
+}
+
+/// `basic_auth:` of an integration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BasicAuthFile {
+    pub username: String,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// `log:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogFile {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}

@@ -1,0 +1,49 @@
+//! `GET /metrics` in the Prometheus text format.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use crate::app::App;
+use crate::store;
+
+/// The metrics route.
+pub fn router() -> Router<Arc<App>> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    let pool = &app.pool;
+    app.metrics.set_pool(
+        pool.size(),
+        pool.num_idle(),
+        app.settings.database.max_connections,
+    );
+    // A scrape must not hang on a sick database: the gauges keep their last values.
+    let counts = tokio::time::timeout(
+        Duration::from_secs(2),
+        store::open_incidents_by_severity(pool),
+    )
+    .await;
+    match counts {
+        Ok(Ok(counts)) => {
+            for (severity, n) in counts {
+                app.metrics.set_open_incidents(severity.as_str(), n);
+            }
+        }
+        Ok(Err(e)) => tracing::debug!(error = %e, "open incident counts unavailable"),
+        Err(_) => tracing::debug!("open incident counts timed out"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+}

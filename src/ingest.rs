@@ -1,0 +1,187 @@
+//! The imperative shell of webhook ingest: load the group, let the core decide, commit the plan,
+//! and remember exact re-sends so the common no-news message costs no database round trip.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::TimeDelta;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::alertmanager::Webhook;
+use crate::clock::Clock;
+use crate::config::IngestSettings;
+use crate::core::ingest::{IngestPolicy, decide};
+use crate::metrics::Metrics;
+use crate::routing;
+use crate::store::{self, GroupRef, WriteOutcome};
+
+/// How many times a webhook is decided again after losing a race before it is answered 503.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What a webhook did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// Something changed and was committed.
+    Changed,
+    /// Nothing new: nothing written.
+    Unchanged,
+}
+
+/// Webhook ingest for one process.
+pub struct Ingestor {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    policy: IngestPolicy,
+    metrics: Arc<Metrics>,
+    seen: SeenMessages,
+    changes: watch::Sender<u64>,
+}
+
+impl Ingestor {
+    /// An ingestor writing to `pool`, reading time from `clock`.
+    pub fn new(
+        pool: PgPool,
+        clock: Arc<dyn Clock>,
+        settings: &IngestSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Ingestor {
+            pool,
+            clock,
+            policy: IngestPolicy {
+                reopen_window: TimeDelta::from_std(settings.reopen_window)
+                    .unwrap_or(TimeDelta::MAX),
+                default_severity: settings.default_severity,
+            },
+            metrics,
+            seen: SeenMessages::new(settings.dedup_cache_entries),
+            changes: watch::channel(0).0,
+        }
+    }
+
+    /// A receiver that sees a new value after every committed change (tests wait on it instead
+    /// of sleeping).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Ingests one validated webhook from `integration`. An `Err` means nothing may have been
+    /// committed and the sender must retry.
+    pub async fn ingest(
+        &self,
+        integration: &str,
+        webhook: &Webhook,
+    ) -> Result<Ingested, sqlx::Error> {
+        let group_key = routing::group_key(webhook);
+        let digest = message_digest(integration, group_key, webhook);
+        if self.seen.contains(&digest) {
+            self.metrics.cache_hit();
+            return Ok(Ingested::Unchanged);
+        }
+        let mut fingerprints: Vec<String> = webhook
+            .alerts
+            .iter()
+            .map(|a| a.fingerprint.to_string())
+            .collect();
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        let new_id = Uuid::now_v7();
+        for _ in 0..MAX_ATTEMPTS {
+            let snapshot =
+                store::load_group(&self.pool, integration, group_key, &fingerprints).await?;
+            let now = self.clock.now();
+            let Some(plan) = decide(&snapshot, &webhook.alerts, &self.policy, now, new_id) else {
+                self.seen.insert(digest);
+                return Ok(Ingested::Unchanged);
+            };
+            let group = GroupRef {
+                integration,
+                group_key,
+                group_labels: &webhook.group_labels,
+            };
+            match store::apply_plan(&self.pool, group, snapshot.version, &plan, now).await? {
+                WriteOutcome::Committed => {
+                    self.seen.insert(digest);
+                    self.changes.send_modify(|n| *n += 1);
+                    return Ok(Ingested::Changed);
+                }
+                WriteOutcome::Conflict => self.metrics.conflict(),
+            }
+        }
+        Err(sqlx::Error::Protocol(format!(
+            "group {group_key:?} kept changing under {MAX_ATTEMPTS} attempts"
+        )))
+    }
+}
+
+/// What identifies a message's news: its group and every occurrence with its status and end.
+/// Two messages with the same digest change the database in the same way.
+fn message_digest(integration: &str, group_key: &str, webhook: &Webhook) -> [u8; 16] {
+    let mut occurrences: Vec<_> = webhook
+        .alerts
+        .iter()
+        .map(|a| {
+            (
+                a.fingerprint,
+                a.starts_at.timestamp_micros(),
+                a.status.as_str(),
+                a.ends_at.map(|t| t.timestamp_micros()),
+            )
+        })
+        .collect();
+    occurrences.sort_unstable();
+    let mut hash = Sha256::new();
+    hash.update(integration.as_bytes());
+    hash.update([0]);
+    hash.update(group_key.as_bytes());
+    hash.update([0]);
+    for (fp, starts, status, ends) in occurrences {
+        hash.update(fp.to_string().as_bytes());
+        hash.update(starts.to_le_bytes());
+        hash.update(status.as_bytes());
+        hash.update(ends.unwrap_or(i64::MIN).to_le_bytes());
+    }
+    let full = hash.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+type Generation = HashSet<[u8; 16]>;
+
+/// A bounded set of committed message digests: two generations, the older dropped when the
+/// newer fills, so memory stays bounded and recent messages stay remembered.
+struct SeenMessages {
+    capacity: usize,
+    /// (newer, older)
+    generations: Mutex<(Generation, Generation)>,
+}
+
+impl SeenMessages {
+    fn new(capacity: usize) -> Self {
+        SeenMessages {
+            capacity: capacity / 2,
+            generations: Mutex::new((HashSet::new(), HashSet::new())),
+        }
+    }
+
+    fn contains(&self, digest: &[u8; 16]) -> bool {
+        let g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        g.0.contains(digest) || g.1.contains(digest)
+    }
+
+    fn insert(&self, digest: [u8; 16]) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut g = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0.len() >= self.capacity {
+            let newer = std::mem::take(&mut g.0);
+            g.1 = newer;
+        }
+        g.0.insert(digest);
+    }
+}

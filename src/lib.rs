@@ -1,0 +1,73 @@
+//! alertrouter: turns Prometheus Alertmanager webhooks into incidents, durably, exactly once.
+//!
+//! [`run`] starts the whole service on a listener; `main` and the integration tests both call it.
+
+pub mod alertmanager;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod routing;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+pub use crate::app::App;
+use crate::clock::Clock;
+use crate::config::Settings;
+
+/// Starts alertrouter on `listener` and runs until `shutdown` completes, then stops accepting
+/// and finishes the requests in flight.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = App::new(settings, clock)?;
+    serve(app, listener, shutdown).await
+}
+
+/// Serves an already built [`App`] (tests keep a handle on it).
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let migrations = tokio::spawn(migrate_until_done(app.pool.clone()));
+    tracing::info!(addr = %listener.local_addr()?, config = %app.settings.summary(), "alertrouter listening");
+    let result = axum::serve(listener, http::router(app.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    migrations.abort();
+    app.pool.close().await;
+    tracing::info!("alertrouter stopped");
+    Ok(result?)
+}
+
+/// Applies migrations, retrying while the database is unreachable; until then `/readyz` says
+/// not ready and webhooks are answered 503.
+async fn migrate_until_done(pool: sqlx::PgPool) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match store::migrate(&pool).await {
+            Ok(()) => {
+                tracing::info!("database migrations applied");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "cannot apply migrations yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The `alertrouter` command line: it parses arguments and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use alertrouter::clock::SystemClock;
+use alertrouter::config::{Settings, process_env};
+use alertrouter::{store, telemetry};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Routes Prometheus Alertmanager alerts to the people on call"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: the webhook receiver, health and metrics.
+    Serve(ConfigArg),
+    /// Apply the database migrations and exit.
+    Migrate(ConfigArg),
+    /// Validate the configuration and print a one-line summary.
+    CheckConfig(ConfigArg),
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// alertrouter.yaml; defaults to ./alertrouter.yaml when it exists.
+    #[arg(long, env = "ALERTROUTER_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> Result<Settings, String> {
+        let default = PathBuf::from("alertrouter.yaml");
+        let path = self
+            .config
+            .clone()
+            .or_else(|| default.exists().then_some(default));
+        Settings::load(path.as_deref(), &process_env).map_err(|e| format!("config error: {e}"))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("alertrouter: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command) -> Result<(), String> {
+    match command {
+        Command::CheckConfig(arg) => {
+            let settings = arg.load()?;
+            settings
+                .require_integrations()
+                .map_err(|e| format!("config error: {e}"))?;
+            println!("config OK: {}", settings.summary());
+            Ok(())
+        }
+        Command::Migrate(arg) => {
+            let settings = arg.load()?;
+            telemetry::init(&settings.log);
+            let pool = store::pool(&settings.database).map_err(|e| e.to_string())?;
+            store::migrate(&pool)
+                .await
+                .map_err(|e| format!("migration failed: {e}"))?;
+            println!("migrations applied: {}", store::MIGRATOR.iter().count());
+            Ok(())
+        }
+        Command::Serve(arg) => {
+            let settings = arg.load()?;
+            settings
+                .require_integrations()
+                .map_err(|e| format!("config error: {e}"))?;
+            telemetry::init(&settings.log);
+            let listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+            alertrouter::run(settings, listener, Arc::new(SystemClock), shutdown_signal())
+                .await
+                .map_err(|e| format!("{e:#}"))
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received: finishing requests in flight");
+}

@@ -1,0 +1,214 @@
+//! Prometheus metrics, exposed on `/metrics`.
+
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// What became of a webhook.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// Committed and changed something.
+    Accepted,
+    /// Valid, but carried nothing new.
+    NoChange,
+    /// Refused as malformed (400, 413, 415).
+    Invalid,
+    /// Missing or wrong credential (401).
+    Unauthorized,
+    /// Could not be committed (503); Alertmanager retries.
+    Unavailable,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::NoChange => "no_change",
+            Outcome::Invalid => "invalid",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    integration: String,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IntegrationLabels {
+    integration: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeverityLabels {
+    severity: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: String,
+}
+
+/// Every metric alertrouter exports.
+pub struct Metrics {
+    registry: Registry,
+    webhooks: Family<WebhookLabels, Counter>,
+    alerts: Family<IntegrationLabels, Counter>,
+    ingest_seconds: Histogram,
+    conflicts: Counter,
+    cache_hits: Counter,
+    open_incidents: Family<SeverityLabels, Gauge<i64, AtomicI64>>,
+    pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
+    pool_max: Gauge<i64, AtomicI64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("alertrouter");
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhooks",
+            "Alertmanager webhooks by integration and outcome",
+            webhooks.clone(),
+        );
+        let alerts = Family::<IntegrationLabels, Counter>::default();
+        registry.register(
+            "alerts_ingested",
+            "Alerts in valid webhooks (committed or found unchanged)",
+            alerts.clone(),
+        );
+        let ingest_seconds = Histogram::new([
+            0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        registry.register(
+            "ingest_duration_seconds",
+            "Time from a valid webhook's arrival to its answer",
+            ingest_seconds.clone(),
+        );
+        let conflicts = Counter::default();
+        registry.register(
+            "ingest_conflicts",
+            "Webhooks decided again because another writer changed their group first",
+            conflicts.clone(),
+        );
+        let cache_hits = Counter::default();
+        registry.register(
+            "ingest_dedup_cache_hits",
+            "Exact re-sends answered from memory without a database round trip",
+            cache_hits.clone(),
+        );
+        let open_incidents = Family::<SeverityLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "open_incidents",
+            "Open incidents by severity (read from the database at scrape time)",
+            open_incidents.clone(),
+        );
+        let pool_connections = Family::<PoolLabels, Gauge<i64, AtomicI64>>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state (idle, in_use)",
+            pool_connections.clone(),
+        );
+        let pool_max = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "db_pool_max_connections",
+            "Configured maximum of database pool connections",
+            pool_max.clone(),
+        );
+        Metrics {
+            registry,
+            webhooks,
+            alerts,
+            ingest_seconds,
+            conflicts,
+            cache_hits,
+            open_incidents,
+            pool_connections,
+            pool_max,
+        }
+    }
+
+    /// Counts one webhook.
+    pub fn webhook(&self, integration: &str, outcome: Outcome) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                integration: integration.to_string(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// Counts the alerts of a valid webhook and how long it took.
+    pub fn ingested(&self, integration: &str, alerts: usize, seconds: f64) {
+        self.alerts
+            .get_or_create(&IntegrationLabels {
+                integration: integration.to_string(),
+            })
+            .inc_by(alerts as u64);
+        self.ingest_seconds.observe(seconds);
+    }
+
+    /// Counts a lost optimistic-concurrency race.
+    pub fn conflict(&self) {
+        self.conflicts.inc();
+    }
+
+    /// Counts a re-send answered from the dedup cache.
+    pub fn cache_hit(&self) {
+        self.cache_hits.inc();
+    }
+
+    /// Records the open incidents per severity.
+    pub fn set_open_incidents(&self, severity: &str, count: i64) {
+        self.open_incidents
+            .get_or_create(&SeverityLabels {
+                severity: severity.to_string(),
+            })
+            .set(count);
+    }
+
+    /// Records the pool's state.
+    pub fn set_pool(&self, size: u32, idle: usize, max: u32) {
+        let idle = idle as i64;
+        let set = |state: &str, v: i64| {
+            self.pool_connections
+                .get_or_create(&PoolLabels {
+                    state: state.to_string(),
+                })
+                .set(v);
+        };
+        set("idle", idle);
+        set("in_use", i64::from(size) - idle);
+        self.pool_max.set(i64::from(max));
+    }
+
+    /// The exposition text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,226 @@
+//! Loading a group's state and committing what the core decided about a webhook.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::alertmanager::LabelSet;
+use crate::core::ingest::{GroupSnapshot, IncidentSnapshot, KnownAlert, Plan};
+use crate::core::{IncidentStatus, Severity};
+
+/// Whether a plan was committed or lost a race with another writer of the same group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Committed,
+    /// The group changed since it was loaded: reload, decide again.
+    Conflict,
+}
+
+type GroupRow = (
+    i64,
+    Uuid,
+    String,
+    String,
+    Option<DateTime<Utc>>,
+    Vec<Uuid>,
+    Vec<String>,
+    Vec<DateTime<Utc>>,
+    Vec<bool>,
+    Vec<String>,
+);
+
+/// Loads the group's latest incident, the known occurrences of `fingerprints`, and the alerts
+/// still firing in that incident — in one round trip.
+pub async fn load_group(
+    pool: &PgPool,
+    integration: &str,
+    group_key: &str,
+    fingerprints: &[String],
+) -> Result<GroupSnapshot, sqlx::Error> {
+    let row: Option<GroupRow> = sqlx::query_as(
+        "select g.version, i.id, i.status, i.severity, i.resolved_at,
+                coalesce(array_agg(a.incident_id) filter (where a.id is not null), '{}'),
+                coalesce(array_agg(a.fingerprint) filter (where a.id is not null), '{}'),
+                coalesce(array_agg(a.starts_at) filter (where a.id is not null), '{}'),
+                coalesce(array_agg(a.status = 'firing') filter (where a.id is not null), '{}'),
+                coalesce(array_agg(a.severity) filter (where a.id is not null), '{}')
+         from incident_groups g
+         join incidents i on i.id = g.current_incident_id
+         left join alerts a on a.group_id = g.id
+             and (a.fingerprint = any($3)
+                  or (a.incident_id = g.current_incident_id and a.status = 'firing'))
+         where g.integration = $1 and g.group_key = $2
+         group by g.version, i.id",
+    )
+    .bind(integration)
+    .bind(group_key)
+    .bind(fingerprints)
+    .fetch_optional(pool)
+    .await?;
+
+    let Some((version, id, status, severity, resolved_at, inc, fps, starts, firing, sevs)) = row
+    else {
+        return Ok(GroupSnapshot::default());
+    };
+    let corrupt = |what: &str| sqlx::Error::Protocol(format!("unexpected {what} in database"));
+    let alerts = (0..fps.len())
+        .map(|i| {
+            Ok(KnownAlert {
+                incident_id: inc[i],
+                fingerprint: fps[i].parse().map_err(|_| corrupt("fingerprint"))?,
+                starts_at: starts[i],
+                firing: firing[i],
+                severity: sevs[i].parse().map_err(|_| corrupt("severity"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(GroupSnapshot {
+        version,
+        incident: Some(IncidentSnapshot {
+            id,
+            status: IncidentStatus::from_db(&status).ok_or_else(|| corrupt("status"))?,
+            severity: severity
+                .parse::<Severity>()
+                .map_err(|_| corrupt("severity"))?,
+            resolved_at,
+        }),
+        alerts,
+    })
+}
+
+/// The webhook-level facts a plan is committed with.
+pub struct GroupRef<'a> {
+    pub integration: &'a str,
+    pub group_key: &'a str,
+    pub group_labels: &'a LabelSet,
+}
+
+/// Commits a plan in one statement (so one transaction): the group's version check, the incident,
+/// the alert occurrences and the timeline events. Nothing is written unless the group is still at
+/// `expected_version` (0: not yet created).
+pub async fn apply_plan(
+    pool: &PgPool,
+    group: GroupRef<'_>,
+    expected_version: i64,
+    plan: &Plan<'_>,
+    now: DateTime<Utc>,
+) -> Result<WriteOutcome, sqlx::Error> {
+    let inc = &plan.incident;
+    let n = plan.alerts.len();
+    let mut a_incident = Vec::with_capacity(n);
+    let mut a_fingerprint = Vec::with_capacity(n);
+    let mut a_starts = Vec::with_capacity(n);
+    let mut a_ends = Vec::with_capacity(n);
+    let mut a_status = Vec::with_capacity(n);
+    let mut a_severity = Vec::with_capacity(n);
+    let mut a_alertname = Vec::with_capacity(n);
+    let mut a_labels = Vec::with_capacity(n);
+    let mut a_annotations = Vec::with_capacity(n);
+    let mut a_generator = Vec::with_capacity(n);
+    for w in &plan.alerts {
+        a_incident.push(w.incident_id);
+        a_fingerprint.push(w.alert.fingerprint.to_string());
+        a_starts.push(w.alert.starts_at);
+        a_ends.push(w.alert.ends_at);
+        a_status.push(w.alert.status.as_str());
+        a_severity.push(w.severity.as_str());
+        a_alertname.push(w.alert.alertname());
+        a_labels.push(json(&w.alert.labels));
+        a_annotations.push(json(&w.alert.annotations));
+        a_generator.push(w.alert.generator_url.as_str());
+    }
+    let m = plan.events.len();
+    let mut e_incident = Vec::with_capacity(m);
+    let mut e_kind = Vec::with_capacity(m);
+    let mut e_fingerprint = Vec::with_capacity(m);
+    let mut e_severity = Vec::with_capacity(m);
+    let mut e_at = Vec::with_capacity(m);
+    for e in &plan.events {
+        e_incident.push(e.incident_id);
+        e_kind.push(e.kind.as_str());
+        e_fingerprint.push(e.fingerprint.map(|f| f.to_string()));
+        e_severity.push(e.severity.map(Severity::as_str));
+        e_at.push(e.occurred_at);
+    }
+
+    let written: i64 = sqlx::query_scalar(
+        "with head as (
+            insert into incident_groups as g (integration, group_key, version, current_incident_id)
+            values ($1, $2, 1, $4)
+            on conflict (integration, group_key) do update
+                set version = g.version + 1, current_incident_id = excluded.current_incident_id
+                where g.version = $3
+            returning g.id
+        ), new_incident as (
+            -- Insert and update are separate so updates do not burn incident numbers.
+            insert into incidents (id, group_id, integration, group_key, group_labels, status,
+                severity, started_at, opened_at, resolved_at, ended_at, updated_at)
+            select $4, head.id, $1, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9 from head
+            where $27
+        ), changed_incident as (
+            update incidents
+                set status = $6, severity = $7, resolved_at = $10, ended_at = $11, updated_at = $9
+            where id = $4 and not $27 and exists (select 1 from head)
+        ), occurrences as (
+            insert into alerts as a (group_id, incident_id, fingerprint, starts_at, ends_at, status,
+                severity, alertname, labels, annotations, generator_url, created_at, updated_at)
+            select head.id, u.incident_id, u.fingerprint, u.starts_at, u.ends_at, u.status,
+                u.severity, u.alertname, u.labels::jsonb, u.annotations::jsonb, u.generator_url,
+                $9, $9
+            from head, unnest($12::uuid[], $13::text[], $14::timestamptz[], $15::timestamptz[],
+                $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+                as u(incident_id, fingerprint, starts_at, ends_at, status, severity, alertname,
+                     labels, annotations, generator_url)
+            on conflict (group_id, fingerprint, starts_at) do update
+                set status = excluded.status, ends_at = excluded.ends_at,
+                    updated_at = excluded.updated_at
+        ), timeline as (
+            insert into incident_events (incident_id, kind, fingerprint, severity, occurred_at,
+                received_at, integration)
+            select u.incident_id, u.kind, u.fingerprint, u.severity, u.occurred_at, $9, $1
+            from head, unnest($22::uuid[], $23::text[], $24::text[], $25::text[],
+                $26::timestamptz[]) with ordinality as u(incident_id, kind, fingerprint, severity,
+                occurred_at, n)
+            order by u.n
+        )
+        select count(*) from head",
+    )
+    .bind(group.integration)
+    .bind(group.group_key)
+    .bind(expected_version)
+    .bind(inc.id)
+    .bind(json(group.group_labels))
+    .bind(inc.status.as_str())
+    .bind(inc.severity.as_str())
+    .bind(inc.started_at)
+    .bind(now)
+    .bind(inc.resolved_at)
+    .bind(inc.ended_at)
+    .bind(&a_incident)
+    .bind(&a_fingerprint)
+    .bind(&a_starts)
+    .bind(&a_ends)
+    .bind(&a_status)
+    .bind(&a_severity)
+    .bind(&a_alertname)
+    .bind(&a_labels)
+    .bind(&a_annotations)
+    .bind(&a_generator)
+    .bind(&e_incident)
+    .bind(&e_kind)
+    .bind(&e_fingerprint)
+    .bind(&e_severity)
+    .bind(&e_at)
+    .bind(inc.is_new)
+    .fetch_one(pool)
+    .await?;
+    Ok(if written == 1 {
+        WriteOutcome::Committed
+    } else {
+        WriteOutcome::Conflict
+    })
+}
+
+fn json(labels: &LabelSet) -> String {
+    serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
+}

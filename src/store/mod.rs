@@ -1,0 +1,60 @@
+//! All SQL. Functions are named after what they do; nothing here knows about HTTP.
+
+mod ingest;
+mod stats;
+
+use std::str::FromStr;
+
+use secrecy::ExposeSecret;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+pub use self::ingest::{GroupRef, WriteOutcome, apply_plan, load_group};
+pub use self::stats::open_incidents_by_severity;
+use crate::config::DatabaseSettings;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A lazily connecting pool: the service starts (and answers 503) while Postgres is down.
+pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(settings.url.expose_secret())?
+        .application_name("alertrouter")
+        .options([(
+            "statement_timeout",
+            settings.statement_timeout.as_millis().to_string(),
+        )])
+        .log_statements(tracing::log::LevelFilter::Trace);
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        // A broken connection fails its query and the webhook is answered 503 and retried by
+        // Alertmanager; pinging before every use would cost a round trip on the hot path.
+        .test_before_acquire(false)
+        .connect_lazy_with(options))
+}
+
+/// Applies pending migrations. sqlx holds a Postgres advisory lock while it migrates, so replicas
+/// starting together apply each migration once.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Whether the database answers and every embedded migration has been applied.
+pub async fn ready(pool: &PgPool) -> Result<(), String> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+    let missing: Vec<i64> = MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("migrations not applied: {missing:?}"))
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: a real Postgres (a fresh database per test) and, end to end, a real
+//! Alertmanager. Run them with `scripts/test.sh`.
+
+mod alertmanager_e2e;
+mod fixtures;
+mod hostile;
+mod lifecycle;
+mod replay;
+mod service;
+mod support;
+mod unavailable;

@@ -1,0 +1,9 @@
+//! What every integration test shares: a database of its own, a running server, payloads.
+
+pub mod db;
+pub mod payload;
+pub mod server;
+
+pub use db::TestDb;
+pub use payload::{alert, fixture, webhook};
+pub use server::{TOKEN, TestServer, settings, t0};

@@ -1,0 +1,143 @@
+//! alertrouter itself on `127.0.0.1:0`, with an injected clock, for one test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alertrouter::App;
+use alertrouter::clock::{Clock, ManualClock};
+use alertrouter::config::{
+    Credential, DatabaseSettings, IngestSettings, Integration, LogFormat, LogSettings, Settings,
+};
+use alertrouter::core::Severity;
+use chrono::{DateTime, Utc};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+
+/// The bearer token of the `am` integration in tests.
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// Settings for a test: integration `am` (bearer) and `am-basic` (basic auth).
+pub fn settings(database_url: &str) -> Settings {
+    Settings {
+        source: None,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseSettings {
+            url: SecretString::from(database_url.to_string()),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(5),
+        },
+        ingest: IngestSettings {
+            reopen_window: Duration::from_secs(300),
+            default_severity: Severity::Warning,
+            max_body_bytes: 2 << 20,
+            request_timeout: Duration::from_secs(3),
+            dedup_cache_entries: 1024,
+        },
+        integrations: vec![
+            Integration {
+                name: "am".into(),
+                credential: Credential::Bearer(SecretString::from(TOKEN.to_string())),
+            },
+            Integration {
+                name: "am-basic".into(),
+                credential: Credential::Basic {
+                    username: "alertmanager".into(),
+                    password: SecretString::from("basic-secret".to_string()),
+                },
+            },
+        ],
+        log: LogSettings {
+            format: LogFormat::Text,
+            level: "warn".into(),
+        },
+    }
+}
+
+/// A running alertrouter.
+pub struct TestServer {
+    pub base: String,
+    pub app: Arc<App>,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The fixed time tests start at.
+pub fn t0() -> DateTime<Utc> {
+    "2026-11-25T19:00:00Z".parse().unwrap()
+}
+
+impl TestServer {
+    /// Starts alertrouter with a manual clock at [`t0`].
+    pub async fn start(settings: Settings) -> TestServer {
+        let clock = Arc::new(ManualClock::new(t0()));
+        Self::start_with_clock(settings, clock.clone(), clock).await
+    }
+
+    /// Starts alertrouter with the given clock (`manual` is what tests move).
+    pub async fn start_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        manual: Arc<ManualClock>,
+    ) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = App::new(settings, clock).unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(alertrouter::serve(app.clone(), listener, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            base,
+            app,
+            clock: manual,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Posts a webhook body with the `am` bearer token.
+    pub async fn post(&self, body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}/hooks/alertmanager", self.base))
+            .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    /// A GET of `path`.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Stops accepting, finishes requests in flight, and returns what `serve` returned.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap()
+    }
+}
+
+/// Status and JSON body of a response (`null` if the body is not JSON).
+pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
