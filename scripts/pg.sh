@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a throwaway local PostgreSQL and prints its URL on stdout.
-#   scripts/pg.sh start DATA_DIR PORT    -> postgres://postgres@127.0.0.1:PORT/postgres
+#   scripts/pg.sh start DATA_DIR PORT [DB] -> postgres://postgres@127.0.0.1:PORT/DB (default postgres)
 #   scripts/pg.sh stop DATA_DIR
 # Runs the server as the `postgres` user when invoked as root (PostgreSQL refuses root). If that
 # user cannot write DATA_DIR's parent, a fresh folder under /tmp is used instead.
@@ -33,6 +33,7 @@ as_pg() {
 cmd=${1:?usage: pg.sh start|stop DATA_DIR [PORT]}
 dir=${2:?data directory}
 port=${3:-55432}
+db=${4:-postgres}
 find_bin
 
 # The directory actually used is remembered next to the requested one, so stop finds it.
@@ -64,4 +65,7 @@ if ! as_pg pg_ctl -D "$dir" status >/dev/null 2>&1; then
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" >&2 \
     || { log "postgres failed to start; its log:"; tail -n 30 "$dir/server.log" >&2; exit 1; }
 fi
-echo "postgres://postgres@127.0.0.1:$port/postgres"
+if [ "$db" != postgres ]; then
+  as_pg createdb -h 127.0.0.1 -p "$port" -U postgres "$db" 2>/dev/null || true
+fi
+echo "postgres://postgres@127.0.0.1:$port/$db"

@@ -9,7 +9,8 @@ use crate::config::{LogFormat, LogSettings};
 /// Installs the global subscriber (once; later calls are ignored).
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.level))
+        // sqlx reports Postgres notices ("relation already exists") at info: keep them out.
+        .or_else(|_| EnvFilter::try_new(format!("sqlx=warn,{}", settings.level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match settings.format {
         LogFormat::Json => true,

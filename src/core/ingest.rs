@@ -292,3 +292,6 @@ pub fn decide<'a>(
         events,
     })
 }
+
+#[cfg(test)]
+mod tests;

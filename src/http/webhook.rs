@@ -29,6 +29,7 @@ async fn receive(
     let integration = match app.auth.authenticate(&headers) {
         Ok(name) => name,
         Err(why) => {
+            tracing::info!(reason = why, "webhook refused: unauthorized");
             app.metrics.webhook("", Outcome::Unauthorized);
             return Err(ApiError::Unauthorized(why.into()));
         }
