@@ -33,7 +33,7 @@ head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
 write_config() { # $1 = file, $2 = dedup cache entries
   cat > "$1" <<CFG
 listen: 127.0.0.1:19095
-database: {url: "$url", max_connections: 32}
+database: {url: "$url", max_connections: ${BENCH_DB_CONNECTIONS:-8}}
 ingest: {dedup_cache_entries: $2}
 integrations: [{name: bench, bearer_token_file: token}]
 log: {format: json, level: warn}

@@ -10,16 +10,19 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::alertmanager::Webhook;
+use crate::alertmanager::{AlertStatus, Webhook};
 use crate::clock::Clock;
 use crate::config::IngestSettings;
-use crate::core::ingest::{IngestPolicy, decide};
+use crate::core::ingest::{GroupSnapshot, IngestPolicy, decide};
 use crate::metrics::Metrics;
 use crate::routing;
 use crate::store::{self, GroupRef, WriteOutcome};
 
 /// How many times a webhook is decided again after losing a race before it is answered 503.
 const MAX_ATTEMPTS: usize = 8;
+
+/// How many group hashes are remembered as known to exist (16 bytes each).
+const KNOWN_GROUPS: usize = 65_536;
 
 /// What a webhook did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,8 @@ pub struct Ingestor {
     policy: IngestPolicy,
     metrics: Arc<Metrics>,
     seen: SeenMessages,
+    /// Hashes of groups known to exist (a hint only: see `ingest`).
+    groups: SeenMessages,
     changes: watch::Sender<u64>,
 }
 
@@ -58,6 +63,7 @@ impl Ingestor {
             },
             metrics,
             seen: SeenMessages::new(settings.dedup_cache_entries),
+            groups: SeenMessages::new(KNOWN_GROUPS),
             changes: watch::channel(0).0,
         }
     }
@@ -89,9 +95,22 @@ impl Ingestor {
         fingerprints.sort_unstable();
         fingerprints.dedup();
         let new_id = Uuid::now_v7();
+        let group_hash = group_hash(integration, group_key);
+        // A group this process has not seen, with nothing to resolve, is most likely new: try
+        // the empty snapshot first. If the group exists after all, the version check refuses
+        // the write and the loop below loads it; correctness never depends on this guess.
+        let mut guess_new = !self.groups.contains(&group_hash)
+            && webhook
+                .alerts
+                .iter()
+                .all(|a| a.status == AlertStatus::Firing);
         for _ in 0..MAX_ATTEMPTS {
-            let snapshot =
-                store::load_group(&self.pool, integration, group_key, &fingerprints).await?;
+            let snapshot = if guess_new {
+                GroupSnapshot::default()
+            } else {
+                store::load_group(&self.pool, integration, group_key, &fingerprints).await?
+            };
+            self.groups.insert(group_hash);
             let now = self.clock.now();
             let Some(plan) = decide(&snapshot, &webhook.alerts, &self.policy, now, new_id) else {
                 self.seen.insert(digest);
@@ -108,6 +127,7 @@ impl Ingestor {
                     self.changes.send_modify(|n| *n += 1);
                     return Ok(Ingested::Changed);
                 }
+                WriteOutcome::Conflict if guess_new => guess_new = false,
                 WriteOutcome::Conflict => self.metrics.conflict(),
             }
         }
@@ -115,6 +135,16 @@ impl Ingestor {
             "group {group_key:?} kept changing under {MAX_ATTEMPTS} attempts"
         )))
     }
+}
+
+fn group_hash(integration: &str, group_key: &str) -> [u8; 16] {
+    let mut hash = Sha256::new();
+    hash.update(integration.as_bytes());
+    hash.update([0]);
+    hash.update(group_key.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash.finalize()[..16]);
+    out
 }
 
 /// What identifies a message's news: its group and every occurrence with its status and end.

@@ -106,14 +106,30 @@ fn message(args: &Args, worker: usize, n: u64, starts: &str) -> (String, usize) 
         Scenario::Replay => replay_message(args, (worker as u64 * 7919 + n) as usize, starts),
         Scenario::Mix => {
             let roll = (n.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0;
-            let group = format!("{}-mix-{}", args.run_id, (worker as u64 * 7919 + n) as usize % args.groups);
+            let group = format!(
+                "{}-mix-{}",
+                args.run_id,
+                (worker as u64 * 7919 + n) as usize % args.groups
+            );
             if roll < args.replay_ratio {
                 replay_message(args, (worker as u64 * 7919 + n) as usize, starts)
             } else if roll < args.replay_ratio + args.resolved_ratio {
-                let alerts = vec![alert_json(&group, (n % 1000) as usize, "resolved", starts, starts)];
+                let alerts = vec![alert_json(
+                    &group,
+                    (n % 1000) as usize,
+                    "resolved",
+                    starts,
+                    starts,
+                )];
                 (webhook_json(&group, &alerts, false), 1)
             } else {
-                let alerts = vec![alert_json(&group, (n % 1000) as usize, "firing", starts, ZERO)];
+                let alerts = vec![alert_json(
+                    &group,
+                    (n % 1000) as usize,
+                    "firing",
+                    starts,
+                    ZERO,
+                )];
                 (webhook_json(&group, &alerts, true), 1)
             }
         }
@@ -216,7 +232,8 @@ async fn main() -> Result<(), String> {
         .strip_prefix("http://")
         .ok_or("--url must start with http://")?;
     let (addr, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let (addr, path): (Arc<str>, Arc<str>) = (addr.into(), if path.is_empty() { "/" } else { path }.into());
+    let (addr, path): (Arc<str>, Arc<str>) =
+        (addr.into(), if path.is_empty() { "/" } else { path }.into());
     let starts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let args = Arc::new(args);
     let totals = Arc::new(Totals::default());
@@ -226,7 +243,16 @@ async fn main() -> Result<(), String> {
         let mut conn = None;
         for k in 0..args.groups {
             let (body, _) = replay_message(&args, k, &starts);
-            if !deliver(&mut conn, &addr, &path, &auth, body.into(), &Totals::default()).await {
+            if !deliver(
+                &mut conn,
+                &addr,
+                &path,
+                &auth,
+                body.into(),
+                &Totals::default(),
+            )
+            .await
+            {
                 return Err(format!("warm-up webhook {k} was refused"));
             }
         }
@@ -236,8 +262,14 @@ async fn main() -> Result<(), String> {
     let started = Instant::now();
     let mut workers = Vec::new();
     for worker in 0..args.connections {
-        let (args, totals, addr, path, auth, starts) =
-            (args.clone(), totals.clone(), addr.clone(), path.clone(), auth.clone(), starts.clone());
+        let (args, totals, addr, path, auth, starts) = (
+            args.clone(),
+            totals.clone(),
+            addr.clone(),
+            path.clone(),
+            auth.clone(),
+            starts.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(1 << 16);
             let mut conn = None;
@@ -282,7 +314,10 @@ async fn main() -> Result<(), String> {
     if args.json {
         println!("{report}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     }
     Ok(())
 }

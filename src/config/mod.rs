@@ -315,7 +315,7 @@ impl Validator<'_> {
             db.max_connections.map(|n| n.to_string()),
         );
         let max_connections = match max {
-            None => 16,
+            None => 8,
             Some(text) => match text.parse::<u32>() {
                 Ok(n) if (1..=1000).contains(&n) => n,
                 _ => {

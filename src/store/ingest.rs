@@ -39,11 +39,11 @@ pub async fn load_group(
 ) -> Result<GroupSnapshot, sqlx::Error> {
     let row: Option<GroupRow> = sqlx::query_as(
         "select g.version, i.id, i.status, i.severity, i.resolved_at,
-                coalesce(array_agg(a.incident_id) filter (where a.id is not null), '{}'),
-                coalesce(array_agg(a.fingerprint) filter (where a.id is not null), '{}'),
-                coalesce(array_agg(a.starts_at) filter (where a.id is not null), '{}'),
-                coalesce(array_agg(a.status = 'firing') filter (where a.id is not null), '{}'),
-                coalesce(array_agg(a.severity) filter (where a.id is not null), '{}')
+                coalesce(array_agg(a.incident_id) filter (where a.group_id is not null), '{}'),
+                coalesce(array_agg(a.fingerprint) filter (where a.group_id is not null), '{}'),
+                coalesce(array_agg(a.starts_at) filter (where a.group_id is not null), '{}'),
+                coalesce(array_agg(a.status = 'firing') filter (where a.group_id is not null), '{}'),
+                coalesce(array_agg(a.severity) filter (where a.group_id is not null), '{}')
          from incident_groups g
          join incidents i on i.id = g.current_incident_id
          left join alerts a on a.group_id = g.id

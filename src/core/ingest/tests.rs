@@ -28,7 +28,11 @@ fn alert(instance: u8, severity: &str, starts: i64, resolved_at: Option<i64>) ->
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     Alert {
-        status: if resolved_at.is_some() { AlertStatus::Resolved } else { AlertStatus::Firing },
+        status: if resolved_at.is_some() {
+            AlertStatus::Resolved
+        } else {
+            AlertStatus::Firing
+        },
         fingerprint: Fingerprint::of_labels(&labels),
         labels,
         annotations: BTreeMap::new(),
@@ -66,7 +70,8 @@ impl Model {
                 .alerts
                 .values()
                 .filter(|k| {
-                    fps.contains(&k.fingerprint) || (Some(k.incident_id) == self.current && k.firing)
+                    fps.contains(&k.fingerprint)
+                        || (Some(k.incident_id) == self.current && k.firing)
                 })
                 .cloned()
                 .collect(),
@@ -122,10 +127,16 @@ impl Model {
 #[test]
 fn opens_with_the_highest_severity_and_records_each_alert() {
     let mut m = Model::default();
-    assert!(m.receive(&[alert(1, "warning", 0, None), alert(2, "critical", 0, None)], t(1)));
+    assert!(m.receive(
+        &[alert(1, "warning", 0, None), alert(2, "critical", 0, None)],
+        t(1)
+    ));
     assert_eq!(m.kinds(), ["opened", "alert_fired", "alert_fired"]);
     let inc = &m.incidents[&m.current.unwrap()];
-    assert_eq!((inc.status, inc.severity), (IncidentStatus::Open, Severity::Critical));
+    assert_eq!(
+        (inc.status, inc.severity),
+        (IncidentStatus::Open, Severity::Critical)
+    );
     assert_eq!(m.events[0].occurred_at, t(0));
 }
 
@@ -140,7 +151,13 @@ fn a_resolved_report_of_an_unknown_occurrence_changes_nothing() {
 fn a_message_listing_one_occurrence_twice_takes_the_resolved_one() {
     let mut m = Model::default();
     m.receive(&[alert(1, "warning", 0, None)], t(1));
-    assert!(m.receive(&[alert(1, "warning", 0, None), alert(1, "warning", 0, Some(2))], t(2)));
+    assert!(m.receive(
+        &[
+            alert(1, "warning", 0, None),
+            alert(1, "warning", 0, Some(2))
+        ],
+        t(2)
+    ));
     assert_eq!(m.kinds()[2..], ["alert_resolved", "resolved"]);
 }
 
@@ -156,7 +173,10 @@ fn reopens_within_the_window_and_opens_anew_after_it() {
     assert_eq!(m.kinds().last(), Some(&"alert_fired"));
     assert!(m.kinds().contains(&"reopened"));
     m.receive(&[alert(1, "warning", 6, Some(8))], t(8));
-    m.receive(&[alert(1, "warning", 20, None)], t(13) + TimeDelta::seconds(1));
+    m.receive(
+        &[alert(1, "warning", 20, None)],
+        t(13) + TimeDelta::seconds(1),
+    );
     assert_ne!(m.current, Some(first));
     assert_eq!(m.incidents.len(), 2);
 }
@@ -176,7 +196,10 @@ fn severity_follows_the_firing_alerts_and_stays_when_resolved() {
     assert_eq!(sev, [Severity::Critical, Severity::Info]);
     m.receive(&[alert(1, "info", 0, Some(4))], t(4));
     let inc = &m.incidents[&m.current.unwrap()];
-    assert_eq!((inc.status, inc.severity), (IncidentStatus::Resolved, Severity::Info));
+    assert_eq!(
+        (inc.status, inc.severity),
+        (IncidentStatus::Resolved, Severity::Info)
+    );
 }
 
 #[derive(Debug, Clone)]
