@@ -6,7 +6,7 @@
 //! - `new`:    every webhook opens a new group (`--alerts` firing alerts each).
 //! - `replay`: `--groups` groups are sent once (not measured), then re-sent unchanged.
 //! - `mix`:    over `--groups` groups: new firing alerts, resolutions and replays
-//!             (`--resolved-ratio`, `--replay-ratio`).
+//!   (`--resolved-ratio`, `--replay-ratio`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
