@@ -90,6 +90,7 @@ stop_server
 row() { # name, json, unit(webhooks|alerts)
   local rate p50 p99 p999 failed
   if [ "$3" = alerts ]; then rate=$(field "$2" alerts_per_s); else rate=$(field "$2" webhooks_per_s); fi
+  rate=$(printf '%.0f' "$rate")
   p50=$(field "$2" p50_ms); p99=$(field "$2" p99_ms); p999=$(field "$2" p999_ms)
   failed=$(field "$2" webhooks_failed)
   printf '| %s | %s %s/s | %s | %s | %s | %s | %.2f |\n' "$1" "$rate" "$3" "$p50" "$p99" "$p999" "$failed" \

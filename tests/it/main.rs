@@ -2,6 +2,7 @@
 //! Alertmanager. Run them with `scripts/test.sh`.
 
 mod alertmanager_e2e;
+mod binary;
 mod fixtures;
 mod hostile;
 mod lifecycle;

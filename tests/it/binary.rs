@@ -1,0 +1,192 @@
+//! The `alertrouter` binary as operators run it: logs, secrets, signals and its CLI.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use sqlx::Executor;
+
+use crate::support::db::admin_url;
+use crate::support::{TestDb, alert, webhook};
+
+const BIN: &str = env!("CARGO_BIN_EXE_alertrouter");
+const TOKEN: &str = "binary-test-token-7f3a";
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("alertrouter-bin-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn with_password(url: &str) -> String {
+    url.replacen(
+        "postgres://postgres@",
+        "postgres://postgres:db-pass-9c1@",
+        1,
+    )
+}
+
+#[tokio::test]
+async fn serve_logs_json_without_secrets_and_exits_0_on_sigterm() {
+    let db = TestDb::new().await;
+    let dir = temp_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
+    std::fs::write(
+        dir.join("alertrouter.yaml"),
+        format!(
+            "listen: 127.0.0.1:{port}\ndatabase: {{url: \"{}\"}}\nintegrations: [{{name: am, bearer_token_file: token}}]\n",
+            with_password(&db.url)
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(dir.join("alertrouter.yaml"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    // An external process: poll until it answers, bounded.
+    let mut up = false;
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(up, "alertrouter did not start");
+    let post = |token: &'static str| {
+        http.post(format!("{base}/hooks/alertmanager"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(webhook(vec![alert(
+                "web-1",
+                "critical",
+                "firing",
+                "2026-11-25T18:50:00Z",
+                None,
+            )]))
+            .send()
+    };
+    assert_eq!(post(TOKEN).await.unwrap().status(), 200);
+    assert_eq!(post("guessed-wrong-token").await.unwrap().status(), 401);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    for secret in [TOKEN, "guessed-wrong-token", "db-pass-9c1"] {
+        assert!(
+            !out.contains(secret),
+            "{secret} leaked into the logs:\n{out}"
+        );
+    }
+    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{out}"
+    );
+    assert!(out.contains("alertrouter stopped"), "{out}");
+    assert!(out.contains("request_id"), "{out}");
+    assert_eq!(db.count("incidents").await, 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn check_config_names_file_key_and_reason() {
+    let dir = temp_dir();
+    let path = dir.join("bad.yaml");
+    std::fs::write(
+        &path,
+        "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: x}]\ningest:\n  reopen_window: soon\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.yaml: ingest.reopen_window: \"soon\" is not a duration"),
+        "{stderr}"
+    );
+
+    std::fs::write(&path, "database: {url: 'postgres://u:hunter2@h/d'}\nintegrations: [{name: am, bearer_token: x}]\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with("config OK: ") && !stdout.contains("hunter2"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_migrating_together_apply_each_migration_once() {
+    // An empty database (not the migrated template).
+    let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    let name = format!("mig_{}", uuid::Uuid::now_v7().simple());
+    admin
+        .execute(format!("create database {name}").as_str())
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0);
+    let mut pools = Vec::new();
+    for _ in 0..4 {
+        pools.push(sqlx::PgPool::connect(&url).await.unwrap());
+    }
+    let tasks: Vec<_> = pools
+        .iter()
+        .cloned()
+        .map(|pool| tokio::spawn(async move { alertrouter::store::migrate(&pool).await }))
+        .collect();
+    for task in tasks {
+        task.await
+            .unwrap()
+            .expect("every replica's migrate succeeds");
+    }
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&pools[0])
+        .await
+        .unwrap();
+    assert_eq!(
+        applied as usize,
+        alertrouter::store::MIGRATOR.iter().count()
+    );
+    alertrouter::store::ready(&pools[0]).await.unwrap();
+}
