@@ -40,6 +40,8 @@ pub struct IncidentSnapshot {
     pub severity: Severity,
     /// When the resolution was received (server time), for the reopen window.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The payload time of the resolution.
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// One stored alert occurrence.
@@ -123,8 +125,10 @@ pub struct Plan<'a> {
 /// Decides what a message changes. `new_id` names the incident if one has to be opened.
 ///
 /// Rules: an occurrence is (fingerprint, startsAt) and only moves firing → resolved, so a firing
-/// report of a known occurrence is old news; an alert absent from a message has not resolved; an
-/// occurrence that fired and resolved before we heard of it paged no one and is ignored.
+/// report of a known occurrence is old news; an alert absent from a message has not resolved. An
+/// occurrence first heard of as already resolved (it fired and resolved between two flushes, or
+/// its firing message was lost) is recorded, so that a late copy of its firing message is
+/// recognized as old news instead of opening an incident nothing would ever resolve.
 pub fn decide<'a>(
     snapshot: &GroupSnapshot,
     alerts: &'a [Alert],
@@ -151,14 +155,16 @@ pub fn decide<'a>(
 
     let mut fired = Vec::new();
     let mut resolved = Vec::new();
+    let mut late = Vec::new();
     for (&(starts_at, fingerprint), &alert) in &latest {
         match (alert.status, known.get(&(fingerprint, starts_at))) {
             (AlertStatus::Firing, None) => fired.push(alert),
             (AlertStatus::Resolved, Some(k)) if k.firing => resolved.push((alert, *k)),
+            (AlertStatus::Resolved, None) => late.push(alert),
             _ => {}
         }
     }
-    if fired.is_empty() && resolved.is_empty() {
+    if fired.is_empty() && resolved.is_empty() && late.is_empty() {
         return None;
     }
 
@@ -170,10 +176,12 @@ pub fn decide<'a>(
     let (incident_id, opening) = match current {
         Some(i) if i.status == IncidentStatus::Open => (i.id, None),
         Some(i) if !fired.is_empty() && reopenable(i) => (i.id, Some(EventKind::Reopened)),
+        // Only resolutions: they belong to the latest incident, which does not reopen.
         Some(i) if fired.is_empty() => (i.id, None),
         _ => (new_id, Some(EventKind::Opened)),
     };
     let is_new = opening == Some(EventKind::Opened);
+    let previous = current.filter(|i| i.id == incident_id);
 
     let severity_of = |a: &Alert| Severity::of_labels(&a.labels, policy.default_severity);
     let resolving: Vec<(Fingerprint, DateTime<Utc>)> = resolved
@@ -192,31 +200,57 @@ pub fn decide<'a>(
 
     let mut events = Vec::new();
     let mut writes = Vec::new();
-    let first_start = fired.iter().map(|a| a.starts_at).min();
-    if let (Some(kind), Some(at)) = (opening, first_start) {
+    let mut event = |kind, fingerprint, occurred_at, severity| {
         events.push(Event {
             incident_id,
             kind,
-            fingerprint: None,
-            occurred_at: at,
-            severity: severity_now,
-        });
+            fingerprint,
+            occurred_at,
+            severity,
+        })
+    };
+    let first_start = match opening {
+        Some(EventKind::Reopened) => fired.iter().map(|a| a.starts_at).min(),
+        _ => fired.iter().chain(&late).map(|a| a.starts_at).min(),
+    };
+    if let (Some(kind), Some(at)) = (opening, first_start) {
+        let opened_severity = severity_now.or_else(|| late.iter().map(|a| severity_of(a)).max());
+        event(kind, None, at, opened_severity);
     }
-    for alert in &fired {
+    for &alert in &fired {
         writes.push(AlertWrite {
             incident_id,
             alert,
             severity: severity_of(alert),
         });
-        events.push(Event {
-            incident_id,
-            kind: EventKind::AlertFired,
-            fingerprint: Some(alert.fingerprint),
-            occurred_at: alert.starts_at,
-            severity: Some(severity_of(alert)),
-        });
+        event(
+            EventKind::AlertFired,
+            Some(alert.fingerprint),
+            alert.starts_at,
+            Some(severity_of(alert)),
+        );
     }
-    for (alert, known) in &resolved {
+    for &alert in &late {
+        writes.push(AlertWrite {
+            incident_id,
+            alert,
+            severity: severity_of(alert),
+        });
+        let sev = Some(severity_of(alert));
+        event(
+            EventKind::AlertFired,
+            Some(alert.fingerprint),
+            alert.starts_at,
+            sev,
+        );
+        event(
+            EventKind::AlertResolved,
+            Some(alert.fingerprint),
+            alert.ends_at.unwrap_or(now),
+            sev,
+        );
+    }
+    for &(alert, known) in &resolved {
         writes.push(AlertWrite {
             incident_id: known.incident_id,
             alert,
@@ -231,9 +265,8 @@ pub fn decide<'a>(
         });
     }
 
-    let previous = current.filter(|i| i.id == incident_id);
-    let incident = match severity_now {
-        Some(severity) => {
+    let incident = match (severity_now, previous) {
+        (Some(severity), _) => {
             if previous.is_some_and(|p| !is_new && p.severity != severity) {
                 // The change happened with the newest alert that fired or resolved.
                 let at = fired
@@ -260,14 +293,32 @@ pub fn decide<'a>(
                 ended_at: None,
             }
         }
-        None => {
-            // Nothing fires any more: the incident resolves, keeping its last severity.
+        // Late reports for an incident that had already resolved: it stays as it was.
+        (None, Some(p)) if p.status == IncidentStatus::Resolved => IncidentWrite {
+            id: incident_id,
+            is_new: false,
+            status: IncidentStatus::Resolved,
+            severity: p.severity,
+            started_at: now,
+            resolved_at: p.resolved_at,
+            ended_at: p.ended_at,
+        },
+        // Nothing fires any more: the incident resolves, keeping its last severity.
+        (None, _) => {
             let ended_at = resolved
                 .iter()
                 .map(|(a, _)| a.ends_at.unwrap_or(now))
+                .chain(late.iter().map(|a| a.ends_at.unwrap_or(now)))
                 .max()
                 .unwrap_or(now);
-            let severity = previous.map_or(policy.default_severity, |p| p.severity);
+            let severity = match previous {
+                Some(p) if !is_new => p.severity,
+                _ => late
+                    .iter()
+                    .map(|a| severity_of(a))
+                    .max()
+                    .unwrap_or(policy.default_severity),
+            };
             events.push(Event {
                 incident_id,
                 kind: EventKind::Resolved,
@@ -280,7 +331,7 @@ pub fn decide<'a>(
                 is_new,
                 status: IncidentStatus::Resolved,
                 severity,
-                started_at: now,
+                started_at: first_start.unwrap_or(now),
                 resolved_at: Some(now),
                 ended_at: Some(ended_at),
             }

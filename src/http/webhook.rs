@@ -72,22 +72,30 @@ async fn accept(
             "Content-Type must be application/json, got {content_type:?}"
         )));
     }
+    // One deadline for reading the body and committing: a slow sender or a slow database both
+    // end in 503 before Alertmanager's 10 s cut-off, so the message is retried, not lost.
+    let timeout = app.settings.ingest.request_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let too_slow =
+        |what: &str| ApiError::Unavailable(format!("{what} not done within {timeout:?}"));
     let limit = app.settings.ingest.max_body_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            ApiError::PayloadTooLarge(limit)
-        } else {
-            ApiError::BadRequest(format!("body: {e}"))
-        }
-    })?;
+    let bytes = tokio::time::timeout_at(deadline, to_bytes(body, limit))
+        .await
+        .map_err(|_| too_slow("reading the body"))?
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                ApiError::PayloadTooLarge(limit)
+            } else {
+                ApiError::BadRequest(format!("body: {e}"))
+            }
+        })?;
     let webhook = parse_webhook(&bytes).map_err(|e| ApiError::BadRequest(e.detail))?;
 
-    let timeout = app.settings.ingest.request_timeout;
-    let result = tokio::time::timeout(timeout, app.ingestor.ingest(integration, &webhook))
+    let result = tokio::time::timeout_at(deadline, app.ingestor.ingest(integration, &webhook))
         .await
-        .map_err(|_| ApiError::Unavailable(format!("not committed within {timeout:?}")))?
+        .map_err(|_| too_slow("commit"))?
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     app.metrics.ingested(
         integration,

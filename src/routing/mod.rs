@@ -1,10 +1,11 @@
-//! Which incident an alert belongs to. Routes with their own `group_by` come later; the key is
-//! derived here and nowhere else.
+//! Which incident an alert belongs to: matchers and (to come) the route tree. Pure: no I/O.
+
+pub mod matcher;
 
 use crate::alertmanager::Webhook;
 
 /// The incident key of a webhook's alerts within its integration: Alertmanager's `groupKey`
-/// (the route's matcher chain plus the group labels).
+/// (the route's matcher chain plus the group labels). The key is derived here and nowhere else.
 pub fn group_key(webhook: &Webhook) -> &str {
     &webhook.group_key
 }

@@ -22,6 +22,7 @@ type GroupRow = (
     String,
     String,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
     Vec<Uuid>,
     Vec<String>,
     Vec<DateTime<Utc>>,
@@ -38,7 +39,7 @@ pub async fn load_group(
     fingerprints: &[String],
 ) -> Result<GroupSnapshot, sqlx::Error> {
     let row: Option<GroupRow> = sqlx::query_as(
-        "select g.version, i.id, i.status, i.severity, i.resolved_at,
+        "select g.version, i.id, i.status, i.severity, i.resolved_at, i.ended_at,
                 coalesce(array_agg(a.incident_id) filter (where a.group_id is not null), '{}'),
                 coalesce(array_agg(a.fingerprint) filter (where a.group_id is not null), '{}'),
                 coalesce(array_agg(a.starts_at) filter (where a.group_id is not null), '{}'),
@@ -58,7 +59,19 @@ pub async fn load_group(
     .fetch_optional(pool)
     .await?;
 
-    let Some((version, id, status, severity, resolved_at, inc, fps, starts, firing, sevs)) = row
+    let Some((
+        version,
+        id,
+        status,
+        severity,
+        resolved_at,
+        ended_at,
+        inc,
+        fps,
+        starts,
+        firing,
+        sevs,
+    )) = row
     else {
         return Ok(GroupSnapshot::default());
     };
@@ -83,6 +96,7 @@ pub async fn load_group(
                 .parse::<Severity>()
                 .map_err(|_| corrupt("severity"))?,
             resolved_at,
+            ended_at,
         }),
         alerts,
     })

@@ -222,3 +222,39 @@ async fn basic_auth_integration_is_recorded_on_what_it_sends() {
         .unwrap();
     assert_eq!(incident, "am-basic");
 }
+
+#[tokio::test]
+async fn a_late_firing_copy_after_its_resolution_opens_nothing() {
+    let db = TestDb::new().await;
+    let server = TestServer::start(settings(&db.url)).await;
+    // The firing message was lost (or is still in flight from an HA peer); the resolution lands.
+    let resolved = webhook(vec![alert(
+        "web-1",
+        "critical",
+        "resolved",
+        S1,
+        Some("2026-11-25T18:55:00Z"),
+    )]);
+    assert_eq!(server.post(resolved).await.1["status"], "accepted");
+    assert_eq!(
+        db.incidents().await,
+        vec![(1, "resolved".into(), "critical".into())]
+    );
+    // Then the stale firing copy arrives: old news, nothing opens, nobody would be paged.
+    let stale = webhook(vec![alert("web-1", "critical", "firing", S1, None)]);
+    assert_eq!(server.post(stale).await.1["status"], "unchanged");
+    assert_eq!(
+        db.incidents().await,
+        vec![(1, "resolved".into(), "critical".into())]
+    );
+    let t = db.timeline().await;
+    assert_eq!(
+        kinds(&t, 0),
+        vec![
+            (1, "opened"),
+            (1, "alert_fired"),
+            (1, "alert_resolved"),
+            (1, "resolved")
+        ]
+    );
+}

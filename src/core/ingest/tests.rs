@@ -64,6 +64,7 @@ impl Model {
                     status: i.status,
                     severity: i.severity,
                     resolved_at: i.resolved_at,
+                    ended_at: i.ended_at,
                 }
             }),
             alerts: self
@@ -141,10 +142,25 @@ fn opens_with_the_highest_severity_and_records_each_alert() {
 }
 
 #[test]
-fn a_resolved_report_of_an_unknown_occurrence_changes_nothing() {
+fn an_occurrence_first_heard_of_as_resolved_is_recorded_and_its_late_firing_is_old_news() {
     let mut m = Model::default();
-    assert!(!m.receive(&[alert(1, "warning", 0, Some(2))], t(3)));
-    assert!(m.events.is_empty());
+    assert!(m.receive(&[alert(1, "critical", 0, Some(2))], t(3)));
+    assert_eq!(
+        m.kinds(),
+        ["opened", "alert_fired", "alert_resolved", "resolved"]
+    );
+    let inc = &m.incidents[&m.current.unwrap()];
+    assert_eq!(
+        (inc.status, inc.severity),
+        (IncidentStatus::Resolved, Severity::Critical)
+    );
+    // The firing message arrives late (an HA peer, a retry): it opens nothing.
+    assert!(!m.receive(&[alert(1, "critical", 0, None)], t(4)));
+    // Another late resolution joins the resolved incident without resolving it again.
+    assert!(m.receive(&[alert(2, "warning", 0, Some(2))], t(5)));
+    assert_eq!(m.kinds()[4..], ["alert_fired", "alert_resolved"]);
+    assert_eq!(m.incidents.len(), 1);
+    assert_eq!(m.incidents[&m.current.unwrap()].resolved_at, Some(t(3)));
 }
 
 #[test]
