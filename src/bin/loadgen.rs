@@ -105,33 +105,27 @@ fn message(args: &Args, worker: usize, n: u64, starts: &str) -> (String, usize) 
         }
         Scenario::Replay => replay_message(args, (worker as u64 * 7919 + n) as usize, starts),
         Scenario::Mix => {
+            let k = (worker as u64 * 7919 + n) as usize;
             let roll = (n.wrapping_mul(2_654_435_761) % 1000) as f64 / 1000.0;
-            let group = format!(
-                "{}-mix-{}",
-                args.run_id,
-                (worker as u64 * 7919 + n) as usize % args.groups
-            );
             if roll < args.replay_ratio {
-                replay_message(args, (worker as u64 * 7919 + n) as usize, starts)
-            } else if roll < args.replay_ratio + args.resolved_ratio {
-                let alerts = vec![alert_json(
-                    &group,
-                    (n % 1000) as usize,
-                    "resolved",
-                    starts,
-                    starts,
-                )];
-                (webhook_json(&group, &alerts, false), 1)
-            } else {
-                let alerts = vec![alert_json(
-                    &group,
-                    (n % 1000) as usize,
-                    "firing",
-                    starts,
-                    ZERO,
-                )];
-                (webhook_json(&group, &alerts, true), 1)
+                return replay_message(args, k, starts);
             }
+            // One alert of a mix group fires, or resolves.
+            let firing = roll >= args.replay_ratio + args.resolved_ratio;
+            let group = format!("{}-mix-{}", args.run_id, k % args.groups);
+            let (status, ends) = if firing {
+                ("firing", ZERO)
+            } else {
+                ("resolved", starts)
+            };
+            let alerts = vec![alert_json(
+                &group,
+                (n % 1000) as usize,
+                status,
+                starts,
+                ends,
+            )];
+            (webhook_json(&group, &alerts, firing), 1)
         }
     }
 }
