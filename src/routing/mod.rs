@@ -1,6 +1,7 @@
 //! Which incident an alert belongs to: matchers and (to come) the route tree. Pure: no I/O.
 
 pub mod matcher;
+pub mod tree;
 
 use crate::alertmanager::Webhook;
 
