@@ -11,6 +11,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod routing;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use alertrouter::clock::SystemClock;
-use alertrouter::config::{Settings, process_env};
+use alertrouter::config::{EnvLookup, Settings, process_env};
 use alertrouter::{store, telemetry};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -27,6 +28,27 @@ enum Command {
     Migrate(ConfigArg),
     /// Validate the configuration and print a one-line summary.
     CheckConfig(ConfigArg),
+    /// Dry run: route a webhook body and print the incidents and paging plans it would make.
+    Simulate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A webhook body as Alertmanager sends it.
+        #[arg(long)]
+        payload: PathBuf,
+        /// When the incident opens (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Who is on call, now or at a given time.
+    Oncall {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        schedule: Option<String>,
+        /// RFC 3339; default now.
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -38,12 +60,16 @@ struct ConfigArg {
 
 impl ConfigArg {
     fn load(&self) -> Result<Settings, String> {
+        self.load_with(&process_env)
+    }
+
+    fn load_with(&self, env: EnvLookup<'_>) -> Result<Settings, String> {
         let default = PathBuf::from("alertrouter.yaml");
         let path = self
             .config
             .clone()
             .or_else(|| default.exists().then_some(default));
-        Settings::load(path.as_deref(), &process_env).map_err(|e| format!("config error: {e}"))
+        Settings::load(path.as_deref(), env).map_err(|e| format!("config error: {e}"))
     }
 }
 
@@ -68,11 +94,38 @@ fn main() -> ExitCode {
 async fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::CheckConfig(arg) => {
-            let settings = arg.load()?;
+            let settings = arg.load_with(&offline_env)?;
             settings
                 .require_integrations()
                 .map_err(|e| format!("config error: {e}"))?;
             println!("config OK: {}", settings.summary());
+            Ok(())
+        }
+        Command::Simulate {
+            config,
+            payload,
+            at,
+        } => {
+            let settings = config.load_with(&offline_env)?;
+            let body =
+                std::fs::read(&payload).map_err(|e| format!("{}: {e}", payload.display()))?;
+            let text =
+                alertrouter::simulate::simulate(&settings, &body, at.unwrap_or_else(Utc::now))?;
+            print!("{text}");
+            Ok(())
+        }
+        Command::Oncall {
+            config,
+            schedule,
+            at,
+        } => {
+            let settings = config.load_with(&offline_env)?;
+            let text = alertrouter::simulate::oncall(
+                &settings,
+                schedule.as_deref(),
+                at.unwrap_or_else(Utc::now),
+            )?;
+            print!("{text}");
             Ok(())
         }
         Command::Migrate(arg) => {
@@ -99,6 +152,12 @@ async fn execute(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("{e:#}"))
         }
     }
+}
+
+/// The environment for commands that only read files: they need no database, so a missing URL
+/// is stood in for.
+fn offline_env(name: &str) -> Option<String> {
+    process_env(name).or_else(|| (name == "DATABASE_URL").then(|| "postgres://(not-set)".into()))
 }
 
 /// Resolves on SIGINT or SIGTERM.

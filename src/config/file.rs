@@ -14,6 +14,10 @@ pub struct FileConfig {
     pub ingest: IngestFile,
     pub integrations: Vec<IntegrationFile>,
     pub log: LogFile,
+    /// Default: `routes/` beside the config file, when it exists.
+    pub routes_dir: Option<PathBuf>,
+    /// Default: `policies/` beside the config file, when it exists.
+    pub policies_dir: Option<PathBuf>,
 }
 
 /// `database:`.

@@ -4,6 +4,9 @@
 //! [`Settings`] never prints them.
 
 mod file;
+mod policies;
+mod routes;
+mod source;
 mod units;
 
 use std::net::SocketAddr;
@@ -15,6 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use self::file::{FileConfig, IntegrationFile, SizeValue};
 pub use self::units::{parse_duration, parse_size};
 use crate::core::Severity;
+use crate::core::policy::Policies;
+use crate::routing::tree::Route;
 
 /// The validated configuration of a running alertrouter.
 #[derive(Debug, Clone)]
@@ -26,6 +31,10 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub integrations: Vec<Integration>,
     pub log: LogSettings,
+    /// The routing tree from `routes/` (a catch-all root when there is none).
+    pub routes: Route,
+    /// Escalation policies, people, teams and schedules from `policies/`.
+    pub policies: Policies,
 }
 
 /// How to reach Postgres.
@@ -123,7 +132,12 @@ impl Settings {
                 PathBuf::new(),
             ),
         };
-        let v = Validator { origin, base, env };
+        let v = Validator {
+            has_file: path.is_some(),
+            origin,
+            base,
+            env,
+        };
         let settings = v.settings(file)?;
         Ok(Settings {
             source: path.map(Path::to_path_buf),
@@ -150,14 +164,21 @@ impl Settings {
     /// A one-line description with no secret in it, for `check-config` and the start-up log.
     pub fn summary(&self) -> String {
         let names: Vec<&str> = self.integrations.iter().map(|i| i.name.as_str()).collect();
+        let p = &self.policies;
         format!(
-            "listen {}, database {}, {} integration(s) [{}], reopen window {}s, default severity {}",
+            "listen {}, database {}, {} integration(s) [{}], reopen window {}s, default severity {}, \
+             {} route(s), {} escalation policies, {} schedule(s), {} user(s), {} team(s)",
             self.listen,
             redact_url(self.database.url.expose_secret()),
             names.len(),
             names.join(", "),
             self.ingest.reopen_window.as_secs(),
             self.ingest.default_severity,
+            self.routes.walk().len(),
+            p.policies.len(),
+            p.schedules.len(),
+            p.users.len(),
+            p.teams.len(),
         )
     }
 }
@@ -188,6 +209,7 @@ pub fn redact_url(url: &str) -> String {
 }
 
 struct Validator<'a> {
+    has_file: bool,
     origin: String,
     base: PathBuf,
     env: EnvLookup<'a>,
@@ -399,7 +421,17 @@ impl Validator<'_> {
             other => return Err(self.error(key, format!("{other:?} is not auto, json or text"))),
         };
         let (_, level) = self.layered("ALERTROUTER_LOG_LEVEL", "log.level", file.log.level);
+        let policies = match self.config_dir("policies_dir", file.policies_dir, "policies")? {
+            Some(dir) => policies::load_policies(&dir)?,
+            None => Policies::default(),
+        };
+        let routes = match self.config_dir("routes_dir", file.routes_dir, "routes")? {
+            Some(dir) => routes::load_routes(&dir, &policies)?,
+            None => Route::default_root(),
+        };
         Ok(Settings {
+            routes,
+            policies,
             source: None,
             listen,
             database,
@@ -410,6 +442,30 @@ impl Validator<'_> {
                 level: level.unwrap_or_else(|| "info".into()),
             },
         })
+    }
+
+    /// A directory named in the file (it must exist), else `default` beside the file if it exists.
+    fn config_dir(
+        &self,
+        key: &str,
+        given: Option<PathBuf>,
+        default: &str,
+    ) -> Result<Option<PathBuf>, ConfigError> {
+        match given {
+            Some(dir) => {
+                let full = self.base.join(dir);
+                if full.is_dir() {
+                    Ok(Some(full))
+                } else {
+                    Err(self.error(key, format!("{} is not a directory", full.display())))
+                }
+            }
+            None if self.has_file => {
+                let full = self.base.join(default);
+                Ok(full.is_dir().then_some(full))
+            }
+            None => Ok(None),
+        }
     }
 
     fn integration(&self, key: &str, raw: &IntegrationFile) -> Result<Integration, ConfigError> {
@@ -468,3 +524,6 @@ impl Validator<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tree_tests;

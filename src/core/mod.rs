@@ -1,6 +1,7 @@
 //! The pure incident core: every decision, no I/O and no clock (`now` is always an argument).
 
 pub mod ingest;
+pub mod plan;
 pub mod policy;
 mod severity;
 

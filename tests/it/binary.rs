@@ -190,3 +190,58 @@ async fn replicas_migrating_together_apply_each_migration_once() {
     );
     alertrouter::store::ready(&pools[0]).await.unwrap();
 }
+
+#[test]
+fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let token = format!("{root}/.data/alertmanager-token");
+    if !std::path::Path::new(&token).exists() {
+        std::fs::create_dir_all(format!("{root}/.data")).unwrap();
+        std::fs::write(&token, "test-token\n").unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .args(["--config", &format!("{root}/alertrouter.yaml")])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let fixture = format!("{root}/tests/fixtures/02_firing_HighErrorRate_web_critical.json");
+    let plan = run(&[
+        "simulate",
+        "--payload",
+        &fixture,
+        "--at",
+        "2026-11-25T19:00:00Z",
+    ]);
+    for line in [
+        "incident on route \"critical\"",
+        "key:         {}:{alertname=\"HighErrorRate\", service=\"web\"}",
+        "+0s  2026-11-25T19:00:00+00:00  loop 1 step 1  user alice by slack + sms + pagerduty  (schedule:sre-primary)",
+        "+5m  2026-11-25T19:05:00+00:00  loop 1 step 2  user alice by slack + sms + pagerduty  (schedule:sre-primary)  [response target missed]",
+        "+15m  2026-11-25T19:15:00+00:00  loop 1 step 3  user carol by slack + sms + pagerduty  (user:carol)",
+    ] {
+        assert!(plan.contains(line), "missing {line:?} in\n{plan}");
+    }
+    // A week later the other SRE is on call, handing over Monday 09:00 Berlin time.
+    let now = run(&["oncall", "--at", "2026-11-25T19:00:00Z"]);
+    assert_eq!(
+        now,
+        "sre-primary: alice (until 2026-11-30T08:00:00+00:00, Europe/Berlin)\n"
+    );
+    let later = run(&[
+        "oncall",
+        "--schedule",
+        "sre-primary",
+        "--at",
+        "2026-11-30T08:00:00Z",
+    ]);
+    assert!(later.starts_with("sre-primary: bob"), "{later}");
+}

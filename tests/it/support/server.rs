@@ -52,6 +52,8 @@ pub fn settings(database_url: &str) -> Settings {
             format: LogFormat::Text,
             level: "warn".into(),
         },
+        routes: alertrouter::routing::tree::Route::default_root(),
+        policies: Default::default(),
     }
 }
 
