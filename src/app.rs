@@ -30,6 +30,7 @@ impl App {
             pool.clone(),
             clock.clone(),
             &settings.ingest,
+            Arc::new(settings.routes.clone()),
             metrics.clone(),
         );
         Ok(Arc::new(App {

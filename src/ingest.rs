@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -13,9 +13,10 @@ use uuid::Uuid;
 use crate::alertmanager::{AlertStatus, Webhook};
 use crate::clock::Clock;
 use crate::config::IngestSettings;
-use crate::core::ingest::{GroupSnapshot, IngestPolicy, decide};
+use crate::core::ingest::{GroupSnapshot, IngestPolicy, Plan, decide};
 use crate::metrics::Metrics;
 use crate::routing;
+use crate::routing::tree::Route;
 use crate::store::{self, GroupRef, WriteOutcome};
 
 /// How many times a webhook is decided again after losing a race before it is answered 503.
@@ -40,6 +41,8 @@ pub struct Ingestor {
     policy: IngestPolicy,
     metrics: Arc<Metrics>,
     seen: SeenMessages,
+    /// The routing tree incidents are keyed by.
+    routes: Arc<Route>,
     /// Hashes of groups known to exist (a hint only: see `ingest`).
     groups: SeenMessages,
     changes: watch::Sender<u64>,
@@ -51,6 +54,7 @@ impl Ingestor {
         pool: PgPool,
         clock: Arc<dyn Clock>,
         settings: &IngestSettings,
+        routes: Arc<Route>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Ingestor {
@@ -63,6 +67,7 @@ impl Ingestor {
             },
             metrics,
             seen: SeenMessages::new(settings.dedup_cache_entries),
+            routes,
             groups: SeenMessages::new(KNOWN_GROUPS),
             changes: watch::channel(0).0,
         }
@@ -81,67 +86,131 @@ impl Ingestor {
         integration: &str,
         webhook: &Webhook,
     ) -> Result<Ingested, sqlx::Error> {
-        let group_key = routing::group_key(webhook);
-        let digest = message_digest(integration, group_key, webhook);
+        let digest = message_digest(integration, &webhook.group_key, webhook);
         if self.seen.contains(&digest) {
             self.metrics.cache_hit();
             return Ok(Ingested::Unchanged);
         }
-        let mut fingerprints: Vec<String> = webhook
-            .alerts
+        let routes = self.routes.clone();
+        let batches = routing::partition(&routes, webhook);
+        let mut work: Vec<Work<'_, '_>> = batches
             .iter()
-            .map(|a| a.fingerprint.to_string())
+            .map(|batch| {
+                let mut fingerprints: Vec<String> = batch
+                    .alerts
+                    .iter()
+                    .map(|a| a.fingerprint.to_string())
+                    .collect();
+                fingerprints.sort_unstable();
+                fingerprints.dedup();
+                let hash = group_hash(integration, &batch.route.id, &batch.group_key);
+                // A group this process has not seen, with nothing to resolve, is most likely
+                // new: try the empty snapshot first. If it exists after all, the version check
+                // refuses the write and the next attempt loads it; correctness never depends on
+                // this guess.
+                let guess_new = !self.groups.contains(&hash)
+                    && batch.alerts.iter().all(|a| a.status == AlertStatus::Firing);
+                Work {
+                    batch,
+                    fingerprints,
+                    hash,
+                    guess_new,
+                    new_id: Uuid::now_v7(),
+                }
+            })
             .collect();
-        fingerprints.sort_unstable();
-        fingerprints.dedup();
-        let new_id = Uuid::now_v7();
-        let group_hash = group_hash(integration, group_key);
-        // A group this process has not seen, with nothing to resolve, is most likely new: try
-        // the empty snapshot first. If the group exists after all, the version check refuses
-        // the write and the loop below loads it; correctness never depends on this guess.
-        let mut guess_new = !self.groups.contains(&group_hash)
-            && webhook
-                .alerts
-                .iter()
-                .all(|a| a.status == AlertStatus::Firing);
         for _ in 0..MAX_ATTEMPTS {
-            let snapshot = if guess_new {
-                GroupSnapshot::default()
-            } else {
-                store::load_group(&self.pool, integration, group_key, &fingerprints).await?
-            };
-            self.groups.insert(group_hash);
             let now = self.clock.now();
-            let Some(plan) = decide(&snapshot, &webhook.alerts, &self.policy, now, new_id) else {
+            let mut plans = Vec::new();
+            for w in &work {
+                let b = w.batch;
+                let snapshot = if w.guess_new {
+                    GroupSnapshot::default()
+                } else {
+                    store::load_group(
+                        &self.pool,
+                        integration,
+                        &b.route.id,
+                        &b.group_key,
+                        &w.fingerprints,
+                    )
+                    .await?
+                };
+                self.groups.insert(w.hash);
+                if let Some(plan) = decide(&snapshot, &b.alerts, &self.policy, now, w.new_id) {
+                    let group = GroupRef {
+                        integration,
+                        route: &b.route.id,
+                        policy: b.route.policy.as_deref(),
+                        group_key: &b.group_key,
+                        group_labels: &b.group_labels,
+                    };
+                    plans.push((group, snapshot.version, plan));
+                }
+            }
+            if plans.is_empty() {
                 self.seen.insert(digest);
                 return Ok(Ingested::Unchanged);
-            };
-            let group = GroupRef {
-                integration,
-                group_key,
-                group_labels: &webhook.group_labels,
-            };
-            match store::apply_plan(&self.pool, group, snapshot.version, &plan, now).await? {
+            }
+            match self.commit(&plans, now).await? {
                 WriteOutcome::Committed => {
                     self.seen.insert(digest);
                     self.changes.send_modify(|n| *n += 1);
                     return Ok(Ingested::Changed);
                 }
-                WriteOutcome::Conflict if guess_new => guess_new = false,
-                WriteOutcome::Conflict => self.metrics.conflict(),
+                WriteOutcome::Conflict => {
+                    if !work.iter().any(|w| w.guess_new) {
+                        self.metrics.conflict();
+                    }
+                    work.iter_mut().for_each(|w| w.guess_new = false);
+                }
             }
         }
         Err(sqlx::Error::Protocol(format!(
-            "group {group_key:?} kept changing under {MAX_ATTEMPTS} attempts"
+            "group {:?} kept changing under {MAX_ATTEMPTS} attempts",
+            webhook.group_key
         )))
+    }
+
+    /// Commits every plan of one webhook atomically: one statement when there is one (the common
+    /// case), one transaction when a webhook's alerts went to several incidents.
+    async fn commit(
+        &self,
+        plans: &[(GroupRef<'_>, i64, Plan<'_>)],
+        now: DateTime<Utc>,
+    ) -> Result<WriteOutcome, sqlx::Error> {
+        if let [(group, version, plan)] = plans {
+            return store::apply_plan(&self.pool, group, *version, plan, now).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        for (group, version, plan) in plans {
+            if store::apply_plan(&mut *tx, group, *version, plan, now).await?
+                == WriteOutcome::Conflict
+            {
+                tx.rollback().await?;
+                return Ok(WriteOutcome::Conflict);
+            }
+        }
+        tx.commit().await?;
+        Ok(WriteOutcome::Committed)
     }
 }
 
-fn group_hash(integration: &str, group_key: &str) -> [u8; 16] {
+/// One batch of a webhook on its way through the core.
+struct Work<'b, 'w> {
+    batch: &'b routing::Batch<'w, 'b>,
+    fingerprints: Vec<String>,
+    hash: [u8; 16],
+    guess_new: bool,
+    new_id: Uuid,
+}
+
+fn group_hash(integration: &str, route: &str, group_key: &str) -> [u8; 16] {
     let mut hash = Sha256::new();
-    hash.update(integration.as_bytes());
-    hash.update([0]);
-    hash.update(group_key.as_bytes());
+    for part in [integration, route, group_key] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
     let mut out = [0u8; 16];
     out.copy_from_slice(&hash.finalize()[..16]);
     out

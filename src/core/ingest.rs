@@ -131,7 +131,7 @@ pub struct Plan<'a> {
 /// recognized as old news instead of opening an incident nothing would ever resolve.
 pub fn decide<'a>(
     snapshot: &GroupSnapshot,
-    alerts: &'a [Alert],
+    alerts: &[&'a Alert],
     policy: &IngestPolicy,
     now: DateTime<Utc>,
     new_id: Uuid,
@@ -144,7 +144,7 @@ pub fn decide<'a>(
 
     // One entry per occurrence; if a message lists one twice, "resolved" is the newer news.
     let mut latest: BTreeMap<(DateTime<Utc>, Fingerprint), &'a Alert> = BTreeMap::new();
-    for alert in alerts {
+    for &alert in alerts {
         let slot = latest
             .entry((alert.starts_at, alert.fingerprint))
             .or_insert(alert);

@@ -35,6 +35,7 @@ type GroupRow = (
 pub async fn load_group(
     pool: &PgPool,
     integration: &str,
+    route: &str,
     group_key: &str,
     fingerprints: &[String],
 ) -> Result<GroupSnapshot, sqlx::Error> {
@@ -50,12 +51,13 @@ pub async fn load_group(
          left join alerts a on a.group_id = g.id
              and (a.fingerprint = any($3)
                   or (a.incident_id = g.current_incident_id and a.status = 'firing'))
-         where g.integration = $1 and g.group_key = $2
+         where g.integration = $1 and g.route = $4 and g.group_key = $2
          group by g.version, i.id",
     )
     .bind(integration)
     .bind(group_key)
     .bind(fingerprints)
+    .bind(route)
     .fetch_optional(pool)
     .await?;
 
@@ -105,6 +107,9 @@ pub async fn load_group(
 /// The webhook-level facts a plan is committed with.
 pub struct GroupRef<'a> {
     pub integration: &'a str,
+    pub route: &'a str,
+    /// The route's escalation policy, recorded on incidents it opens.
+    pub policy: Option<&'a str>,
     pub group_key: &'a str,
     pub group_labels: &'a LabelSet,
 }
@@ -112,9 +117,9 @@ pub struct GroupRef<'a> {
 /// Commits a plan in one statement (so one transaction): the group's version check, the incident,
 /// the alert occurrences and the timeline events. Nothing is written unless the group is still at
 /// `expected_version` (0: not yet created).
-pub async fn apply_plan(
-    pool: &PgPool,
-    group: GroupRef<'_>,
+pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
+    db: E,
+    group: &GroupRef<'_>,
     expected_version: i64,
     plan: &Plan<'_>,
     now: DateTime<Utc>,
@@ -159,17 +164,20 @@ pub async fn apply_plan(
 
     let written: i64 = sqlx::query_scalar(
         "with head as (
-            insert into incident_groups as g (integration, group_key, version, current_incident_id)
-            values ($1, $2, 1, $4)
-            on conflict (integration, group_key) do update
+            insert into incident_groups as g (integration, route, group_key, version,
+                current_incident_id)
+            values ($1, $28, $2, 1, $4)
+            on conflict (integration, route, group_key) do update
                 set version = g.version + 1, current_incident_id = excluded.current_incident_id
                 where g.version = $3
             returning g.id
         ), new_incident as (
             -- Insert and update are separate so updates do not burn incident numbers.
-            insert into incidents (id, group_id, integration, group_key, group_labels, status,
-                severity, started_at, opened_at, resolved_at, ended_at, updated_at)
-            select $4, head.id, $1, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9 from head
+            insert into incidents (id, group_id, integration, route, policy, group_key,
+                group_labels, status, severity, started_at, opened_at, resolved_at, ended_at,
+                updated_at)
+            select $4, head.id, $1, $28, $29, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9
+            from head
             where $27
         ), changed_incident as (
             update incidents
@@ -226,7 +234,9 @@ pub async fn apply_plan(
     .bind(&e_severity)
     .bind(&e_at)
     .bind(inc.is_new)
-    .fetch_one(pool)
+    .bind(group.route)
+    .bind(group.policy)
+    .fetch_one(db)
     .await?;
     Ok(if written == 1 {
         WriteOutcome::Committed

@@ -7,6 +7,7 @@ mod fixtures;
 mod hostile;
 mod lifecycle;
 mod replay;
+mod routing;
 mod service;
 mod support;
 mod unavailable;

@@ -111,7 +111,8 @@ impl Model {
     /// Decides and applies; returns whether anything changed.
     fn receive(&mut self, message: &[Alert], now: DateTime<Utc>) -> bool {
         let snapshot = self.snapshot(message);
-        match decide(&snapshot, message, &policy(), now, Uuid::now_v7()) {
+        let refs: Vec<&Alert> = message.iter().collect();
+        match decide(&snapshot, &refs, &policy(), now, Uuid::now_v7()) {
             Some(plan) => {
                 self.apply(&plan);
                 true
