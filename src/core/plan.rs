@@ -1,6 +1,7 @@
 //! The paging plan of a policy: who is paged, by which channel, at which time, up the whole
 //! chain — what `simulate` prints and what the escalation engine will follow.
 
+use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -16,6 +17,18 @@ pub enum Recipient {
     Webhook(String),
     /// A schedule with nobody on call at that moment.
     NobodyOnCall(String),
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recipient::User(n) => write!(f, "user:{n}"),
+            Recipient::SlackChannel(n) => write!(f, "slack_channel:{n}"),
+            Recipient::PagerDuty(n) => write!(f, "pagerduty:{n}"),
+            Recipient::Webhook(n) => write!(f, "webhook:{n}"),
+            Recipient::NobodyOnCall(n) => write!(f, "nobody:{n}"),
+        }
+    }
 }
 
 /// One page of the plan.
@@ -53,26 +66,43 @@ pub fn paging_plan(
     let mut out = Vec::new();
     for repeat in 0..=policy.repeat {
         let loop_start = opened_at + period * repeat as i32;
-        for (step_index, step) in policy.steps.iter().enumerate() {
-            let at = loop_start + TimeDelta::from_std(step.delay).unwrap_or(TimeDelta::MAX);
-            for target in &step.targets {
-                for (recipient, default_channels) in expand(target, policies, at) {
-                    let channels = if step.via.is_empty() {
-                        default_channels
-                    } else {
-                        step.via.clone()
-                    };
-                    out.push(PlannedPage {
-                        at,
-                        repeat,
-                        step: step_index,
-                        recipient,
-                        channels,
-                        via_target: target.to_string(),
-                        response_target: step.response_target,
-                    });
-                }
-            }
+        for step in 0..policy.steps.len() {
+            let at = loop_start
+                + TimeDelta::from_std(policy.steps[step].delay).unwrap_or(TimeDelta::MAX);
+            out.extend(step_pages(policy, policies, repeat, step, at));
+        }
+    }
+    out
+}
+
+/// The pages of one step fired at `at`: schedules resolve to whoever is on call then.
+pub fn step_pages(
+    policy: &EscalationPolicy,
+    policies: &Policies,
+    repeat: u32,
+    step_index: usize,
+    at: DateTime<Utc>,
+) -> Vec<PlannedPage> {
+    let Some(step) = policy.steps.get(step_index) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for target in &step.targets {
+        for (recipient, default_channels) in expand(target, policies, at) {
+            let channels = if step.via.is_empty() {
+                default_channels
+            } else {
+                step.via.clone()
+            };
+            out.push(PlannedPage {
+                at,
+                repeat,
+                step: step_index,
+                recipient,
+                channels,
+                via_target: target.to_string(),
+                response_target: step.response_target,
+            });
         }
     }
     out

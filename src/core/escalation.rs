@@ -1,0 +1,188 @@
+//! Where an incident's escalation chain stands, and what happens when a step comes due, an
+//! incident is acknowledged, resolves or reopens. Pure: the timer worker persists the result.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::plan::{PlannedPage, loop_period, step_pages};
+use super::policy::{Channel, EscalationPolicy, Policies, Step, Target};
+
+/// The position of an incident in its policy's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain {
+    /// Bumped on every (re)start, so a reopened incident's pages are new pages.
+    pub generation: i32,
+    /// When the current run of the chain started (opening, reopening, or shifted on resume).
+    pub origin: DateTime<Utc>,
+    /// 0-based loop and the next step to fire in it.
+    pub repeat: u32,
+    pub step: usize,
+    /// When the next step is due; `None` when nothing is pending.
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// One step that fired, with its pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FiredStep {
+    pub generation: i32,
+    pub repeat: u32,
+    pub step: usize,
+    pub due_at: DateTime<Utc>,
+    pub pages: Vec<PlannedPage>,
+}
+
+fn delta(d: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+fn due(
+    policy: &EscalationPolicy,
+    origin: DateTime<Utc>,
+    repeat: u32,
+    step: usize,
+) -> Option<DateTime<Utc>> {
+    let s = policy.steps.get(step)?;
+    Some(origin + delta(loop_period(policy)) * repeat as i32 + delta(s.delay))
+}
+
+/// A chain starting at `now` (an incident opened or reopened); `previous` is the last
+/// generation used, if any.
+pub fn start(policy: &EscalationPolicy, previous: Option<i32>, now: DateTime<Utc>) -> Chain {
+    Chain {
+        generation: previous.map_or(1, |g| g + 1),
+        origin: now,
+        repeat: 0,
+        step: 0,
+        due_at: due(policy, now, 0, 0),
+    }
+}
+
+/// Fires every step due by `now`, in order, each once, and returns the chain after them.
+pub fn advance(
+    chain: &Chain,
+    policy: &EscalationPolicy,
+    policies: &Policies,
+    now: DateTime<Utc>,
+) -> (Chain, Vec<FiredStep>) {
+    let mut c = chain.clone();
+    let mut fired = Vec::new();
+    while let Some(due_at) = c.due_at.filter(|d| *d <= now) {
+        fired.push(FiredStep {
+            generation: c.generation,
+            repeat: c.repeat,
+            step: c.step,
+            due_at,
+            pages: step_pages(policy, policies, c.repeat, c.step, now),
+        });
+        c.step += 1;
+        if c.step >= policy.steps.len() {
+            if c.repeat < policy.repeat {
+                c.repeat += 1;
+                c.step = 0;
+            } else {
+                c.due_at = None;
+                break;
+            }
+        }
+        c.due_at = due(policy, c.origin, c.repeat, c.step);
+    }
+    (c, fired)
+}
+
+/// Acknowledged at `now`: nothing more fires, unless the policy has an `ack_timeout`, after which
+/// the chain resumes with its next step.
+pub fn acknowledge(chain: &Chain, policy: &EscalationPolicy, now: DateTime<Utc>) -> Chain {
+    let mut c = chain.clone();
+    c.due_at = match (policy.ack_timeout, c.due_at) {
+        (Some(timeout), Some(next)) => {
+            let resume = now + delta(timeout);
+            // Shift the chain so its next step falls at `resume` and later steps keep their gaps.
+            c.origin += resume.signed_duration_since(next.max(now));
+            due(policy, c.origin, c.repeat, c.step)
+        }
+        _ => None,
+    };
+    c
+}
+
+/// Resolved: nothing more fires.
+pub fn resolve(chain: &Chain) -> Chain {
+    Chain {
+        due_at: None,
+        ..chain.clone()
+    }
+}
+
+/// The policy as stored with an incident: an open incident keeps the version it opened with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicySnapshot {
+    pub name: String,
+    pub repeat: u32,
+    pub ack_timeout_secs: Option<u64>,
+    pub steps: Vec<StepSnapshot>,
+}
+
+/// One step as stored with an incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepSnapshot {
+    pub delay_secs: u64,
+    pub targets: Vec<String>,
+    pub via: Vec<String>,
+    pub response_target: bool,
+}
+
+impl From<&EscalationPolicy> for PolicySnapshot {
+    fn from(p: &EscalationPolicy) -> Self {
+        PolicySnapshot {
+            name: p.name.clone(),
+            repeat: p.repeat,
+            ack_timeout_secs: p.ack_timeout.map(|d| d.as_secs()),
+            steps: p
+                .steps
+                .iter()
+                .map(|s| StepSnapshot {
+                    delay_secs: s.delay.as_secs(),
+                    targets: s.targets.iter().map(Target::to_string).collect(),
+                    via: s.via.iter().map(|c| c.as_str().to_string()).collect(),
+                    response_target: s.response_target,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<&PolicySnapshot> for EscalationPolicy {
+    type Error = String;
+
+    fn try_from(p: &PolicySnapshot) -> Result<Self, Self::Error> {
+        let steps = p
+            .steps
+            .iter()
+            .map(|s| {
+                Ok(Step {
+                    delay: std::time::Duration::from_secs(s.delay_secs),
+                    targets: s
+                        .targets
+                        .iter()
+                        .map(|t| t.parse())
+                        .collect::<Result<_, String>>()?,
+                    via: s
+                        .via
+                        .iter()
+                        .map(|c| c.parse::<Channel>())
+                        .collect::<Result<_, String>>()?,
+                    response_target: s.response_target,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(EscalationPolicy {
+            name: p.name.clone(),
+            steps,
+            repeat: p.repeat,
+            ack_timeout: p.ack_timeout_secs.map(std::time::Duration::from_secs),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
