@@ -31,6 +31,7 @@ impl App {
             clock.clone(),
             &settings.ingest,
             Arc::new(settings.routes.clone()),
+            Arc::new(settings.policies.clone()),
             metrics.clone(),
         );
         Ok(Arc::new(App {

@@ -13,11 +13,14 @@ use uuid::Uuid;
 use crate::alertmanager::{AlertStatus, Webhook};
 use crate::clock::Clock;
 use crate::config::IngestSettings;
-use crate::core::ingest::{GroupSnapshot, IngestPolicy, Plan, decide};
+use crate::core::IncidentStatus;
+use crate::core::escalation::{self, PolicySnapshot};
+use crate::core::ingest::{EventKind, GroupSnapshot, IngestPolicy, Plan, decide};
+use crate::core::policy::Policies;
 use crate::metrics::Metrics;
 use crate::routing;
 use crate::routing::tree::Route;
-use crate::store::{self, GroupRef, WriteOutcome};
+use crate::store::{self, EscalationWrite, GroupRef, WriteOutcome};
 
 /// How many times a webhook is decided again after losing a race before it is answered 503.
 const MAX_ATTEMPTS: usize = 8;
@@ -43,6 +46,8 @@ pub struct Ingestor {
     seen: SeenMessages,
     /// The routing tree incidents are keyed by.
     routes: Arc<Route>,
+    /// The escalation policies routes name.
+    policies: Arc<Policies>,
     /// Hashes of groups known to exist (a hint only: see `ingest`).
     groups: SeenMessages,
     changes: watch::Sender<u64>,
@@ -55,6 +60,7 @@ impl Ingestor {
         clock: Arc<dyn Clock>,
         settings: &IngestSettings,
         routes: Arc<Route>,
+        policies: Arc<Policies>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Ingestor {
@@ -68,6 +74,7 @@ impl Ingestor {
             metrics,
             seen: SeenMessages::new(settings.dedup_cache_entries),
             routes,
+            policies,
             groups: SeenMessages::new(KNOWN_GROUPS),
             changes: watch::channel(0).0,
         }
@@ -139,6 +146,7 @@ impl Ingestor {
                 self.groups.insert(w.hash);
                 if let Some(plan) = decide(&snapshot, &b.alerts, &self.policy, now, w.new_id) {
                     let group = GroupRef {
+                        escalation: self.escalation(b.route.policy.as_deref(), &plan, now),
                         integration,
                         route: &b.route.id,
                         policy: b.route.policy.as_deref(),
@@ -170,6 +178,31 @@ impl Ingestor {
             "group {:?} kept changing under {MAX_ATTEMPTS} attempts",
             webhook.group_key
         )))
+    }
+
+    /// What the plan does to the escalation chain: an incident that opens or reopens starts
+    /// its route's policy; one that resolves stops it.
+    fn escalation(
+        &self,
+        policy: Option<&str>,
+        plan: &Plan<'_>,
+        now: DateTime<Utc>,
+    ) -> EscalationWrite {
+        if plan.incident.status == IncidentStatus::Resolved {
+            return EscalationWrite::Stop;
+        }
+        let starts = plan
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Opened | EventKind::Reopened));
+        match policy.and_then(|p| self.policies.policies.get(p)) {
+            Some(policy) if starts => EscalationWrite::Start {
+                due_at: escalation::start(policy, None, now).due_at,
+                snapshot: serde_json::to_value(PolicySnapshot::from(policy))
+                    .unwrap_or(serde_json::Value::Null),
+            },
+            _ => EscalationWrite::Keep,
+        }
     }
 
     /// Commits every plan of one webhook atomically: one statement when there is one (the common

@@ -14,6 +14,7 @@ pub mod routing;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 pub use crate::app::App;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::workers::escalation::{EscalationSettings, EscalationWorker};
 
 /// Starts alertrouter on `listener` and runs until `shutdown` completes, then stops accepting
 /// and finishes the requests in flight.
@@ -44,10 +46,35 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let migrations = tokio::spawn(migrate_until_done(app.pool.clone()));
-    tracing::info!(addr = %listener.local_addr()?, config = %app.settings.summary(), "alertrouter listening");
-    let result = axum::serve(listener, http::router(app.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let (stop_workers, stopping) = tokio::sync::watch::channel(false);
+    let worker = app.settings.role.runs_workers().then(|| {
+        let worker = EscalationWorker::new(
+            app.pool.clone(),
+            app.clock.clone(),
+            Arc::new(app.settings.policies.clone()),
+            app.metrics.clone(),
+            EscalationSettings::default(),
+        );
+        tokio::spawn(worker.run(stopping))
+    });
+    tracing::info!(addr = %listener.local_addr()?, role = ?app.settings.role, config = %app.settings.summary(), "alertrouter listening");
+    let result = if app.settings.role == config::Role::Worker {
+        // No API: health and metrics only.
+        axum::serve(listener, http::ops_router(app.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+    } else {
+        axum::serve(listener, http::router(app.clone()))
+            .with_graceful_shutdown(shutdown)
+            .await
+    };
+    let _ = stop_workers.send(true);
+    if let Some(Err(e)) = match worker {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::error!(error = %e, "escalation worker ended abnormally");
+    }
     migrations.abort();
     app.pool.close().await;
     tracing::info!("alertrouter stopped");

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use alertrouter::clock::SystemClock;
-use alertrouter::config::{EnvLookup, Settings, process_env};
+use alertrouter::config::{EnvLookup, Role, Settings, process_env};
 use alertrouter::{store, telemetry};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
@@ -22,8 +22,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service: the webhook receiver, health and metrics.
-    Serve(ConfigArg),
+    /// Run the service: the webhook receiver, health and metrics, and the workers.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// all: API and workers; api: the HTTP API only; worker: the workers (and health, metrics).
+        #[arg(long, value_enum, default_value = "all", env = "ALERTROUTER_ROLE")]
+        role: Role,
+    },
     /// Apply the database migrations and exit.
     Migrate(ConfigArg),
     /// Validate the configuration and print a one-line summary.
@@ -138,8 +144,9 @@ async fn execute(command: Command) -> Result<(), String> {
             println!("migrations applied: {}", store::MIGRATOR.iter().count());
             Ok(())
         }
-        Command::Serve(arg) => {
-            let settings = arg.load()?;
+        Command::Serve { config, role } => {
+            let mut settings = config.load()?;
+            settings.role = role;
             settings
                 .require_integrations()
                 .map_err(|e| format!("config error: {e}"))?;

@@ -75,6 +75,11 @@ pub struct Metrics {
     open_incidents: Family<SeverityLabels, Gauge<i64, AtomicI64>>,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
+    escalation_lateness: Histogram,
+    steps_fired: Counter,
+    claims: Counter,
+    takeovers: Counter,
+    oldest_overdue: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -137,7 +142,43 @@ impl Metrics {
             "Configured maximum of database pool connections",
             pool_max.clone(),
         );
+        let escalation_lateness =
+            Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 15.0, 60.0, 300.0]);
+        registry.register(
+            "escalation_lateness_seconds",
+            "Time from a step's due time to its firing",
+            escalation_lateness.clone(),
+        );
+        let steps_fired = Counter::default();
+        registry.register(
+            "escalation_steps_fired",
+            "Escalation steps fired",
+            steps_fired.clone(),
+        );
+        let claims = Counter::default();
+        registry.register(
+            "escalation_claims",
+            "Incidents claimed by timer workers",
+            claims.clone(),
+        );
+        let takeovers = Counter::default();
+        registry.register(
+            "escalation_lease_takeovers",
+            "Claims of incidents whose previous worker's lease had run out",
+            takeovers.clone(),
+        );
+        let oldest_overdue = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "escalation_oldest_overdue_seconds",
+            "How long the most overdue pending step has been due (0 when none)",
+            oldest_overdue.clone(),
+        );
         Metrics {
+            escalation_lateness,
+            steps_fired,
+            claims,
+            takeovers,
+            oldest_overdue,
             registry,
             webhooks,
             alerts,
@@ -202,6 +243,23 @@ impl Metrics {
         set("idle", idle);
         set("in_use", i64::from(size) - idle);
         self.pool_max.set(i64::from(max));
+    }
+
+    /// Counts claims and how many of them took over an expired lease.
+    pub fn escalation_claims(&self, claimed: usize, taken_over: usize) {
+        self.claims.inc_by(claimed as u64);
+        self.takeovers.inc_by(taken_over as u64);
+    }
+
+    /// Counts a fired step and how late it was.
+    pub fn escalation_fired(&self, late_seconds: f64) {
+        self.steps_fired.inc();
+        self.escalation_lateness.observe(late_seconds);
+    }
+
+    /// Records the oldest overdue step.
+    pub fn set_oldest_overdue(&self, seconds: f64) {
+        self.oldest_overdue.set(seconds);
     }
 
     /// The exposition text.

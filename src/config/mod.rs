@@ -35,6 +35,23 @@ pub struct Settings {
     pub routes: Route,
     /// Escalation policies, people, teams and schedules from `policies/`.
     pub policies: Policies,
+    /// What this process runs (`serve --role`).
+    pub role: Role,
+}
+
+/// What one process runs: the HTTP API, the background workers, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    All,
+    Api,
+    Worker,
+}
+
+impl Role {
+    /// Whether this role runs the background workers.
+    pub fn runs_workers(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
 }
 
 /// How to reach Postgres.
@@ -430,6 +447,7 @@ impl Validator<'_> {
             None => Route::default_root(),
         };
         Ok(Settings {
+            role: Role::All,
             routes,
             policies,
             source: None,

@@ -30,6 +30,22 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         store::open_incidents_by_severity(pool),
     )
     .await;
+    if let Ok(Ok(next)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        store::escalation::next_escalation_due(pool),
+    )
+    .await
+    {
+        let overdue = next.map_or(0.0, |due| {
+            (app.clock
+                .now()
+                .signed_duration_since(due)
+                .num_milliseconds()
+                .max(0) as f64)
+                / 1000.0
+        });
+        app.metrics.set_oldest_overdue(overdue);
+    }
     match counts {
         Ok(Ok(counts)) => {
             for (severity, n) in counts {

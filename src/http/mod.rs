@@ -19,8 +19,16 @@ use crate::app::App;
 
 /// Every route, with request ids and request tracing. Headers are never logged.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .merge(webhook::router())
+    layered(Router::new().merge(webhook::router()), app)
+}
+
+/// Health and metrics only, for `--role worker`.
+pub fn ops_router(app: Arc<App>) -> Router {
+    layered(Router::new(), app)
+}
+
+fn layered(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
+    routes
         .merge(health::router())
         .merge(metrics::router())
         .with_state(app)

@@ -104,8 +104,33 @@ pub async fn load_group(
     })
 }
 
+/// What a plan does to the incident's escalation chain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EscalationWrite {
+    /// Leave it as it is.
+    Keep,
+    /// (Re)start it: a new generation whose first step is due at `due_at`, with this policy.
+    Start {
+        due_at: Option<DateTime<Utc>>,
+        snapshot: serde_json::Value,
+    },
+    /// Stop it and cancel the incident's pending notifications (resolved).
+    Stop,
+}
+
+impl EscalationWrite {
+    fn action(&self) -> &'static str {
+        match self {
+            EscalationWrite::Keep => "keep",
+            EscalationWrite::Start { .. } => "start",
+            EscalationWrite::Stop => "stop",
+        }
+    }
+}
+
 /// The webhook-level facts a plan is committed with.
 pub struct GroupRef<'a> {
+    pub escalation: EscalationWrite,
     pub integration: &'a str,
     pub route: &'a str,
     /// The route's escalation policy, recorded on incidents it opens.
@@ -162,7 +187,11 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
         e_at.push(e.occurred_at);
     }
 
-    let written: i64 = sqlx::query_scalar(
+    let (snapshot, due_at) = match &group.escalation {
+        EscalationWrite::Start { due_at, snapshot } => (Some(snapshot), *due_at),
+        _ => (None, None),
+    };
+    let (written, _notified): (i64, i64) = sqlx::query_as(
         "with head as (
             insert into incident_groups as g (integration, route, group_key, version,
                 current_incident_id)
@@ -175,14 +204,31 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             -- Insert and update are separate so updates do not burn incident numbers.
             insert into incidents (id, group_id, integration, route, policy, group_key,
                 group_labels, status, severity, started_at, opened_at, resolved_at, ended_at,
-                updated_at)
-            select $4, head.id, $1, $28, $29, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9
+                updated_at, policy_snapshot, chain_generation, chain_origin, escalation_due_at)
+            select $4, head.id, $1, $28, $29, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9,
+                $31, case when $30 = 'start' then 1 else 0 end, $9, $32
             from head
             where $27
         ), changed_incident as (
             update incidents
-                set status = $6, severity = $7, resolved_at = $10, ended_at = $11, updated_at = $9
+                set status = $6, severity = $7, resolved_at = $10, ended_at = $11, updated_at = $9,
+                    policy_snapshot = case when $30 = 'start' then $31 else policy_snapshot end,
+                    chain_generation = chain_generation + (case when $30 = 'start' then 1 else 0 end),
+                    chain_origin = case when $30 = 'start' then $9 else chain_origin end,
+                    chain_repeat = case when $30 = 'start' then 0 else chain_repeat end,
+                    chain_step = case when $30 = 'start' then 0 else chain_step end,
+                    escalation_due_at = case $30 when 'start' then $32 when 'stop' then null
+                        else escalation_due_at end,
+                    acknowledged_at = case when $30 = 'start' then null else acknowledged_at end,
+                    acknowledged_by = case when $30 = 'start' then null else acknowledged_by end
             where id = $4 and not $27 and exists (select 1 from head)
+        ), cancelled as (
+            update outbox set status = 'cancelled'
+            where incident_id = $4 and status = 'pending' and $30 = 'stop'
+                and exists (select 1 from head)
+        ), notified as (
+            -- Delivered at commit: wakes the timer workers for the new due time.
+            select pg_notify($33, '') from head where $30 = 'start'
         ), occurrences as (
             insert into alerts as a (group_id, incident_id, fingerprint, starts_at, ends_at, status,
                 severity, alertname, labels, annotations, generator_url, created_at, updated_at)
@@ -205,7 +251,7 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                 occurred_at, n)
             order by u.n
         )
-        select count(*) from head",
+        select (select count(*) from head), (select count(*) from notified)",
     )
     .bind(group.integration)
     .bind(group.group_key)
@@ -236,6 +282,10 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
     .bind(inc.is_new)
     .bind(group.route)
     .bind(group.policy)
+    .bind(group.escalation.action())
+    .bind(snapshot)
+    .bind(due_at)
+    .bind(crate::store::escalation::ESCALATION_CHANNEL)
     .fetch_one(db)
     .await?;
     Ok(if written == 1 {

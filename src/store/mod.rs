@@ -1,5 +1,6 @@
 //! All SQL. Functions are named after what they do; nothing here knows about HTTP.
 
+pub mod escalation;
 mod ingest;
 mod stats;
 
@@ -9,7 +10,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-pub use self::ingest::{GroupRef, WriteOutcome, apply_plan, load_group};
+pub use self::ingest::{EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group};
 pub use self::stats::open_incidents_by_severity;
 use crate::config::DatabaseSettings;
 

@@ -54,6 +54,8 @@ pub fn settings(database_url: &str) -> Settings {
         },
         routes: alertrouter::routing::tree::Route::default_root(),
         policies: Default::default(),
+        // Tests drive the workers themselves, one step at a time.
+        role: alertrouter::config::Role::Api,
     }
 }
 

@@ -1,0 +1,197 @@
+//! Claiming due escalations with leases, and committing what a fired step decided.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
+
+/// The channel woken when an earlier due time appears.
+pub const ESCALATION_CHANNEL: &str = "alertrouter_escalations";
+
+/// An incident claimed by this worker.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: Uuid,
+    /// Held by another worker whose lease had run out.
+    pub taken_over: bool,
+}
+
+/// Leases up to `limit` incidents whose next step is due at `now` and that no live lease holds.
+pub async fn claim_due_escalations(
+    pool: &PgPool,
+    worker: Uuid,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "with due as (
+            select id, lease_owner from incidents
+            where escalation_due_at <= $2 and (lease_until is null or lease_until < $2)
+            order by escalation_due_at
+            limit $4
+            for update skip locked
+        )
+        update incidents i set lease_owner = $1, lease_until = $3
+        from due where i.id = due.id
+        returning i.id, due.lease_owner",
+    )
+    .bind(worker)
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, previous)| Claimed {
+            id,
+            taken_over: previous.is_some_and(|p| p != worker),
+        })
+        .collect())
+}
+
+/// The earliest pending due time, to sleep until.
+pub async fn next_escalation_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select min(escalation_due_at) from incidents where escalation_due_at is not null",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// A claimed incident's chain, locked for this transaction.
+pub struct ChainRow {
+    pub snapshot: Option<PolicySnapshot>,
+    pub chain: Chain,
+}
+
+type Row = (
+    Option<serde_json::Value>,
+    i32,
+    Option<DateTime<Utc>>,
+    i32,
+    i32,
+    Option<DateTime<Utc>>,
+);
+
+/// Locks the incident if this worker still holds its lease.
+pub async fn lock_claimed(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    worker: Uuid,
+) -> Result<Option<ChainRow>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "select policy_snapshot, chain_generation, chain_origin, chain_repeat, chain_step,
+                escalation_due_at
+         from incidents where id = $1 and lease_owner = $2 for update",
+    )
+    .bind(id)
+    .bind(worker)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(
+        |(snapshot, generation, origin, repeat, step, due_at)| ChainRow {
+            snapshot: snapshot.and_then(|v| serde_json::from_value(v).ok()),
+            chain: Chain {
+                generation,
+                origin: origin.unwrap_or(DateTime::<Utc>::MIN_UTC),
+                repeat: repeat.max(0) as u32,
+                step: step.max(0) as usize,
+                due_at,
+            },
+        },
+    ))
+}
+
+/// Writes the fired steps' outbox rows and timeline events, moves the chain, and releases the
+/// lease. Rows already written (same incident, generation, loop, step, recipient, channel) are
+/// not written again.
+pub async fn record_fired_steps(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    chain: &Chain,
+    fired: &[FiredStep],
+    now: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let mut keys = Vec::new();
+    let mut channels = Vec::new();
+    let mut recipients = Vec::new();
+    let mut payloads = Vec::new();
+    let mut kinds = Vec::new();
+    let mut details = Vec::new();
+    for f in fired {
+        let mut paged = Vec::new();
+        for page in &f.pages {
+            paged.push(page.recipient.to_string());
+            for channel in &page.channels {
+                keys.push(format!(
+                    "{id}:{}:{}:{}:{}:{}",
+                    f.generation,
+                    f.repeat,
+                    f.step,
+                    page.recipient,
+                    channel.as_str()
+                ));
+                channels.push(channel.as_str());
+                recipients.push(page.recipient.to_string());
+                payloads.push(
+                    json!({
+                        "kind": "page",
+                        "incident_id": id.to_string(),
+                        "generation": f.generation,
+                        "loop": f.repeat,
+                        "step": f.step,
+                        "target": page.via_target,
+                        "recipient": page.recipient.to_string(),
+                        "channel": channel.as_str(),
+                        "due_at": f.due_at,
+                    })
+                    .to_string(),
+                );
+            }
+        }
+        let detail = json!({"generation": f.generation, "loop": f.repeat, "step": f.step, "due_at": f.due_at, "paged": paged});
+        kinds.push("escalated");
+        details.push(detail.to_string());
+        if f.pages.iter().any(|p| p.response_target) {
+            kinds.push("response_target_missed");
+            details.push(json!({"step": f.step, "loop": f.repeat}).to_string());
+        }
+    }
+    let written: i64 = sqlx::query_scalar(
+        "with pages as (
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select $1, u.key, u.channel, u.recipient, u.payload::jsonb, $2, $2
+            from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as u(key, channel, recipient, payload)
+            on conflict (dedup_key) do nothing
+            returning 1
+        ), timeline as (
+            insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
+            select $1, u.kind, $2, $2, 'escalation', u.detail::jsonb
+            from unnest($7::text[], $8::text[]) with ordinality as u(kind, detail, n)
+            order by u.n
+        ), moved as (
+            update incidents set chain_repeat = $9, chain_step = $10, escalation_due_at = $11,
+                lease_owner = null, lease_until = null
+            where id = $1
+        )
+        select count(*) from pages",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(&keys)
+    .bind(&channels)
+    .bind(&recipients)
+    .bind(&payloads)
+    .bind(&kinds)
+    .bind(&details)
+    .bind(chain.repeat as i32)
+    .bind(chain.step as i32)
+    .bind(chain.due_at)
+    .fetch_one(&mut *tx)
+    .await?;
+    Ok(written as u64)
+}

@@ -1,0 +1,174 @@
+//! The timer worker: claims incidents whose next step is due, fires the step through the core,
+//! and commits its outbox rows and the next due time in one transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::core::escalation::advance;
+use crate::core::policy::{EscalationPolicy, Policies};
+use crate::metrics::Metrics;
+use crate::store::escalation::{self as store, ESCALATION_CHANNEL};
+
+/// Tuning of the timer worker.
+#[derive(Debug, Clone)]
+pub struct EscalationSettings {
+    /// A claim not finished within this is taken over by another worker.
+    pub lease: Duration,
+    /// Incidents claimed per round trip.
+    pub batch: i64,
+    /// The safety-net poll when no notification arrives.
+    pub poll: Duration,
+}
+
+impl Default for EscalationSettings {
+    fn default() -> Self {
+        EscalationSettings {
+            lease: Duration::from_secs(15),
+            batch: 100,
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One timer worker (one per replica; any number may run on one database).
+pub struct EscalationWorker {
+    pub id: Uuid,
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    policies: Arc<Policies>,
+    metrics: Arc<Metrics>,
+    settings: EscalationSettings,
+}
+
+impl EscalationWorker {
+    /// A worker with a fresh id.
+    pub fn new(
+        pool: PgPool,
+        clock: Arc<dyn Clock>,
+        policies: Arc<Policies>,
+        metrics: Arc<Metrics>,
+        settings: EscalationSettings,
+    ) -> Self {
+        EscalationWorker {
+            id: Uuid::now_v7(),
+            pool,
+            clock,
+            policies,
+            metrics,
+            settings,
+        }
+    }
+
+    /// Claims one batch of due incidents and fires them. Returns how many were claimed.
+    pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let now = self.clock.now();
+        let lease_until = now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::MAX);
+        let claimed = store::claim_due_escalations(
+            &self.pool,
+            self.id,
+            now,
+            lease_until,
+            self.settings.batch,
+        )
+        .await?;
+        self.metrics.escalation_claims(
+            claimed.len(),
+            claimed.iter().filter(|c| c.taken_over).count(),
+        );
+        for c in &claimed {
+            if let Err(e) = self.fire(c.id).await {
+                // The lease runs out and this or another worker tries again.
+                tracing::warn!(incident = %c.id, error = %e, "escalation step not committed");
+            }
+        }
+        Ok(claimed.len())
+    }
+
+    /// Claims without firing: what a worker that dies right after claiming leaves behind.
+    pub async fn claim_only(&self) -> Result<usize, sqlx::Error> {
+        let now = self.clock.now();
+        let lease_until = now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::MAX);
+        let claimed = store::claim_due_escalations(
+            &self.pool,
+            self.id,
+            now,
+            lease_until,
+            self.settings.batch,
+        )
+        .await?;
+        Ok(claimed.len())
+    }
+
+    async fn fire(&self, id: Uuid) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = store::lock_claimed(&mut tx, id, self.id).await? else {
+            return Ok(()); // Another worker took it over.
+        };
+        let now = self.clock.now();
+        let policy = row
+            .snapshot
+            .as_ref()
+            .and_then(|s| EscalationPolicy::try_from(s).ok());
+        let (chain, fired) = match &policy {
+            Some(p) => advance(&row.chain, p, &self.policies, now),
+            None => (crate::core::escalation::resolve(&row.chain), Vec::new()),
+        };
+        store::record_fired_steps(&mut tx, id, &chain, &fired, now).await?;
+        tx.commit().await?;
+        for f in &fired {
+            let late = now
+                .signed_duration_since(f.due_at)
+                .num_milliseconds()
+                .max(0) as f64
+                / 1000.0;
+            self.metrics.escalation_fired(late);
+        }
+        Ok(())
+    }
+
+    /// Runs until `shutdown`: drains due work, then sleeps until the next due time, a
+    /// notification, or the poll interval, whichever comes first.
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut l) => match l.listen(ESCALATION_CHANNEL).await {
+                Ok(()) => Some(l),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        while !*shutdown.borrow() {
+            match self.run_once().await {
+                Ok(n) if n as i64 >= self.settings.batch => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "escalation claim failed; retrying"),
+            }
+            let mut wait = self.settings.poll;
+            if let Ok(Some(next)) = store::next_escalation_due(&self.pool).await {
+                let until = next.signed_duration_since(self.clock.now());
+                // Not below 50 ms: a due incident leased by a dead worker must not make this spin.
+                wait = wait
+                    .min(until.to_std().unwrap_or(Duration::ZERO))
+                    .max(Duration::from_millis(50));
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = l.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Background workers: they claim work from Postgres, call the core, and commit the result.
+
+pub mod escalation;

@@ -1,0 +1,278 @@
+//! The escalation engine against Postgres: steps fire once, on the injected clock, across
+//! several engines on one database, and a dead engine's leases are taken over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alertrouter::clock::Clock;
+use alertrouter::core::policy::{
+    Channel, EscalationPolicy, Layer, Policies, Schedule, Step, Target, User,
+};
+use alertrouter::metrics::Metrics;
+use alertrouter::routing::tree::Route;
+use alertrouter::workers::escalation::{EscalationSettings, EscalationWorker};
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::json;
+
+use crate::support::{TestDb, TestServer, alert, settings, webhook};
+
+const S1: &str = "2026-11-25T18:50:00Z";
+
+fn user(name: &str) -> User {
+    User {
+        name: name.into(),
+        slack_id: None,
+        email: None,
+        phone: None,
+        time_zone: None,
+        contact: vec![Channel::Email],
+    }
+}
+
+/// The shipped critical policy, on a one-person schedule.
+fn sre_policies() -> Policies {
+    let mut p = Policies::default();
+    for u in ["alice", "carol"] {
+        p.users.insert(u.into(), user(u));
+    }
+    p.schedules.insert(
+        "primary".into(),
+        Schedule {
+            name: "primary".into(),
+            time_zone: chrono_tz::UTC,
+            layers: vec![Layer {
+                members: vec!["alice".into()],
+                shift: Duration::from_secs(7 * 86400),
+                handoff: NaiveDateTime::parse_from_str("2026-01-05T09:00", "%Y-%m-%dT%H:%M")
+                    .unwrap(),
+            }],
+            overrides: vec![],
+        },
+    );
+    let step = |minutes: u64, target: Target, via: Vec<Channel>, response_target: bool| Step {
+        delay: Duration::from_secs(minutes * 60),
+        targets: vec![target],
+        via,
+        response_target,
+    };
+    let all = vec![Channel::Slack, Channel::Sms, Channel::PagerDuty];
+    p.policies.insert(
+        "critical".into(),
+        EscalationPolicy {
+            name: "critical".into(),
+            steps: vec![
+                step(0, Target::Schedule("primary".into()), all.clone(), false),
+                step(5, Target::Schedule("primary".into()), all, true),
+                step(15, Target::User("carol".into()), vec![Channel::Sms], false),
+            ],
+            repeat: 0,
+            ack_timeout: None,
+        },
+    );
+    p
+}
+
+async fn start(db: &TestDb) -> TestServer {
+    let mut config = settings(&db.url);
+    let mut root = Route::default_root();
+    root.policy = Some("critical".into());
+    config.routes = root;
+    config.policies = sre_policies();
+    TestServer::start(config).await
+}
+
+fn worker(server: &TestServer, metrics: Arc<Metrics>, batch: i64) -> EscalationWorker {
+    EscalationWorker::new(
+        server.app.pool.clone(),
+        server.clock.clone() as Arc<dyn Clock>,
+        Arc::new(server.app.settings.policies.clone()),
+        metrics,
+        EscalationSettings {
+            batch,
+            ..EscalationSettings::default()
+        },
+    )
+}
+
+async fn outbox(db: &TestDb) -> Vec<(String, String, String)> {
+    sqlx::query_as("select recipient, channel, status from outbox order by id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+async fn kinds(db: &TestDb, kind: &str) -> i64 {
+    db.count(&format!("incident_events where kind = '{kind}'"))
+        .await
+}
+
+#[tokio::test]
+async fn steps_fire_on_time_once_and_resolve_cancels_what_is_pending() {
+    let db = TestDb::new().await;
+    let server = start(&db).await;
+    let w = worker(&server, Arc::new(Metrics::new()), 100);
+
+    server
+        .post(webhook(vec![alert(
+            "web-1", "critical", "firing", S1, None,
+        )]))
+        .await;
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    let pages = outbox(&db).await;
+    let want: Vec<(String, String, String)> = ["slack", "sms", "pagerduty"]
+        .iter()
+        .map(|c| {
+            (
+                "user:alice".to_string(),
+                c.to_string(),
+                "pending".to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(pages, want);
+    // Nothing more until the next step is due, however often the worker looks.
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    server.clock.advance(TimeDelta::seconds(299));
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    server.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    assert_eq!(outbox(&db).await.len(), 6);
+    assert_eq!(kinds(&db, "response_target_missed").await, 1);
+
+    // Resolved before the manager's step: it never fires, and unsent pages are cancelled.
+    server.clock.advance(TimeDelta::minutes(1));
+    server
+        .post(webhook(vec![alert(
+            "web-1",
+            "critical",
+            "resolved",
+            S1,
+            Some("2026-11-25T19:05:30Z"),
+        )]))
+        .await;
+    server.clock.advance(TimeDelta::minutes(20));
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    let pages = outbox(&db).await;
+    assert_eq!(pages.len(), 6);
+    assert!(
+        pages.iter().all(|(_, _, status)| status == "cancelled"),
+        "{pages:?}"
+    );
+    assert_eq!(kinds(&db, "escalated").await, 2);
+
+    // Reopened within the window: the chain restarts, as new pages.
+    server
+        .clock
+        .set(crate::support::t0() + TimeDelta::minutes(8));
+    server
+        .post(webhook(vec![alert(
+            "web-1",
+            "critical",
+            "firing",
+            "2026-11-25T19:07:00Z",
+            None,
+        )]))
+        .await;
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    assert_eq!(outbox(&db).await.len(), 9);
+    assert_eq!(kinds(&db, "escalated").await, 3);
+}
+
+#[tokio::test]
+async fn three_engines_fire_a_thousand_incidents_once_and_take_over_a_dead_ones_leases() {
+    let db = TestDb::new().await;
+    let server = start(&db).await;
+    // 1,000 incidents opened in the same minute.
+    for chunk in 0..50 {
+        let posts = (0..20).map(|i| {
+            let n = chunk * 20 + i;
+            let mut body: serde_json::Value = serde_json::from_str(&webhook(vec![alert(
+                &format!("i-{n}"),
+                "critical",
+                "firing",
+                S1,
+                None,
+            )]))
+            .unwrap();
+            body["groupKey"] = json!(format!("{{}}:{{instance=\"i-{n}\"}}"));
+            server.post(body.to_string())
+        });
+        for (status, body) in futures_join(posts).await {
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+    assert_eq!(db.count("incidents").await, 1000);
+
+    let metrics = Arc::new(Metrics::new());
+    let engines: Vec<EscalationWorker> = (0..3)
+        .map(|_| worker(&server, metrics.clone(), 50))
+        .collect();
+    // One engine claims a batch and dies without firing it.
+    assert_eq!(engines[0].claim_only().await.unwrap(), 50);
+    let drain = |live: &'static [usize]| {
+        let engines = &engines;
+        async move {
+            let runs = live
+                .iter()
+                .map(|&i| async move { while engines[i].run_once().await.unwrap() > 0 {} });
+            futures_join(runs).await;
+        }
+    };
+    drain(&[1, 2]).await;
+    assert_eq!(
+        kinds(&db, "escalated").await,
+        950,
+        "the dead engine's 50 wait for their lease"
+    );
+    server.clock.advance(TimeDelta::seconds(16));
+    drain(&[1, 2]).await;
+    assert_eq!(kinds(&db, "escalated").await, 1000);
+    assert_eq!(db.count("outbox").await, 3000);
+    assert!(
+        metrics
+            .encode()
+            .contains("alertrouter_escalation_lease_takeovers_total 50")
+    );
+
+    // The next step, due in the same minute for all: all three engines, each step once.
+    server.clock.advance(TimeDelta::minutes(5));
+    drain(&[0, 1, 2]).await;
+    assert_eq!(kinds(&db, "escalated").await, 2000);
+    assert_eq!(db.count("outbox").await, 6000);
+    let per_incident: Vec<i64> = sqlx::query_scalar(
+        "select count(*) from incident_events where kind = 'escalated' group by incident_id having count(*) <> 2",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        per_incident.is_empty(),
+        "some incident fired a step twice or not at all"
+    );
+}
+
+/// Runs futures concurrently on this task and collects their outputs in order.
+async fn futures_join<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut slots: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    let mut pending: Vec<(usize, std::pin::Pin<Box<F>>)> =
+        handles.into_iter().enumerate().collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(out) => {
+                slots[*i] = Some(out);
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    slots.into_iter().map(|s| s.unwrap()).collect()
+}
