@@ -5,7 +5,8 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
+use crate::core::escalation::{Chain, FiredStep, PolicySnapshot, acknowledge, resolve};
+use crate::core::policy::EscalationPolicy;
 
 /// The channel woken when an earlier due time appears.
 pub const ESCALATION_CHANNEL: &str = "alertrouter_escalations";
@@ -62,10 +63,21 @@ pub async fn next_escalation_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>,
     .await
 }
 
-/// A claimed incident's chain, locked for this transaction.
+/// An incident's chain, locked for this transaction.
 pub struct ChainRow {
     pub snapshot: Option<PolicySnapshot>,
     pub chain: Chain,
+    pub status: String,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+impl ChainRow {
+    /// The policy the chain runs, as stored when it started.
+    pub fn policy(&self) -> Option<EscalationPolicy> {
+        self.snapshot
+            .as_ref()
+            .and_then(|s| EscalationPolicy::try_from(s).ok())
+    }
 }
 
 type Row = (
@@ -75,6 +87,8 @@ type Row = (
     i32,
     i32,
     Option<DateTime<Utc>>,
+    String,
+    Option<DateTime<Utc>>,
 );
 
 /// Locks the incident if this worker still holds its lease.
@@ -83,17 +97,26 @@ pub async fn lock_claimed(
     id: Uuid,
     worker: Uuid,
 ) -> Result<Option<ChainRow>, sqlx::Error> {
+    lock_chain(tx, id, Some(worker)).await
+}
+
+/// Locks the incident (only if `worker` holds its lease, when given) and reads its chain.
+async fn lock_chain(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    worker: Option<Uuid>,
+) -> Result<Option<ChainRow>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(
         "select policy_snapshot, chain_generation, chain_origin, chain_repeat, chain_step,
-                escalation_due_at
-         from incidents where id = $1 and lease_owner = $2 for update",
+                escalation_due_at, status, acknowledged_at
+         from incidents where id = $1 and ($2::uuid is null or lease_owner = $2) for update",
     )
     .bind(id)
     .bind(worker)
     .fetch_optional(&mut *tx)
     .await?;
     Ok(row.map(
-        |(snapshot, generation, origin, repeat, step, due_at)| ChainRow {
+        |(snapshot, generation, origin, repeat, step, due_at, status, acknowledged_at)| ChainRow {
             snapshot: snapshot.and_then(|v| serde_json::from_value(v).ok()),
             chain: Chain {
                 generation,
@@ -102,6 +125,8 @@ pub async fn lock_claimed(
                 step: step.max(0) as usize,
                 due_at,
             },
+            status,
+            acknowledged_at,
         },
     ))
 }
@@ -194,4 +219,52 @@ pub async fn record_fired_steps(
     .fetch_one(&mut *tx)
     .await?;
     Ok(written as u64)
+}
+
+/// What an acknowledgement or a manual resolve changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionOutcome {
+    Done,
+    /// The incident is resolved (or already acknowledged): nothing to do.
+    NotApplicable,
+    NotFound,
+}
+
+/// Acknowledges an open incident: its chain stops (or waits for the policy's `ack_timeout`),
+/// and the timeline records who did it.
+pub async fn acknowledge_incident(
+    pool: &PgPool,
+    id: Uuid,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<ActionOutcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(row) = lock_chain(&mut tx, id, None).await? else {
+        return Ok(ActionOutcome::NotFound);
+    };
+    if row.status != "open" || row.acknowledged_at.is_some() {
+        return Ok(ActionOutcome::NotApplicable);
+    }
+    let after = match row.policy() {
+        Some(p) => acknowledge(&row.chain, &p, now),
+        None => resolve(&row.chain),
+    };
+    sqlx::query(
+        "with acked as (
+            update incidents set acknowledged_at = $2, acknowledged_by = $3, chain_origin = $4,
+                escalation_due_at = $5, updated_at = $2
+            where id = $1
+        )
+        insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
+        values ($1, 'acknowledged', $2, $2, 'action', jsonb_build_object('actor', $3::text))",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(actor)
+    .bind(after.origin)
+    .bind(after.due_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ActionOutcome::Done)
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::core::escalation::advance;
-use crate::core::policy::{EscalationPolicy, Policies};
+use crate::core::policy::Policies;
 use crate::metrics::Metrics;
 use crate::store::escalation::{self as store, ESCALATION_CHANNEL};
 
@@ -111,11 +111,7 @@ impl EscalationWorker {
             return Ok(()); // Another worker took it over.
         };
         let now = self.clock.now();
-        let policy = row
-            .snapshot
-            .as_ref()
-            .and_then(|s| EscalationPolicy::try_from(s).ok());
-        let (chain, fired) = match &policy {
+        let (chain, fired) = match &row.policy() {
             Some(p) => advance(&row.chain, p, &self.policies, now),
             None => (crate::core::escalation::resolve(&row.chain), Vec::new()),
         };

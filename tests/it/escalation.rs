@@ -276,3 +276,39 @@ async fn futures_join<F: std::future::Future>(
     .await;
     slots.into_iter().map(|s| s.unwrap()).collect()
 }
+
+#[tokio::test]
+async fn an_acknowledged_incident_pages_no_one_more() {
+    let db = TestDb::new().await;
+    let server = start(&db).await;
+    let w = worker(&server, Arc::new(Metrics::new()), 100);
+    server
+        .post(webhook(vec![alert(
+            "web-1", "critical", "firing", S1, None,
+        )]))
+        .await;
+    w.run_once().await.unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar("select id from incidents")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    use alertrouter::store::escalation::{ActionOutcome, acknowledge_incident};
+    server.clock.advance(TimeDelta::minutes(2));
+    let now = server.clock.now();
+    assert_eq!(
+        acknowledge_incident(&db.pool, id, "user:alice", now)
+            .await
+            .unwrap(),
+        ActionOutcome::Done
+    );
+    assert_eq!(
+        acknowledge_incident(&db.pool, id, "user:bob", now)
+            .await
+            .unwrap(),
+        ActionOutcome::NotApplicable
+    );
+    server.clock.advance(TimeDelta::hours(1));
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    assert_eq!(outbox(&db).await.len(), 3, "only the first step's pages");
+    assert_eq!(kinds(&db, "acknowledged").await, 1);
+}
