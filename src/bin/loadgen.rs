@@ -45,6 +45,9 @@ struct Args {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// Stop after this many webhooks in all (0: no limit, stop at --duration).
+    #[arg(long, default_value_t = 0)]
+    count: u64,
     /// Measured duration, e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
@@ -71,6 +74,7 @@ const RETRY_DELAYS_MS: [u64; 6] = [700, 800, 900, 2000, 2200, 3000];
 
 #[derive(Default)]
 struct Totals {
+    sent: AtomicU64,
     ok: AtomicU64,
     failed: AtomicU64,
     retries: AtomicU64,
@@ -269,6 +273,9 @@ async fn main() -> Result<(), String> {
             let mut conn = None;
             let mut n = 0u64;
             while Instant::now() < deadline {
+                if args.count > 0 && totals.sent.fetch_add(1, Ordering::Relaxed) >= args.count {
+                    break;
+                }
                 let (body, alerts) = message(&args, worker, n, &starts);
                 n += 1;
                 let t = Instant::now();

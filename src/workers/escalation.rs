@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use futures_util::StreamExt;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
@@ -24,6 +25,8 @@ pub struct EscalationSettings {
     pub batch: i64,
     /// The safety-net poll when no notification arrives.
     pub poll: Duration,
+    /// Claimed incidents fired at once (each in its own transaction).
+    pub concurrency: usize,
 }
 
 impl Default for EscalationSettings {
@@ -32,6 +35,7 @@ impl Default for EscalationSettings {
             lease: Duration::from_secs(15),
             batch: 100,
             poll: Duration::from_secs(1),
+            concurrency: 8,
         }
     }
 }
@@ -81,12 +85,12 @@ impl EscalationWorker {
             claimed.len(),
             claimed.iter().filter(|c| c.taken_over).count(),
         );
-        for c in &claimed {
-            if let Err(e) = self.fire(c.id).await {
-                // The lease runs out and this or another worker tries again.
-                tracing::warn!(incident = %c.id, error = %e, "escalation step not committed");
-            }
-        }
+        // Each incident commits in its own transaction, several at a time.
+        let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
+        let mut firing = futures_util::stream::iter(ids)
+            .map(|id| self.fire_logged(id))
+            .buffer_unordered(self.settings.concurrency.max(1));
+        while firing.next().await.is_some() {}
         Ok(claimed.len())
     }
 
@@ -103,6 +107,13 @@ impl EscalationWorker {
         )
         .await?;
         Ok(claimed.len())
+    }
+
+    async fn fire_logged(&self, id: Uuid) {
+        if let Err(e) = self.fire(id).await {
+            // The lease runs out and this or another worker tries again.
+            tracing::warn!(incident = %id, error = %e, "escalation step not committed");
+        }
     }
 
     async fn fire(&self, id: Uuid) -> Result<(), sqlx::Error> {
