@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::Authenticator;
 use crate::ingest::Ingestor;
+use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store;
 
@@ -17,7 +18,8 @@ pub struct App {
     pub pool: PgPool,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
-    pub auth: Authenticator,
+    /// Routes, policies and credentials: swapped by `reload`.
+    pub live: Arc<Live<Reloadable>>,
     pub ingestor: Ingestor,
 }
 
@@ -26,21 +28,35 @@ impl App {
     pub fn new(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<App>, sqlx::Error> {
         let pool = store::pool(&settings.database)?;
         let metrics = Arc::new(Metrics::new());
+        let live = Arc::new(Live::new(Reloadable::from_settings(&settings)));
         let ingestor = Ingestor::new(
             pool.clone(),
             clock.clone(),
             &settings.ingest,
-            Arc::new(settings.routes.clone()),
-            Arc::new(settings.policies.clone()),
+            live.clone(),
             metrics.clone(),
         );
         Ok(Arc::new(App {
-            auth: Authenticator::new(&settings.integrations),
+            live,
             settings,
             pool,
             clock,
             metrics,
             ingestor,
         }))
+    }
+
+    /// Applies re-read settings: routes, policies and credentials change at once; open
+    /// incidents keep the policy they opened with. What needs a restart is reported, not applied.
+    pub fn reload(&self, settings: &Settings) -> Vec<String> {
+        let mut ignored = Vec::new();
+        if settings.listen != self.settings.listen {
+            ignored.push(format!("listen (still {})", self.settings.listen));
+        }
+        if settings.database.url.expose_secret() != self.settings.database.url.expose_secret() {
+            ignored.push("database.url".to_string());
+        }
+        self.live.set(Reloadable::from_settings(settings));
+        ignored
     }
 }

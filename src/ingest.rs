@@ -17,9 +17,9 @@ use crate::core::IncidentStatus;
 use crate::core::escalation::{self, PolicySnapshot};
 use crate::core::ingest::{EventKind, GroupSnapshot, IngestPolicy, Plan, decide};
 use crate::core::policy::Policies;
+use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::routing;
-use crate::routing::tree::Route;
 use crate::store::{self, EscalationWrite, GroupRef, WriteOutcome};
 
 /// How many times a webhook is decided again after losing a race before it is answered 503.
@@ -44,10 +44,8 @@ pub struct Ingestor {
     policy: IngestPolicy,
     metrics: Arc<Metrics>,
     seen: SeenMessages,
-    /// The routing tree incidents are keyed by.
-    routes: Arc<Route>,
-    /// The escalation policies routes name.
-    policies: Arc<Policies>,
+    /// The routing tree incidents are keyed by and the policies routes name.
+    live: Arc<Live<Reloadable>>,
     /// Hashes of groups known to exist (a hint only: see `ingest`).
     groups: SeenMessages,
     changes: watch::Sender<u64>,
@@ -59,8 +57,7 @@ impl Ingestor {
         pool: PgPool,
         clock: Arc<dyn Clock>,
         settings: &IngestSettings,
-        routes: Arc<Route>,
-        policies: Arc<Policies>,
+        live: Arc<Live<Reloadable>>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Ingestor {
@@ -73,8 +70,7 @@ impl Ingestor {
             },
             metrics,
             seen: SeenMessages::new(settings.dedup_cache_entries),
-            routes,
-            policies,
+            live,
             groups: SeenMessages::new(KNOWN_GROUPS),
             changes: watch::channel(0).0,
         }
@@ -98,8 +94,9 @@ impl Ingestor {
             self.metrics.cache_hit();
             return Ok(Ingested::Unchanged);
         }
-        let routes = self.routes.clone();
-        let batches = routing::partition(&routes, webhook);
+        // One snapshot of the config for the whole webhook, even if a reload lands meanwhile.
+        let live = self.live.get();
+        let batches = routing::partition(&live.routes, webhook);
         let mut work: Vec<Work<'_, '_>> = batches
             .iter()
             .map(|batch| {
@@ -146,7 +143,12 @@ impl Ingestor {
                 self.groups.insert(w.hash);
                 if let Some(plan) = decide(&snapshot, &b.alerts, &self.policy, now, w.new_id) {
                     let group = GroupRef {
-                        escalation: self.escalation(b.route.policy.as_deref(), &plan, now),
+                        escalation: escalation_write(
+                            &live.policies,
+                            b.route.policy.as_deref(),
+                            &plan,
+                            now,
+                        ),
                         integration,
                         route: &b.route.id,
                         policy: b.route.policy.as_deref(),
@@ -180,31 +182,6 @@ impl Ingestor {
         )))
     }
 
-    /// What the plan does to the escalation chain: an incident that opens or reopens starts
-    /// its route's policy; one that resolves stops it.
-    fn escalation(
-        &self,
-        policy: Option<&str>,
-        plan: &Plan<'_>,
-        now: DateTime<Utc>,
-    ) -> EscalationWrite {
-        if plan.incident.status == IncidentStatus::Resolved {
-            return EscalationWrite::Stop;
-        }
-        let starts = plan
-            .events
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::Opened | EventKind::Reopened));
-        match policy.and_then(|p| self.policies.policies.get(p)) {
-            Some(policy) if starts => EscalationWrite::Start {
-                due_at: escalation::start(policy, None, now).due_at,
-                snapshot: serde_json::to_value(PolicySnapshot::from(policy))
-                    .unwrap_or(serde_json::Value::Null),
-            },
-            _ => EscalationWrite::Keep,
-        }
-    }
-
     /// Commits every plan of one webhook atomically: one statement when there is one (the common
     /// case), one transaction when a webhook's alerts went to several incidents.
     async fn commit(
@@ -226,6 +203,31 @@ impl Ingestor {
         }
         tx.commit().await?;
         Ok(WriteOutcome::Committed)
+    }
+}
+
+/// What the plan does to the escalation chain: an incident that opens or reopens starts
+/// its route's policy; one that resolves stops it.
+fn escalation_write(
+    policies: &Policies,
+    policy: Option<&str>,
+    plan: &Plan<'_>,
+    now: DateTime<Utc>,
+) -> EscalationWrite {
+    if plan.incident.status == IncidentStatus::Resolved {
+        return EscalationWrite::Stop;
+    }
+    let starts = plan
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::Opened | EventKind::Reopened));
+    match policy.and_then(|p| policies.policies.get(p)) {
+        Some(policy) if starts => EscalationWrite::Start {
+            due_at: escalation::start(policy, None, now).due_at,
+            snapshot: serde_json::to_value(PolicySnapshot::from(policy))
+                .unwrap_or(serde_json::Value::Null),
+        },
+        _ => EscalationWrite::Keep,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod routing;
 pub mod simulate;
@@ -51,7 +52,7 @@ pub async fn serve(
         let worker = EscalationWorker::new(
             app.pool.clone(),
             app.clock.clone(),
-            Arc::new(app.settings.policies.clone()),
+            app.live.clone(),
             app.metrics.clone(),
             EscalationSettings::default(),
         );

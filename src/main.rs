@@ -154,11 +154,44 @@ async fn execute(command: Command) -> Result<(), String> {
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
-            alertrouter::run(settings, listener, Arc::new(SystemClock), shutdown_signal())
+            let app = alertrouter::App::new(settings, Arc::new(SystemClock))
+                .map_err(|e| e.to_string())?;
+            tokio::spawn(reload_on_sighup(app.clone(), config));
+            alertrouter::serve(app, listener, shutdown_signal())
                 .await
                 .map_err(|e| format!("{e:#}"))
         }
     }
+}
+
+/// Re-reads the config, routes and policies on SIGHUP. A config that does not validate is
+/// refused and logged; the running one stays.
+async fn reload_on_sighup(app: Arc<alertrouter::App>, config: ConfigArg) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            let loaded = config.load().and_then(|s| {
+                s.require_integrations()
+                    .map(|()| s)
+                    .map_err(|e| format!("config error: {e}"))
+            });
+            match loaded {
+                Ok(settings) => {
+                    let ignored = app.reload(&settings);
+                    tracing::info!(config = %settings.summary(), ?ignored, "config reloaded (changes listed in `ignored` need a restart)");
+                }
+                Err(why) => {
+                    tracing::error!(error = %why, "config reload refused; the running config stays");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (app, config);
 }
 
 /// The environment for commands that only read files: they need no database, so a missing URL

@@ -26,7 +26,8 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let integration = match app.auth.authenticate(&headers) {
+    let live = app.live.get();
+    let integration = match live.auth.authenticate(&headers) {
         Ok(name) => name,
         Err(why) => {
             tracing::info!(reason = why, "webhook refused: unauthorized");

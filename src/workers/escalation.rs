@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::core::escalation::advance;
-use crate::core::policy::Policies;
+use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::escalation::{self as store, ESCALATION_CHANNEL};
 
@@ -45,7 +45,7 @@ pub struct EscalationWorker {
     pub id: Uuid,
     pool: PgPool,
     clock: Arc<dyn Clock>,
-    policies: Arc<Policies>,
+    live: Arc<Live<Reloadable>>,
     metrics: Arc<Metrics>,
     settings: EscalationSettings,
 }
@@ -55,7 +55,7 @@ impl EscalationWorker {
     pub fn new(
         pool: PgPool,
         clock: Arc<dyn Clock>,
-        policies: Arc<Policies>,
+        live: Arc<Live<Reloadable>>,
         metrics: Arc<Metrics>,
         settings: EscalationSettings,
     ) -> Self {
@@ -63,7 +63,7 @@ impl EscalationWorker {
             id: Uuid::now_v7(),
             pool,
             clock,
-            policies,
+            live,
             metrics,
             settings,
         }
@@ -123,7 +123,7 @@ impl EscalationWorker {
         };
         let now = self.clock.now();
         let (chain, fired) = match &row.policy() {
-            Some(p) => advance(&row.chain, p, &self.policies, now),
+            Some(p) => advance(&row.chain, p, &self.live.get().policies, now),
             None => (crate::core::escalation::resolve(&row.chain), Vec::new()),
         };
         store::record_fired_steps(&mut tx, id, &chain, &fired, now).await?;

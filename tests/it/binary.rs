@@ -245,3 +245,144 @@ fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies()
     ]);
     assert!(later.starts_with("sre-primary: bob"), "{later}");
 }
+
+/// Lines of a child's stdout, as they come.
+fn line_reader(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("no log line containing {needle:?}");
+}
+
+#[tokio::test]
+async fn sighup_reloads_routes_policies_and_credentials_and_refuses_a_broken_config() {
+    let db = TestDb::new().await;
+    let dir = temp_dir();
+    std::fs::create_dir_all(dir.join("routes")).unwrap();
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let policies = |name: &str| {
+        format!(
+            "users: [{{name: u}}]\nescalation_policies:\n  - name: {name}\n    steps: [{{delay: 0s, targets: [user:u]}}]\n"
+        )
+    };
+    std::fs::write(dir.join("policies/p.yaml"), policies("first")).unwrap();
+    std::fs::write(dir.join("routes/r.yaml"), "route:\n  policy: first\n").unwrap();
+    std::fs::write(dir.join("token"), "old-token\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.join("alertrouter.yaml"),
+        format!(
+            "listen: 127.0.0.1:{port}\ndatabase: {{url: \"{}\"}}\nintegrations: [{{name: am, bearer_token_file: token}}]\n",
+            db.url
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--role", "api", "--config"])
+        .arg(dir.join("alertrouter.yaml"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = line_reader(child.stdout.take().unwrap());
+    wait_for_line(&lines, "alertrouter listening");
+    let http = reqwest::Client::new();
+    let post = |token: &'static str, instance: &'static str| {
+        let mut body: serde_json::Value = serde_json::from_str(&webhook(vec![alert(
+            instance,
+            "critical",
+            "firing",
+            "2026-11-25T18:50:00Z",
+            None,
+        )]))
+        .unwrap();
+        body["groupKey"] = serde_json::json!(instance);
+        http.post(format!("http://127.0.0.1:{port}/hooks/alertmanager"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let policy_of = |instance: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>(
+                "select policy from incidents where group_key = $1",
+            )
+            .bind(instance)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let hup = |pid: u32| {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        )
+    };
+
+    assert_eq!(post("old-token", "a").await.unwrap().status(), 200);
+    assert_eq!(policy_of("a").await.as_deref(), Some("first"));
+
+    // A valid change: new policy, new route target, rotated credential.
+    std::fs::write(dir.join("policies/p.yaml"), policies("second")).unwrap();
+    std::fs::write(dir.join("routes/r.yaml"), "route:\n  policy: second\n").unwrap();
+    std::fs::write(dir.join("token"), "new-token\n").unwrap();
+    hup(child.id());
+    wait_for_line(&lines, "config reloaded");
+    assert_eq!(post("old-token", "b").await.unwrap().status(), 401);
+    assert_eq!(post("new-token", "b").await.unwrap().status(), 200);
+    assert_eq!(policy_of("b").await.as_deref(), Some("second"));
+    assert_eq!(
+        policy_of("a").await.as_deref(),
+        Some("first"),
+        "an open incident keeps its policy"
+    );
+
+    // A broken change is refused, naming the file and line; the running config stays.
+    std::fs::write(dir.join("routes/r.yaml"), "route:\n  policy: third\n").unwrap();
+    hup(child.id());
+    let refused = wait_for_line(&lines, "config reload refused");
+    assert!(
+        refused.contains("r.yaml:2") && refused.contains("unknown escalation policy"),
+        "{refused}"
+    );
+    assert_eq!(post("new-token", "c").await.unwrap().status(), 200);
+    assert_eq!(policy_of("c").await.as_deref(), Some("second"));
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let _ = std::fs::remove_dir_all(dir);
+}

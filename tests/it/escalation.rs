@@ -85,7 +85,7 @@ fn worker(server: &TestServer, metrics: Arc<Metrics>, batch: i64) -> EscalationW
     EscalationWorker::new(
         server.app.pool.clone(),
         server.clock.clone() as Arc<dyn Clock>,
-        Arc::new(server.app.settings.policies.clone()),
+        server.app.live.clone(),
         metrics,
         EscalationSettings {
             batch,

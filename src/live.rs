@@ -1,0 +1,48 @@
+//! Configuration that a reload (SIGHUP) swaps while the service runs: readers take a snapshot
+//! (`get`) and keep using it for the request or step at hand.
+
+use std::sync::{Arc, RwLock};
+
+use crate::config::Settings;
+use crate::core::policy::Policies;
+use crate::http::Authenticator;
+use crate::routing::tree::Route;
+
+/// A value replaced whole on reload.
+#[derive(Debug)]
+pub struct Live<T>(RwLock<Arc<T>>);
+
+impl<T> Live<T> {
+    /// A live value starting at `value`.
+    pub fn new(value: T) -> Self {
+        Live(RwLock::new(Arc::new(value)))
+    }
+
+    /// The current value.
+    pub fn get(&self) -> Arc<T> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the value; readers holding the old one finish with it.
+    pub fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(value);
+    }
+}
+
+/// What a reload changes: the routing tree, the policies, and the integrations' credentials.
+pub struct Reloadable {
+    pub routes: Route,
+    pub policies: Policies,
+    pub auth: Authenticator,
+}
+
+impl Reloadable {
+    /// The reloadable part of validated settings.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Reloadable {
+            routes: settings.routes.clone(),
+            policies: settings.policies.clone(),
+            auth: Authenticator::new(&settings.integrations),
+        }
+    }
+}
