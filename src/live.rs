@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::Settings;
 use crate::core::policy::Policies;
 use crate::http::Authenticator;
+use crate::routing::suppress::Suppressions;
 use crate::routing::tree::Route;
 
 /// A value replaced whole on reload.
@@ -32,6 +33,7 @@ impl<T> Live<T> {
 /// What a reload changes: the routing tree, the policies, and the integrations' credentials.
 pub struct Reloadable {
     pub routes: Route,
+    pub suppressions: Suppressions,
     pub policies: Policies,
     pub auth: Authenticator,
 }
@@ -41,6 +43,7 @@ impl Reloadable {
     pub fn from_settings(settings: &Settings) -> Self {
         Reloadable {
             routes: settings.routes.clone(),
+            suppressions: settings.suppressions.clone(),
             policies: settings.policies.clone(),
             auth: Authenticator::new(&settings.integrations),
         }

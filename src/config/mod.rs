@@ -19,6 +19,7 @@ use self::file::{FileConfig, IntegrationFile, SizeValue};
 pub use self::units::{parse_duration, parse_size};
 use crate::core::Severity;
 use crate::core::policy::Policies;
+use crate::routing::suppress::Suppressions;
 use crate::routing::tree::Route;
 
 /// The validated configuration of a running alertrouter.
@@ -33,6 +34,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The routing tree from `routes/` (a catch-all root when there is none).
     pub routes: Route,
+    /// Time intervals, inhibit rules and maintenance windows from `routes/`.
+    pub suppressions: Suppressions,
     /// Escalation policies, people, teams and schedules from `policies/`.
     pub policies: Policies,
     /// What this process runs (`serve --role`).
@@ -442,13 +445,15 @@ impl Validator<'_> {
             Some(dir) => policies::load_policies(&dir)?,
             None => Policies::default(),
         };
-        let routes = match self.config_dir("routes_dir", file.routes_dir, "routes")? {
-            Some(dir) => routes::load_routes(&dir, &policies)?,
-            None => Route::default_root(),
-        };
+        let (routes, suppressions) =
+            match self.config_dir("routes_dir", file.routes_dir, "routes")? {
+                Some(dir) => routes::load_routes(&dir, &policies)?,
+                None => (Route::default_root(), Suppressions::default()),
+            };
         Ok(Settings {
             role: Role::All,
             routes,
+            suppressions,
             policies,
             source: None,
             listen,

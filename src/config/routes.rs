@@ -1,7 +1,7 @@
 //! `routes/*.yaml`: the routing tree. One file may hold the root (`route:`); every file may add
 //! top-level routes (`routes:`), appended in file-name order.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -9,7 +9,12 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::source::{SourceFile, yaml_files};
 use crate::core::policy::Policies;
-use crate::routing::matcher::parse_matchers;
+use crate::routing::matcher::{Matcher, parse_matchers};
+use crate::routing::suppress::{InhibitRule, MaintenanceWindow, Suppressions};
+use crate::routing::time_interval::{
+    NamedInterval, Range, TimeInterval, parse_days_of_month, parse_months, parse_time,
+    parse_weekdays, parse_years,
+};
 use crate::routing::tree::{GroupBy, Route};
 
 #[derive(Debug, Default, Deserialize)]
@@ -17,6 +22,51 @@ use crate::routing::tree::{GroupBy, Route};
 struct RoutesFile {
     route: Option<RawRoute>,
     routes: Vec<RawRoute>,
+    time_intervals: Vec<RawNamedInterval>,
+    inhibit_rules: Vec<RawInhibitRule>,
+    maintenance: Vec<RawMaintenance>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNamedInterval {
+    name: String,
+    time_intervals: Vec<RawInterval>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawInterval {
+    times: Vec<RawTimes>,
+    weekdays: Vec<String>,
+    days_of_month: Vec<String>,
+    months: Vec<String>,
+    years: Vec<String>,
+    location: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimes {
+    start_time: String,
+    end_time: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawInhibitRule {
+    source_matchers: Vec<String>,
+    target_matchers: Vec<String>,
+    equal: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaintenance {
+    name: String,
+    start: String,
+    end: String,
+    matchers: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,16 +78,23 @@ struct RawRoute {
     continue_matching: bool,
     group_by: Option<Vec<String>>,
     policy: Option<String>,
+    mute_time_intervals: Vec<String>,
+    active_time_intervals: Vec<String>,
     routes: Vec<RawRoute>,
 }
 
-/// Loads the tree from `dir`, checking matchers, names and policy references.
-pub fn load_routes(dir: &Path, policies: &Policies) -> Result<Route, ConfigError> {
+/// Loads the tree and what can suppress paging from `dir`, checking matchers, names, time
+/// intervals and policy references.
+pub fn load_routes(dir: &Path, policies: &Policies) -> Result<(Route, Suppressions), ConfigError> {
     let mut sources = Vec::new();
     for path in yaml_files(dir)? {
         let src = SourceFile::read(&path)?;
         let file: RoutesFile = src.parse()?;
         sources.push((src, file));
+    }
+    let mut suppressions = Suppressions::default();
+    for (src, file) in &sources {
+        suppressions_of(src, file, &mut suppressions)?;
     }
     let mut names = HashSet::new();
     // The root first, wherever it is, so every route inherits from it.
@@ -65,6 +122,7 @@ pub fn load_routes(dir: &Path, policies: &Policies) -> Result<Route, ConfigError
         let mut builder = Builder {
             src,
             policies,
+            intervals: &suppressions.intervals,
             names: &mut names,
         };
         root = builder.route(raw, "route", "root".into(), &Route::default_root())?;
@@ -74,6 +132,7 @@ pub fn load_routes(dir: &Path, policies: &Policies) -> Result<Route, ConfigError
         let mut builder = Builder {
             src,
             policies,
+            intervals: &suppressions.intervals,
             names: &mut names,
         };
         for (i, raw) in file.routes.iter().enumerate() {
@@ -83,12 +142,139 @@ pub fn load_routes(dir: &Path, policies: &Policies) -> Result<Route, ConfigError
         }
     }
     unreachable_routes(&root)?;
-    Ok(root)
+    Ok((root, suppressions))
+}
+
+fn matchers(src: &SourceFile, key: &str, texts: &[String]) -> Result<Vec<Matcher>, ConfigError> {
+    let mut out = Vec::new();
+    for (j, text) in texts.iter().enumerate() {
+        out.extend(parse_matchers(text).map_err(|e| src.error(format!("{key}[{j}]"), text, e))?);
+    }
+    Ok(out)
+}
+
+fn suppressions_of(
+    src: &SourceFile,
+    file: &RoutesFile,
+    out: &mut Suppressions,
+) -> Result<(), ConfigError> {
+    for (i, raw) in file.time_intervals.iter().enumerate() {
+        let key = format!("time_intervals[{i}]");
+        if raw.name.is_empty() || out.intervals.contains_key(&raw.name) {
+            return Err(src.error(
+                format!("{key}.name"),
+                &raw.name,
+                format!("missing or duplicate name {:?}", raw.name),
+            ));
+        }
+        let mut intervals = Vec::new();
+        for (j, ti) in raw.time_intervals.iter().enumerate() {
+            let k = format!("{key}.time_intervals[{j}]");
+            let list =
+                |field: &str, values: &[String], parse: fn(&str) -> Result<Range, String>| {
+                    values
+                        .iter()
+                        .map(|v| parse(v).map_err(|e| src.error(format!("{k}.{field}"), v, e)))
+                        .collect::<Result<Vec<_>, _>>()
+                };
+            let mut times = Vec::new();
+            for t in &ti.times {
+                let start = parse_time(&t.start_time)
+                    .map_err(|e| src.error(format!("{k}.times"), &t.start_time, e))?;
+                let end = parse_time(&t.end_time)
+                    .map_err(|e| src.error(format!("{k}.times"), &t.end_time, e))?;
+                if end <= start {
+                    return Err(src.error(
+                        format!("{k}.times"),
+                        &t.end_time,
+                        "end_time must be after start_time",
+                    ));
+                }
+                times.push((start, end));
+            }
+            let location = match &ti.location {
+                None => chrono_tz::UTC,
+                Some(l) => l.parse().map_err(|_| {
+                    src.error(
+                        format!("{k}.location"),
+                        l,
+                        format!("{l:?} is not an IANA time zone"),
+                    )
+                })?,
+            };
+            intervals.push(TimeInterval {
+                times,
+                weekdays: list("weekdays", &ti.weekdays, parse_weekdays)?,
+                days_of_month: list("days_of_month", &ti.days_of_month, parse_days_of_month)?,
+                months: list("months", &ti.months, parse_months)?,
+                years: list("years", &ti.years, parse_years)?,
+                location,
+            });
+        }
+        out.intervals.insert(
+            raw.name.clone(),
+            NamedInterval {
+                name: raw.name.clone(),
+                intervals,
+            },
+        );
+    }
+    for (i, raw) in file.inhibit_rules.iter().enumerate() {
+        let key = format!("inhibit_rules[{i}]");
+        let source = matchers(src, &format!("{key}.source_matchers"), &raw.source_matchers)?;
+        let target = matchers(src, &format!("{key}.target_matchers"), &raw.target_matchers)?;
+        if source.is_empty() || target.is_empty() {
+            return Err(src.error(
+                key,
+                "inhibit_rules",
+                "needs source_matchers and target_matchers",
+            ));
+        }
+        out.inhibit_rules.push(InhibitRule {
+            source,
+            target,
+            equal: raw.equal.clone(),
+        });
+    }
+    for (i, raw) in file.maintenance.iter().enumerate() {
+        let key = format!("maintenance[{i}]");
+        let time = |field: &str, text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    src.error(
+                        format!("{key}.{field}"),
+                        text,
+                        format!("{text:?} is not an RFC 3339 time"),
+                    )
+                })
+        };
+        let (start, end) = (time("start", &raw.start)?, time("end", &raw.end)?);
+        if end <= start {
+            return Err(src.error(format!("{key}.end"), &raw.end, "ends before it starts"));
+        }
+        let matchers = matchers(src, &format!("{key}.matchers"), &raw.matchers)?;
+        if matchers.is_empty() {
+            return Err(src.error(
+                format!("{key}.matchers"),
+                &raw.name,
+                "a maintenance window needs matchers",
+            ));
+        }
+        out.maintenance.push(MaintenanceWindow {
+            name: raw.name.clone(),
+            start,
+            end,
+            matchers,
+        });
+    }
+    Ok(())
 }
 
 struct Builder<'a> {
     src: &'a SourceFile,
     policies: &'a Policies,
+    intervals: &'a BTreeMap<String, NamedInterval>,
     names: &'a mut HashSet<String>,
 }
 
@@ -167,12 +353,27 @@ impl Builder<'_> {
                 ));
             }
         };
+        for name in raw
+            .mute_time_intervals
+            .iter()
+            .chain(&raw.active_time_intervals)
+        {
+            if !self.intervals.contains_key(name) {
+                return Err(src.error(
+                    format!("{key}.mute_time_intervals"),
+                    name,
+                    format!("unknown time interval {name:?}"),
+                ));
+            }
+        }
         let mut route = Route {
             id: id.clone(),
             matchers,
             continue_matching: raw.continue_matching,
             group_by,
             policy,
+            mute_time_intervals: raw.mute_time_intervals.clone(),
+            active_time_intervals: raw.active_time_intervals.clone(),
             routes: Vec::new(),
         };
         for (j, child) in raw.routes.iter().enumerate() {

@@ -2,6 +2,8 @@
 //! per-incident batches. Pure: no I/O.
 
 pub mod matcher;
+pub mod suppress;
+pub mod time_interval;
 pub mod tree;
 
 use self::tree::Route;

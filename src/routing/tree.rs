@@ -28,6 +28,10 @@ pub struct Route {
     pub group_by: GroupBy,
     /// The escalation policy; `None` records incidents and pages no one.
     pub policy: Option<String>,
+    /// Named time intervals during which the route pages no one.
+    pub mute_time_intervals: Vec<String>,
+    /// When given, the route pages only inside one of these.
+    pub active_time_intervals: Vec<String>,
     pub routes: Vec<Route>,
 }
 
@@ -40,8 +44,18 @@ impl Route {
             continue_matching: false,
             group_by: GroupBy::GroupKey,
             policy: None,
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
             routes: Vec::new(),
         }
+    }
+
+    /// The route with this id, anywhere in the tree.
+    pub fn find(&self, id: &str) -> Option<&Route> {
+        if self.id == id {
+            return Some(self);
+        }
+        self.routes.iter().find_map(|r| r.find(id))
     }
 
     /// The routes an alert with these labels ends up on, in tree order.

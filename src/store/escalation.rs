@@ -5,8 +5,11 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::alertmanager::LabelSet;
 use crate::core::escalation::{Chain, FiredStep, PolicySnapshot, acknowledge, resolve};
 use crate::core::policy::EscalationPolicy;
+use crate::routing::matcher::{MatchOp, all_match};
+use crate::routing::suppress::InhibitRule;
 
 /// The channel woken when an earlier due time appears.
 pub const ESCALATION_CHANNEL: &str = "alertrouter_escalations";
@@ -69,6 +72,9 @@ pub struct ChainRow {
     pub chain: Chain,
     pub status: String,
     pub acknowledged_at: Option<DateTime<Utc>>,
+    pub route: String,
+    /// Set while the chain is held by a mute, maintenance window or inhibition.
+    pub held_since: Option<DateTime<Utc>>,
 }
 
 impl ChainRow {
@@ -86,6 +92,8 @@ type Row = (
     Option<DateTime<Utc>>,
     i32,
     i32,
+    Option<DateTime<Utc>>,
+    String,
     Option<DateTime<Utc>>,
     String,
     Option<DateTime<Utc>>,
@@ -108,7 +116,7 @@ async fn lock_chain(
 ) -> Result<Option<ChainRow>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(
         "select policy_snapshot, chain_generation, chain_origin, chain_repeat, chain_step,
-                escalation_due_at, status, acknowledged_at
+                escalation_due_at, status, acknowledged_at, route, escalation_held_since
          from incidents where id = $1 and ($2::uuid is null or lease_owner = $2) for update",
     )
     .bind(id)
@@ -116,7 +124,18 @@ async fn lock_chain(
     .fetch_optional(&mut *tx)
     .await?;
     Ok(row.map(
-        |(snapshot, generation, origin, repeat, step, due_at, status, acknowledged_at)| ChainRow {
+        |(
+            snapshot,
+            generation,
+            origin,
+            repeat,
+            step,
+            due_at,
+            status,
+            acknowledged_at,
+            route,
+            held_since,
+        )| ChainRow {
             snapshot: snapshot.and_then(|v| serde_json::from_value(v).ok()),
             chain: Chain {
                 generation,
@@ -127,6 +146,8 @@ async fn lock_chain(
             },
             status,
             acknowledged_at,
+            route,
+            held_since,
         },
     ))
 }
@@ -140,6 +161,7 @@ pub async fn record_fired_steps(
     chain: &Chain,
     fired: &[FiredStep],
     now: DateTime<Utc>,
+    unheld: bool,
 ) -> Result<u64, sqlx::Error> {
     let mut keys = Vec::new();
     let mut channels = Vec::new();
@@ -147,6 +169,10 @@ pub async fn record_fired_steps(
     let mut payloads = Vec::new();
     let mut kinds = Vec::new();
     let mut details = Vec::new();
+    if unheld {
+        kinds.push("unsuppressed");
+        details.push(json!({"generation": chain.generation}).to_string());
+    }
     for f in fired {
         let mut paged = Vec::new();
         for page in &f.pages {
@@ -200,6 +226,7 @@ pub async fn record_fired_steps(
             order by u.n
         ), moved as (
             update incidents set chain_repeat = $9, chain_step = $10, escalation_due_at = $11,
+                chain_generation = $12, chain_origin = $13, escalation_held_since = null,
                 lease_owner = null, lease_until = null
             where id = $1
         )
@@ -216,6 +243,8 @@ pub async fn record_fired_steps(
     .bind(chain.repeat as i32)
     .bind(chain.step as i32)
     .bind(chain.due_at)
+    .bind(chain.generation)
+    .bind(chain.origin)
     .fetch_one(&mut *tx)
     .await?;
     Ok(written as u64)
@@ -267,4 +296,85 @@ pub async fn acknowledge_incident(
     .await?;
     tx.commit().await?;
     Ok(ActionOutcome::Done)
+}
+
+/// Labels of the incident's firing alerts.
+pub async fn firing_alert_labels(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> Result<Vec<LabelSet>, sqlx::Error> {
+    let rows: Vec<sqlx::types::Json<LabelSet>> = sqlx::query_scalar(
+        "select labels from alerts where incident_id = $1 and status = 'firing'",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().map(|j| j.0).collect())
+}
+
+/// Firing alerts that could inhibit `targets` under `rules`: those carrying the rule's
+/// equality matchers and the targets' values of its `equal` labels (regex matchers are checked
+/// by the caller).
+pub async fn inhibit_sources(
+    tx: &mut sqlx::PgConnection,
+    rules: &[InhibitRule],
+    targets: &[LabelSet],
+) -> Result<Vec<LabelSet>, sqlx::Error> {
+    let mut out = Vec::new();
+    for rule in rules {
+        for target in targets.iter().filter(|t| all_match(&rule.target, t)) {
+            let mut wanted = serde_json::Map::new();
+            for m in rule
+                .source
+                .iter()
+                .filter(|m| m.op == MatchOp::Equal && !m.value.is_empty())
+            {
+                wanted.insert(m.name.clone(), m.value.clone().into());
+            }
+            for l in &rule.equal {
+                if let Some(v) = target.get(l) {
+                    wanted.insert(l.clone(), v.clone().into());
+                }
+            }
+            let rows: Vec<sqlx::types::Json<LabelSet>> = sqlx::query_scalar(
+                "select labels from alerts where status = 'firing' and labels @> $1 limit 100",
+            )
+            .bind(serde_json::Value::Object(wanted))
+            .fetch_all(&mut *tx)
+            .await?;
+            out.extend(rows.into_iter().map(|j| j.0));
+        }
+    }
+    Ok(out)
+}
+
+/// Holds a suppressed incident's chain until `until` (when it is checked again) and records why,
+/// once, in the timeline.
+pub async fn hold(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    until: DateTime<Utc>,
+    reason: &str,
+    first: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with held as (
+            update incidents set escalation_due_at = $2,
+                escalation_held_since = coalesce(escalation_held_since, $5),
+                lease_owner = null, lease_until = null
+            where id = $1
+        )
+        insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
+        select $1, 'suppressed', $5, $5, 'escalation', jsonb_build_object('reason', $3::text, 'until', $2)
+        where $4",
+    )
+    .bind(id)
+    .bind(until)
+    .bind(reason)
+    .bind(first)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -220,7 +220,9 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                     escalation_due_at = case $30 when 'start' then $32 when 'stop' then null
                         else escalation_due_at end,
                     acknowledged_at = case when $30 = 'start' then null else acknowledged_at end,
-                    acknowledged_by = case when $30 = 'start' then null else acknowledged_by end
+                    acknowledged_by = case when $30 = 'start' then null else acknowledged_by end,
+                    escalation_held_since = case when $30 = 'keep' then escalation_held_since
+                        else null end
             where id = $4 and not $27 and exists (select 1 from head)
         ), cancelled as (
             update outbox set status = 'cancelled'

@@ -11,10 +11,14 @@ use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::core::escalation::advance;
+use crate::core::escalation::{advance, resolve, start};
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::escalation::{self as store, ESCALATION_CHANNEL};
+
+/// How often a suppressed incident whose end is not known (a muted route, an inhibition) is
+/// checked again.
+pub const RECHECK: Duration = Duration::from_secs(30);
 
 /// Tuning of the timer worker.
 #[derive(Debug, Clone)]
@@ -122,11 +126,43 @@ impl EscalationWorker {
             return Ok(()); // Another worker took it over.
         };
         let now = self.clock.now();
-        let (chain, fired) = match &row.policy() {
-            Some(p) => advance(&row.chain, p, &self.live.get().policies, now),
-            None => (crate::core::escalation::resolve(&row.chain), Vec::new()),
+        let live = self.live.get();
+        let Some(policy) = row.policy() else {
+            store::record_fired_steps(&mut tx, id, &resolve(&row.chain), &[], now, false).await?;
+            return tx.commit().await;
         };
-        store::record_fired_steps(&mut tx, id, &chain, &fired, now).await?;
+        if row.status == "open" && row.chain.due_at.is_some() {
+            let firing = store::firing_alert_labels(&mut tx, id).await?;
+            let sources =
+                store::inhibit_sources(&mut tx, &live.suppressions.inhibit_rules, &firing).await?;
+            let route = live.routes.find(&row.route);
+            if let Some(quiet) = live.suppressions.check(now, route, &firing, &sources) {
+                let recheck = now + TimeDelta::from_std(RECHECK).unwrap_or(TimeDelta::MAX);
+                let until = quiet
+                    .until
+                    .unwrap_or(recheck)
+                    .max(now + TimeDelta::seconds(1));
+                store::hold(
+                    &mut tx,
+                    id,
+                    until,
+                    &quiet.reason,
+                    row.held_since.is_none(),
+                    now,
+                )
+                .await?;
+                return tx.commit().await;
+            }
+        }
+        // Held until now: paging starts, as a fresh run of the chain.
+        let unheld = row.held_since.is_some();
+        let chain = if unheld {
+            start(&policy, Some(row.chain.generation), now)
+        } else {
+            row.chain.clone()
+        };
+        let (chain, fired) = advance(&chain, &policy, &live.policies, now);
+        store::record_fired_steps(&mut tx, id, &chain, &fired, now, unheld).await?;
         tx.commit().await?;
         for f in &fired {
             let late = now

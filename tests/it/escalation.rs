@@ -30,7 +30,7 @@ fn user(name: &str) -> User {
 }
 
 /// The shipped critical policy, on a one-person schedule.
-fn sre_policies() -> Policies {
+pub fn sre_policies() -> Policies {
     let mut p = Policies::default();
     for u in ["alice", "carol"] {
         p.users.insert(u.into(), user(u));
@@ -81,7 +81,7 @@ async fn start(db: &TestDb) -> TestServer {
     TestServer::start(config).await
 }
 
-fn worker(server: &TestServer, metrics: Arc<Metrics>, batch: i64) -> EscalationWorker {
+pub fn worker(server: &TestServer, metrics: Arc<Metrics>, batch: i64) -> EscalationWorker {
     EscalationWorker::new(
         server.app.pool.clone(),
         server.clock.clone() as Arc<dyn Clock>,

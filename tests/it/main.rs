@@ -11,4 +11,5 @@ mod replay;
 mod routing;
 mod service;
 mod support;
+mod suppression;
 mod unavailable;

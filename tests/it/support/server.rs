@@ -53,6 +53,7 @@ pub fn settings(database_url: &str) -> Settings {
             level: "warn".into(),
         },
         routes: alertrouter::routing::tree::Route::default_root(),
+        suppressions: Default::default(),
         policies: Default::default(),
         // Tests drive the workers themselves, one step at a time.
         role: alertrouter::config::Role::Api,
