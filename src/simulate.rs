@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::alertmanager::parse_webhook;
+use crate::alertmanager::{Alert, AlertStatus, LabelSet, parse_webhook};
 use crate::config::Settings;
 use crate::core::plan::{Recipient, paging_plan};
 
@@ -14,6 +14,13 @@ use crate::core::plan::{Recipient, paging_plan};
 /// whole paging plan from `at`.
 pub fn simulate(settings: &Settings, payload: &[u8], at: DateTime<Utc>) -> Result<String, String> {
     let webhook = parse_webhook(payload).map_err(|e| format!("payload: {e}"))?;
+    let firing: Vec<&Alert> = webhook
+        .alerts
+        .iter()
+        .filter(|a| a.status == AlertStatus::Firing)
+        .collect();
+    // Offline, the only possible inhibitors are the payload's own firing alerts.
+    let sources: Vec<LabelSet> = firing.iter().map(|a| a.labels.clone()).collect();
     // (route id, incident key) -> alert names, in first-seen order.
     let mut incidents: BTreeMap<(String, String), (Vec<String>, Option<String>)> = BTreeMap::new();
     for alert in &webhook.alerts {
@@ -35,10 +42,41 @@ pub fn simulate(settings: &Settings, payload: &[u8], at: DateTime<Utc>) -> Resul
         let _ = writeln!(out, "incident on route {route:?}");
         let _ = writeln!(out, "  key:         {key}");
         let _ = writeln!(out, "  alerts:      {}", alerts.join(", "));
-        let _ = writeln!(
-            out,
-            "  inhibition:  none configured; maintenance: none configured"
-        );
+        let route_ref = settings.routes.find(route);
+        let on_route: Vec<LabelSet> = firing
+            .iter()
+            .filter(|a| {
+                settings
+                    .routes
+                    .resolve(&a.labels)
+                    .iter()
+                    .any(|r| r.id == *route)
+            })
+            .map(|a| a.labels.clone())
+            .collect();
+        match settings
+            .suppressions
+            .check(at, route_ref, &on_route, &sources)
+        {
+            Some(q) => {
+                let until = q
+                    .until
+                    .map_or("until that ends (checked every 30 s)".to_string(), |u| {
+                        format!("until {}", u.to_rfc3339())
+                    });
+                let _ = writeln!(
+                    out,
+                    "  suppressed:  {}: recorded, nobody paged {until}",
+                    q.reason
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  suppressed:  no (not muted, not in maintenance, not inhibited)"
+                );
+            }
+        }
         let Some(name) = policy else {
             let _ = writeln!(out, "  policy:      none: recorded, nobody is paged");
             continue;

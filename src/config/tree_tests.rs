@@ -264,6 +264,45 @@ fn broken_routes_and_policies_are_reported_with_file_line_and_reason() {
             "users[1].name",
             "duplicate name \"alice\"",
         ),
+        (
+            r("routes:\n  - matchers: ['a=b']\n    mute_time_intervals: [weekends]\n"),
+            good_p.clone(),
+            "default.yaml:3",
+            "routes[0].mute_time_intervals",
+            "unknown time interval \"weekends\"",
+        ),
+        (
+            r("time_intervals:\n  - name: w\n    time_intervals:\n      - weekdays: ['funday']\n"),
+            good_p.clone(),
+            "default.yaml:4",
+            "time_intervals[0].time_intervals[0].weekdays",
+            "\"funday\" is not a weekday",
+        ),
+        (
+            r(
+                "time_intervals:\n  - name: w\n    time_intervals:\n      - times: [{start_time: '17:00', end_time: '09:00'}]\n",
+            ),
+            good_p.clone(),
+            "default.yaml:4",
+            "time_intervals[0].time_intervals[0].times",
+            "after start_time",
+        ),
+        (
+            r(
+                "maintenance:\n  - name: m\n    start: 2026-11-27T02:00:00Z\n    end: 2026-11-26T22:00:00Z\n    matchers: ['a=b']\n",
+            ),
+            good_p.clone(),
+            "default.yaml:4",
+            "maintenance[0].end",
+            "ends before it starts",
+        ),
+        (
+            r("inhibit_rules:\n  - source_matchers: ['severity=critical']\n"),
+            good_p.clone(),
+            "default.yaml:1",
+            "inhibit_rules[0]",
+            "needs source_matchers and target_matchers",
+        ),
     ];
     assert!(cases.len() >= 12);
     for (routes, policies, origin, key, reason) in cases {
