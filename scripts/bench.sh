@@ -13,11 +13,9 @@ port=55434
 dir="$PWD/.data/bench-pg"
 work="$PWD/.data/bench"
 
-scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
-if [ -f "$dir.location" ]; then rm -rf "$(cat "$dir.location")" "$dir.location"; fi
-rm -rf "$dir" "$work"
+rm -rf "$work"
 mkdir -p "$work"
-url=$(scripts/pg.sh start "$dir" "$port" alertrouter)
+url=$(scripts/pg.sh fresh "$dir" "$port" alertrouter)
 server_pid=""
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi

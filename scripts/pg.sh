@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a throwaway local PostgreSQL and prints its URL on stdout.
 #   scripts/pg.sh start DATA_DIR PORT [DB] -> postgres://postgres@127.0.0.1:PORT/DB (default postgres)
+#   scripts/pg.sh fresh DATA_DIR PORT [DB] -> the same, on a new empty cluster (an old one is removed)
 #   scripts/pg.sh stop DATA_DIR
 # Runs the server as the `postgres` user when invoked as root (PostgreSQL refuses root). If that
 # user cannot write DATA_DIR's parent, a fresh folder under /tmp is used instead.
@@ -40,9 +41,12 @@ find_bin
 pointer="$dir.location"
 if [ -f "$pointer" ]; then dir=$(cat "$pointer"); fi
 
-if [ "$cmd" = stop ]; then
+if [ "$cmd" = stop ] || [ "$cmd" = fresh ]; then
   if [ -f "$dir/PG_VERSION" ]; then as_pg pg_ctl -D "$dir" -m fast stop >&2 || true; fi
-  exit 0
+  [ "$cmd" = stop ] && exit 0
+  rm -rf "$dir" "$pointer"
+  dir=${2}
+  rm -rf "$dir"
 fi
 
 if [ ! -f "$dir/PG_VERSION" ]; then

@@ -7,10 +7,7 @@ cd "$(dirname "$0")/.."
 port=${ALERTROUTER_TEST_PG_PORT:-55433}
 dir="$PWD/.data/test-pg"
 # A fresh cluster every run: tests start from nothing but the migrations.
-scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
-if [ -f "$dir.location" ]; then rm -rf "$(cat "$dir.location")" "$dir.location"; fi
-rm -rf "$dir"
-url=$(scripts/pg.sh start "$dir" "$port")
+url=$(scripts/pg.sh fresh "$dir" "$port")
 trap 'scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 export ALERTROUTER_TEST_DATABASE_URL="$url"
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use chrono_tz::Tz;
 use serde::Deserialize;
 
@@ -356,21 +356,7 @@ fn schedule(
     for (j, o) in raw.overrides.iter().enumerate() {
         let okey = format!("{key}.overrides[{j}]");
         known_user(out, src, &format!("{okey}.user"), &o.user)?;
-        let time = |field: &str, text: &str| {
-            DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    src.error(
-                        format!("{okey}.{field}"),
-                        text,
-                        format!("{text:?} is not an RFC 3339 time"),
-                    )
-                })
-        };
-        let (start, end) = (time("start", &o.start)?, time("end", &o.end)?);
-        if end <= start {
-            return Err(src.error(format!("{okey}.end"), &o.end, "ends before it starts"));
-        }
+        let (start, end) = src.window(&okey, &o.start, &o.end)?;
         overrides.push(Override {
             user: o.user.clone(),
             start,

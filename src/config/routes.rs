@@ -238,21 +238,7 @@ fn suppressions_of(
     }
     for (i, raw) in file.maintenance.iter().enumerate() {
         let key = format!("maintenance[{i}]");
-        let time = |field: &str, text: &str| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| {
-                    src.error(
-                        format!("{key}.{field}"),
-                        text,
-                        format!("{text:?} is not an RFC 3339 time"),
-                    )
-                })
-        };
-        let (start, end) = (time("start", &raw.start)?, time("end", &raw.end)?);
-        if end <= start {
-            return Err(src.error(format!("{key}.end"), &raw.end, "ends before it starts"));
-        }
+        let (start, end) = src.window(&key, &raw.start, &raw.end)?;
         let matchers = matchers(src, &format!("{key}.matchers"), &raw.matchers)?;
         if matchers.is_empty() {
             return Err(src.error(

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::ConfigError;
@@ -66,6 +67,31 @@ impl SourceFile {
             key,
             reason: reason.into(),
         }
+    }
+
+    /// Parses a `[start, end)` pair of RFC 3339 times under `key`, refusing an empty window.
+    pub fn window(
+        &self,
+        key: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<(DateTime<Utc>, DateTime<Utc>), ConfigError> {
+        let time = |field: &str, text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| {
+                    self.error(
+                        format!("{key}.{field}"),
+                        text,
+                        format!("{text:?} is not an RFC 3339 time"),
+                    )
+                })
+        };
+        let (s, e) = (time("start", start)?, time("end", end)?);
+        if e <= s {
+            return Err(self.error(format!("{key}.end"), end, "ends before it starts"));
+        }
+        Ok((s, e))
     }
 
     fn origin(&self, line: Option<usize>) -> String {

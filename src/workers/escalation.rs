@@ -75,16 +75,7 @@ impl EscalationWorker {
 
     /// Claims one batch of due incidents and fires them. Returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
-        let now = self.clock.now();
-        let lease_until = now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::MAX);
-        let claimed = store::claim_due_escalations(
-            &self.pool,
-            self.id,
-            now,
-            lease_until,
-            self.settings.batch,
-        )
-        .await?;
+        let claimed = self.claim().await?;
         self.metrics.escalation_claims(
             claimed.len(),
             claimed.iter().filter(|c| c.taken_over).count(),
@@ -100,17 +91,14 @@ impl EscalationWorker {
 
     /// Claims without firing: what a worker that dies right after claiming leaves behind.
     pub async fn claim_only(&self) -> Result<usize, sqlx::Error> {
+        Ok(self.claim().await?.len())
+    }
+
+    async fn claim(&self) -> Result<Vec<store::Claimed>, sqlx::Error> {
         let now = self.clock.now();
         let lease_until = now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::MAX);
-        let claimed = store::claim_due_escalations(
-            &self.pool,
-            self.id,
-            now,
-            lease_until,
-            self.settings.batch,
-        )
-        .await?;
-        Ok(claimed.len())
+        store::claim_due_escalations(&self.pool, self.id, now, lease_until, self.settings.batch)
+            .await
     }
 
     async fn fire_logged(&self, id: Uuid) {

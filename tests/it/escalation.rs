@@ -73,11 +73,20 @@ pub fn sre_policies() -> Policies {
 }
 
 async fn start(db: &TestDb) -> TestServer {
+    start_with(db, |_| {}).await
+}
+
+/// A server whose root route pages by the shipped critical policy, adjusted by `configure`.
+pub async fn start_with(
+    db: &TestDb,
+    configure: impl FnOnce(&mut alertrouter::config::Settings),
+) -> TestServer {
     let mut config = settings(&db.url);
     let mut root = Route::default_root();
     root.policy = Some("critical".into());
     config.routes = root;
     config.policies = sre_policies();
+    configure(&mut config);
     TestServer::start(config).await
 }
 
@@ -94,14 +103,14 @@ pub fn worker(server: &TestServer, metrics: Arc<Metrics>, batch: i64) -> Escalat
     )
 }
 
-async fn outbox(db: &TestDb) -> Vec<(String, String, String)> {
+pub async fn outbox(db: &TestDb) -> Vec<(String, String, String)> {
     sqlx::query_as("select recipient, channel, status from outbox order by id")
         .fetch_all(&db.pool)
         .await
         .unwrap()
 }
 
-async fn kinds(db: &TestDb, kind: &str) -> i64 {
+pub async fn kinds(db: &TestDb, kind: &str) -> i64 {
     db.count(&format!("incident_events where kind = '{kind}'"))
         .await
 }

@@ -6,27 +6,13 @@ use std::sync::Arc;
 use alertrouter::metrics::Metrics;
 use alertrouter::routing::matcher::parse_matchers;
 use alertrouter::routing::suppress::{InhibitRule, MaintenanceWindow};
-use alertrouter::routing::tree::Route;
 use chrono::TimeDelta;
 use serde_json::json;
 
-use crate::escalation::{sre_policies, worker};
-use crate::support::{TestDb, TestServer, alert, settings, t0, webhook};
+use crate::escalation::{start_with, worker};
+use crate::support::{TestDb, alert, t0, webhook};
 
 const S1: &str = "2026-11-25T18:50:00Z";
-
-async fn server(
-    db: &TestDb,
-    configure: impl FnOnce(&mut alertrouter::config::Settings),
-) -> TestServer {
-    let mut config = settings(&db.url);
-    let mut root = Route::default_root();
-    root.policy = Some("critical".into());
-    config.routes = root;
-    config.policies = sre_policies();
-    configure(&mut config);
-    TestServer::start(config).await
-}
 
 async fn pages(db: &TestDb) -> i64 {
     db.count("outbox").await
@@ -44,7 +30,7 @@ async fn events(db: &TestDb) -> Vec<String> {
 #[tokio::test]
 async fn a_maintenance_window_holds_paging_until_it_ends() {
     let db = TestDb::new().await;
-    let server = server(&db, |c| {
+    let server = start_with(&db, |c| {
         c.suppressions.maintenance.push(MaintenanceWindow {
             name: "web-deploy".into(),
             start: t0() - TimeDelta::hours(1),
@@ -84,7 +70,7 @@ async fn a_maintenance_window_holds_paging_until_it_ends() {
 #[tokio::test]
 async fn an_inhibited_incident_pages_when_its_source_resolves() {
     let db = TestDb::new().await;
-    let server = server(&db, |c| {
+    let server = start_with(&db, |c| {
         c.suppressions.inhibit_rules.push(InhibitRule {
             source: parse_matchers(r#"severity="critical""#).unwrap(),
             target: parse_matchers(r#"severity="warning""#).unwrap(),
