@@ -56,6 +56,20 @@ impl App {
         if settings.database.url.expose_secret() != self.settings.database.url.expose_secret() {
             ignored.push("database.url".to_string());
         }
+        let (old, new) = (&self.settings.ingest, &settings.ingest);
+        if (
+            old.reopen_window,
+            old.default_severity,
+            old.max_body_bytes,
+            old.request_timeout,
+        ) != (
+            new.reopen_window,
+            new.default_severity,
+            new.max_body_bytes,
+            new.request_timeout,
+        ) {
+            ignored.push("ingest.*".to_string());
+        }
         self.live.set(Reloadable::from_settings(settings));
         ignored
     }
