@@ -113,6 +113,53 @@ pub fn resolve(chain: &Chain) -> Chain {
     }
 }
 
+/// What a due incident does at a tick of the timer worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tick {
+    /// Suppressed: nothing fires; look again at `until`. `first` when the hold begins now.
+    Held { until: DateTime<Utc>, first: bool },
+    /// The chain moved: these steps fired. `unheld` when a hold ended and the chain restarted.
+    Moved {
+        chain: Chain,
+        fired: Vec<FiredStep>,
+        unheld: bool,
+    },
+}
+
+/// One tick for a due incident. `quiet` is why it must not page now (muted, in maintenance,
+/// inhibited) and until when, if known; an unknown end is looked at again after `recheck`.
+/// When a hold ends, paging starts as a fresh run of the chain.
+pub fn tick(
+    chain: &Chain,
+    held: bool,
+    quiet: Option<Option<DateTime<Utc>>>,
+    policy: &EscalationPolicy,
+    policies: &Policies,
+    now: DateTime<Utc>,
+    recheck: TimeDelta,
+) -> Tick {
+    if let (Some(until), Some(_)) = (quiet, chain.due_at) {
+        let until = until
+            .unwrap_or(now + recheck)
+            .max(now + TimeDelta::seconds(1));
+        return Tick::Held {
+            until,
+            first: !held,
+        };
+    }
+    let restarted = if held {
+        start(policy, Some(chain.generation), now)
+    } else {
+        chain.clone()
+    };
+    let (chain, fired) = advance(&restarted, policy, policies, now);
+    Tick::Moved {
+        chain,
+        fired,
+        unheld: held,
+    }
+}
+
 /// The policy as stored with an incident: an open incident keeps the version it opened with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicySnapshot {

@@ -11,7 +11,7 @@ use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::core::escalation::{advance, resolve, start};
+use crate::core::escalation::{Tick, resolve, tick};
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::escalation::{self as store, ESCALATION_CHANNEL};
@@ -119,39 +119,41 @@ impl EscalationWorker {
             store::record_fired_steps(&mut tx, id, &resolve(&row.chain), &[], now, false).await?;
             return tx.commit().await;
         };
+        let mut quiet = None;
         if row.status == "open" && row.chain.due_at.is_some() {
             let firing = store::firing_alert_labels(&mut tx, id).await?;
             let sources =
                 store::inhibit_sources(&mut tx, &live.suppressions.inhibit_rules, &firing).await?;
             let route = live.routes.find(&row.route);
-            if let Some(quiet) = live.suppressions.check(now, route, &firing, &sources) {
-                let recheck = now + TimeDelta::from_std(RECHECK).unwrap_or(TimeDelta::MAX);
-                let until = quiet
-                    .until
-                    .unwrap_or(recheck)
-                    .max(now + TimeDelta::seconds(1));
-                store::hold(
-                    &mut tx,
-                    id,
-                    until,
-                    &quiet.reason,
-                    row.held_since.is_none(),
-                    now,
-                )
-                .await?;
+            quiet = live.suppressions.check(now, route, &firing, &sources);
+        }
+        let recheck = TimeDelta::from_std(RECHECK).unwrap_or(TimeDelta::MAX);
+        let held = row.held_since.is_some();
+        let until = quiet.as_ref().map(|q| q.until);
+        let fired = match tick(
+            &row.chain,
+            held,
+            until,
+            &policy,
+            &live.policies,
+            now,
+            recheck,
+        ) {
+            Tick::Held { until, first } => {
+                let reason = quiet.map(|q| q.reason).unwrap_or_default();
+                store::hold(&mut tx, id, until, &reason, first, now).await?;
                 return tx.commit().await;
             }
-        }
-        // Held until now: paging starts, as a fresh run of the chain.
-        let unheld = row.held_since.is_some();
-        let chain = if unheld {
-            start(&policy, Some(row.chain.generation), now)
-        } else {
-            row.chain.clone()
+            Tick::Moved {
+                chain,
+                fired,
+                unheld,
+            } => {
+                store::record_fired_steps(&mut tx, id, &chain, &fired, now, unheld).await?;
+                tx.commit().await?;
+                fired
+            }
         };
-        let (chain, fired) = advance(&chain, &policy, &live.policies, now);
-        store::record_fired_steps(&mut tx, id, &chain, &fired, now, unheld).await?;
-        tx.commit().await?;
         for f in &fired {
             let late = now
                 .signed_duration_since(f.due_at)

@@ -188,3 +188,79 @@ proptest! {
         }
     }
 }
+
+#[derive(Clone, Debug)]
+enum Quiet {
+    Advance(i64),
+    /// Muted or inhibited, with the end known (`Some` minutes from now) or not.
+    On(Option<i64>),
+    Off,
+}
+
+fn quiet_event() -> impl Strategy<Value = Quiet> {
+    prop_oneof![
+        4 => (0i64..20).prop_map(Quiet::Advance),
+        1 => prop::option::of(1i64..30).prop_map(Quiet::On),
+        1 => Just(Quiet::Off),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Muted and inhibited incidents page no one until they stop being muted or inhibited;
+    /// then paging starts as a fresh run of the chain, each step once.
+    #[test]
+    fn suppressed_chains_page_no_one_until_the_suppression_ends(
+        p in any_policy(),
+        events in prop::collection::vec(quiet_event(), 1..40),
+    ) {
+        let mut now = t(0);
+        let mut chain = start(&p, None, now);
+        let mut held = false;
+        let mut quiet: Option<Option<DateTime<Utc>>> = None;
+        let mut fired_keys = HashSet::new();
+        for e in events {
+            match e {
+                Quiet::Advance(m) => now += TimeDelta::minutes(m),
+                Quiet::On(end) => quiet = Some(end.map(|m| now + TimeDelta::minutes(m))),
+                Quiet::Off => quiet = None,
+            }
+            // A known end passes by itself.
+            if quiet.is_some_and(|q| q.is_some_and(|end| end <= now)) {
+                quiet = None;
+            }
+            // The worker only looks at incidents that are due.
+            if chain.due_at.is_none_or(|d| d > now) {
+                continue;
+            }
+            match tick(&chain, held, quiet, &p, &policies(), now, TimeDelta::seconds(30)) {
+                Tick::Held { until, first } => {
+                    prop_assert!(quiet.is_some());
+                    prop_assert_eq!(first, !held);
+                    prop_assert!(until > now);
+                    held = true;
+                    chain.due_at = Some(until);
+                }
+                Tick::Moved { chain: next, fired, unheld } => {
+                    prop_assert!(quiet.is_none(), "paged while suppressed");
+                    prop_assert_eq!(unheld, held);
+                    if unheld {
+                        prop_assert_eq!(next.generation, chain.generation + 1);
+                        // The run restarts now: its first step fires at once or after its delay.
+                        match fired.first() {
+                            Some(f) => prop_assert_eq!((f.repeat, f.step, f.due_at), (0, 0, now)),
+                            None => prop_assert_eq!(next.due_at, Some(now + delta(p.steps[0].delay))),
+                        }
+                    }
+                    for f in &fired {
+                        prop_assert!(fired_keys.insert((f.generation, f.repeat, f.step)), "a step fired twice");
+                        prop_assert!(f.due_at <= now);
+                    }
+                    held = false;
+                    chain = next;
+                }
+            }
+        }
+    }
+}
