@@ -64,11 +64,21 @@ if [ ! -f "$dir/PG_VERSION" ]; then
     || as_pg initdb -D "$dir" -U postgres --auth=trust --encoding=UTF8 >&2
 fi
 
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 if ! as_pg pg_ctl -D "$dir" status >/dev/null 2>&1; then
+  # Another server (another checkout's tests, say) may hold the port: take the next free one.
+  tries=0
+  while port_busy "$port"; do
+    port=$((port + 1)); tries=$((tries + 1))
+    [ "$tries" -lt 200 ] || { log "no free port found"; exit 1; }
+  done
   as_pg pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB" >&2 \
     || { log "postgres failed to start; its log:"; tail -n 30 "$dir/server.log" >&2; exit 1; }
 fi
+# The port it really listens on (a reused cluster keeps its own).
+port=$(sed -n 4p "$dir/postmaster.pid" 2>/dev/null || echo "$port")
 if [ "$db" != postgres ]; then
   as_pg createdb -h 127.0.0.1 -p "$port" -U postgres "$db" 2>/dev/null || true
 fi
