@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod app;
+pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod core;
@@ -24,8 +25,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use crate::app::App;
+use crate::channels::webhook::WebhookChannel;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::workers::dispatcher::{DispatchSettings, Dispatcher};
 use crate::workers::escalation::{EscalationSettings, EscalationWorker};
 
 /// Starts alertrouter on `listener` and runs until `shutdown` completes, then stops accepting
@@ -56,7 +59,21 @@ pub async fn serve(
             app.metrics.clone(),
             EscalationSettings::default(),
         );
-        tokio::spawn(worker.run(stopping))
+        let dispatcher = Dispatcher::new(
+            app.pool.clone(),
+            app.clock.clone(),
+            app.live.clone(),
+            app.metrics.clone(),
+            WebhookChannel::new(
+                app.settings.channels.webhook_timeout,
+                app.settings.channels.webhook_secret.clone(),
+            ),
+            DispatchSettings::default(),
+        );
+        let stopping_too = stopping.clone();
+        let timers = tokio::spawn(worker.run(stopping));
+        let deliveries = tokio::spawn(dispatcher.run(stopping_too));
+        (timers, deliveries)
     });
     tracing::info!(addr = %listener.local_addr()?, role = ?app.settings.role, config = %app.settings.summary(), "alertrouter listening");
     let result = if app.settings.role == config::Role::Worker {
@@ -70,11 +87,15 @@ pub async fn serve(
             .await
     };
     let _ = stop_workers.send(true);
-    if let Some(Err(e)) = match worker {
-        Some(task) => Some(task.await),
-        None => None,
-    } {
-        tracing::error!(error = %e, "escalation worker ended abnormally");
+    if let Some((timers, deliveries)) = worker {
+        for (name, task) in [
+            ("escalation worker", timers),
+            ("outbox dispatcher", deliveries),
+        ] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "{name} ended abnormally");
+            }
+        }
     }
     migrations.abort();
     app.pool.close().await;

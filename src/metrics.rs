@@ -80,6 +80,13 @@ pub struct Metrics {
     claims: Counter,
     takeovers: Counter,
     oldest_overdue: Gauge<f64, std::sync::atomic::AtomicU64>,
+    deliveries: Family<DeliveryLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: String,
+    result: String,
 }
 
 impl Default for Metrics {
@@ -173,7 +180,14 @@ impl Metrics {
             "How long the most overdue pending step has been due (0 when none)",
             oldest_overdue.clone(),
         );
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Notification send attempts by channel and result (sent, retry, dead)",
+            deliveries.clone(),
+        );
         Metrics {
+            deliveries,
             escalation_lateness,
             steps_fired,
             claims,
@@ -255,6 +269,16 @@ impl Metrics {
     pub fn escalation_fired(&self, late_seconds: f64) {
         self.steps_fired.inc();
         self.escalation_lateness.observe(late_seconds);
+    }
+
+    /// Counts a send attempt.
+    pub fn delivery(&self, channel: &str, result: &str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                channel: channel.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
     }
 
     /// Records the oldest overdue step.

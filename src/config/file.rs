@@ -18,6 +18,23 @@ pub struct FileConfig {
     pub routes_dir: Option<PathBuf>,
     /// Default: `policies/` beside the config file, when it exists.
     pub policies_dir: Option<PathBuf>,
+    pub channels: ChannelsFile,
+}
+
+/// `channels:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelsFile {
+    pub webhook: WebhookFile,
+}
+
+/// `channels.webhook:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookFile {
+    pub signing_secret: Option<String>,
+    pub signing_secret_file: Option<PathBuf>,
+    pub timeout: Option<String>,
 }
 
 /// `database:`.

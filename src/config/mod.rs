@@ -40,6 +40,24 @@ pub struct Settings {
     pub policies: Policies,
     /// What this process runs (`serve --role`).
     pub role: Role,
+    pub channels: ChannelSettings,
+}
+
+/// How notifications are sent.
+#[derive(Debug, Clone)]
+pub struct ChannelSettings {
+    /// Outgoing webhooks are signed (Standard Webhooks) when set.
+    pub webhook_secret: Option<SecretString>,
+    pub webhook_timeout: Duration,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        ChannelSettings {
+            webhook_secret: None,
+            webhook_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// What one process runs: the HTTP API, the background workers, or both.
@@ -450,7 +468,20 @@ impl Validator<'_> {
                 Some(dir) => routes::load_routes(&dir, &policies)?,
                 None => (Route::default_root(), Suppressions::default()),
             };
+        let wh = file.channels.webhook;
+        let channels = ChannelSettings {
+            webhook_secret: match (&wh.signing_secret, &wh.signing_secret_file) {
+                (None, None) => None,
+                (inline, path) => Some(self.secret(
+                    "channels.webhook.signing_secret",
+                    inline.as_deref(),
+                    path.as_deref(),
+                )?),
+            },
+            webhook_timeout: self.duration("channels.webhook.timeout", wh.timeout, "5s")?,
+        };
         Ok(Settings {
+            channels,
             role: Role::All,
             routes,
             suppressions,

@@ -230,7 +230,7 @@ pub async fn record_fired_steps(
                 lease_owner = null, lease_until = null
             where id = $1
         )
-        select count(*) from pages",
+        select count(*) from pages, pg_notify($14, '')",
     )
     .bind(id)
     .bind(now)
@@ -245,6 +245,7 @@ pub async fn record_fired_steps(
     .bind(chain.due_at)
     .bind(chain.generation)
     .bind(chain.origin)
+    .bind(super::outbox::OUTBOX_CHANNEL)
     .fetch_one(&mut *tx)
     .await?;
     Ok(written as u64)

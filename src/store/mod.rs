@@ -2,6 +2,7 @@
 
 pub mod escalation;
 mod ingest;
+pub mod outbox;
 mod stats;
 
 use std::str::FromStr;

@@ -3,6 +3,7 @@
 
 mod alertmanager_e2e;
 mod binary;
+mod dispatch;
 mod escalation;
 mod fixtures;
 mod hostile;

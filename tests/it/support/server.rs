@@ -57,6 +57,7 @@ pub fn settings(database_url: &str) -> Settings {
         policies: Default::default(),
         // Tests drive the workers themselves, one step at a time.
         role: alertrouter::config::Role::Api,
+        channels: Default::default(),
     }
 }
 

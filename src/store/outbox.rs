@@ -1,0 +1,116 @@
+//! Delivering the outbox: claiming rows in order per destination, and recording what a send
+//! came to.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::channels::Delivery;
+
+/// The channel woken when outbox rows are written.
+pub const OUTBOX_CHANNEL: &str = "alertrouter_outbox";
+
+type Row = (
+    i64,
+    String,
+    String,
+    String,
+    serde_json::Value,
+    i32,
+    DateTime<Utc>,
+);
+
+/// Leases up to `limit` due rows of `channels`, at most the oldest pending row per destination,
+/// so a destination's messages leave in the order they were written.
+pub async fn claim_deliveries(
+    pool: &PgPool,
+    worker: Uuid,
+    channels: &[&str],
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "with due as (
+            select o.id from outbox o
+            where o.status = 'pending' and o.due_at <= $2 and o.channel = any($5)
+              and (o.lease_until is null or o.lease_until < $2)
+              and not exists (
+                  select 1 from outbox e
+                  where e.channel = o.channel and e.recipient = o.recipient
+                    and e.status = 'pending' and e.id < o.id)
+            order by o.due_at, o.id
+            limit $4
+            for update skip locked
+        )
+        update outbox o set lease_owner = $1, lease_until = $3
+        from due where o.id = due.id
+        returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.created_at",
+    )
+    .bind(worker)
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .bind(channels)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, dedup_key, channel, recipient, payload, attempts, created_at)| {
+                (
+                    Delivery {
+                        id,
+                        dedup_key,
+                        channel,
+                        recipient,
+                        payload,
+                        attempts,
+                    },
+                    created_at,
+                )
+            },
+        )
+        .collect())
+}
+
+/// How a send ended, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    Sent { reference: String },
+    RetryAt { at: DateTime<Utc>, error: String },
+    Dead { error: String },
+}
+
+/// Stores the result of a send if this worker still holds the row's lease.
+pub async fn record_delivery(
+    pool: &PgPool,
+    id: i64,
+    worker: Uuid,
+    result: &Recorded,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let (status, due_at, reference, error) = match result {
+        Recorded::Sent { reference } => ("sent", None, Some(reference.as_str()), None),
+        Recorded::RetryAt { at, error } => ("pending", Some(*at), None, Some(error.as_str())),
+        Recorded::Dead { error } => ("dead", None, None, Some(error.as_str())),
+    };
+    let done = sqlx::query(
+        "update outbox set status = $3, attempts = attempts + 1,
+            due_at = coalesce($4, due_at), provider_ref = coalesce($5, provider_ref),
+            last_error = coalesce($6, last_error),
+            sent_at = case when $3 = 'sent' then $7 else sent_at end,
+            lease_owner = null, lease_until = null
+         where id = $1 and lease_owner = $2",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(status)
+    .bind(due_at)
+    .bind(reference)
+    .bind(error)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,234 @@
+//! The outbox dispatcher: claims due notifications in order per destination, sends them outside
+//! any transaction, and records sent / retry (exponential backoff with jitter, `Retry-After`
+//! honoured) / dead. Channels it does not deliver yet stay pending.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use uuid::Uuid;
+
+use crate::channels::webhook::WebhookChannel;
+use crate::channels::{Delivery, SendResult};
+use crate::clock::Clock;
+use crate::live::{Live, Reloadable};
+use crate::metrics::Metrics;
+use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
+
+/// The channels this dispatcher delivers.
+pub const DELIVERED_CHANNELS: [&str; 1] = ["webhook"];
+
+/// Tuning of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    /// Longer than the slowest send, so a live send is never taken over.
+    pub lease: Duration,
+    pub batch: i64,
+    pub concurrency: usize,
+    /// First retry delay; doubles per attempt up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// A notification failing this many times, or this old, is dead.
+    pub max_attempts: i32,
+    pub max_age: Duration,
+    pub poll: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        DispatchSettings {
+            lease: Duration::from_secs(60),
+            batch: 100,
+            concurrency: 16,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            max_attempts: 12,
+            max_age: Duration::from_secs(24 * 3600),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One dispatcher (any number may run on one database).
+pub struct Dispatcher {
+    pub id: Uuid,
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+    live: Arc<Live<Reloadable>>,
+    metrics: Arc<Metrics>,
+    webhook: WebhookChannel,
+    settings: DispatchSettings,
+}
+
+impl Dispatcher {
+    /// A dispatcher with a fresh id.
+    pub fn new(
+        pool: PgPool,
+        clock: Arc<dyn Clock>,
+        live: Arc<Live<Reloadable>>,
+        metrics: Arc<Metrics>,
+        webhook: WebhookChannel,
+        settings: DispatchSettings,
+    ) -> Self {
+        Dispatcher {
+            id: Uuid::now_v7(),
+            pool,
+            clock,
+            live,
+            metrics,
+            webhook,
+            settings,
+        }
+    }
+
+    /// Claims one batch, sends it, records the results. Returns how many were claimed.
+    pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let now = self.clock.now();
+        let lease_until = now + delta(self.settings.lease);
+        let claimed = store::claim_deliveries(
+            &self.pool,
+            self.id,
+            &DELIVERED_CHANNELS,
+            now,
+            lease_until,
+            self.settings.batch,
+        )
+        .await?;
+        let n = claimed.len();
+        let mut sends = futures_util::stream::iter(claimed)
+            .map(|(delivery, created_at)| self.deliver(delivery, created_at))
+            .buffer_unordered(self.settings.concurrency.max(1));
+        while let Some(result) = sends.next().await {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn deliver(
+        &self,
+        delivery: Delivery,
+        created_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let now = self.clock.now();
+        let result = self.send(&delivery, now).await;
+        let recorded = decide(
+            &delivery,
+            created_at,
+            result,
+            &self.settings,
+            self.clock.now(),
+        );
+        match &recorded {
+            Recorded::Sent { .. } => self.metrics.delivery(&delivery.channel, "sent"),
+            Recorded::RetryAt { error, .. } => {
+                self.metrics.delivery(&delivery.channel, "retry");
+                tracing::info!(id = delivery.id, channel = %delivery.channel, %error, "delivery failed; will retry");
+            }
+            Recorded::Dead { error } => {
+                self.metrics.delivery(&delivery.channel, "dead");
+                tracing::error!(id = delivery.id, channel = %delivery.channel, %error, "delivery dead");
+            }
+        }
+        store::record_delivery(
+            &self.pool,
+            delivery.id,
+            self.id,
+            &recorded,
+            self.clock.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn send(&self, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
+        match delivery.channel.as_str() {
+            "webhook" => {
+                let name = delivery.recipient.strip_prefix("webhook:").unwrap_or("");
+                let url = self.live.get().policies.webhooks.get(name).cloned();
+                match url {
+                    Some(url) => self.webhook.send(&url, delivery, now).await,
+                    None => SendResult::Dead {
+                        error: format!("no webhook destination {name:?} in policies"),
+                    },
+                }
+            }
+            other => SendResult::Dead {
+                error: format!("channel {other:?} is not delivered by this version"),
+            },
+        }
+    }
+
+    /// Runs until `shutdown`, woken by NOTIFY when rows are written; a short poll is the net.
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(mut l) => l.listen(OUTBOX_CHANNEL).await.ok().map(|()| l),
+            Err(_) => None,
+        };
+        while !*shutdown.borrow() {
+            match self.run_once().await {
+                Ok(n) if n as i64 >= self.settings.batch => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox claim failed; retrying"),
+            }
+            let notified = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        let _ = l.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(self.settings.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// What to record for a send: retries back off exponentially with a deterministic jitter
+/// (±20 %, from the row id) unless the provider said when; too many attempts or too old is dead.
+pub fn decide(
+    delivery: &Delivery,
+    created_at: DateTime<Utc>,
+    result: SendResult,
+    settings: &DispatchSettings,
+    now: DateTime<Utc>,
+) -> Recorded {
+    match result {
+        SendResult::Sent { reference } => Recorded::Sent { reference },
+        SendResult::Dead { error } => Recorded::Dead { error },
+        SendResult::Retry { after, error } => {
+            let attempts = delivery.attempts + 1;
+            if attempts >= settings.max_attempts || now - created_at >= delta(settings.max_age) {
+                return Recorded::Dead {
+                    error: format!("gave up after {attempts} attempts: {error}"),
+                };
+            }
+            let backoff = after.unwrap_or_else(|| {
+                let exp = settings
+                    .backoff
+                    .saturating_mul(1u32 << attempts.clamp(0, 20) as u32 >> 1)
+                    .min(settings.max_backoff);
+                let jitter = 0.8
+                    + 0.4
+                        * ((delivery.id.wrapping_mul(2_654_435_761) as u64 % 1000) as f64 / 1000.0);
+                exp.mul_f64(jitter)
+            });
+            Recorded::RetryAt {
+                at: now + delta(backoff),
+                error,
+            }
+        }
+    }
+}

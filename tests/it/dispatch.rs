@@ -1,0 +1,232 @@
+//! The outbox dispatcher against a fake webhook receiver that checks the Standard Webhooks
+//! signature and answers what it is told.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use alertrouter::channels::webhook::{WebhookChannel, sign};
+use alertrouter::clock::Clock;
+use alertrouter::core::policy::{EscalationPolicy, Step, Target};
+use alertrouter::metrics::Metrics;
+use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::TimeDelta;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::escalation::{outbox, start_with, worker};
+use crate::support::{TestDb, TestServer, alert, webhook};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const S1: &str = "2026-11-25T18:50:00Z";
+
+/// A status and an optional Retry-After.
+type Answer = (u16, Option<&'static str>);
+
+/// A webhook receiver on 127.0.0.1:0.
+#[derive(Clone, Default)]
+struct Fake {
+    received: Arc<Mutex<Vec<serde_json::Value>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+impl Fake {
+    async fn start(&self) -> String {
+        let fake = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let fake = fake.clone();
+                async move {
+                    let h = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let expected = format!(
+                        "v1,{}",
+                        sign(SECRET, &h("webhook-id"), &h("webhook-timestamp"), &body)
+                    );
+                    if h("webhook-signature") != expected || h("content-type") != "application/json"
+                    {
+                        return (StatusCode::UNAUTHORIZED, HeaderMap::new());
+                    }
+                    fake.received
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_str(&body).unwrap());
+                    let (status, retry_after) = fake
+                        .answers
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or((200, None));
+                    let mut out = HeaderMap::new();
+                    if let Some(r) = retry_after {
+                        out.insert("retry-after", r.parse().unwrap());
+                    }
+                    (StatusCode::from_u16(status).unwrap(), out)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    fn answer(&self, status: u16, retry_after: Option<&'static str>) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push_back((status, retry_after));
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics>) {
+    let url = fake.start().await;
+    let server = start_with(db, |c| {
+        c.policies.webhooks.insert("remediation".into(), url);
+        c.policies.policies.insert(
+            "critical".into(),
+            EscalationPolicy {
+                name: "critical".into(),
+                steps: vec![Step {
+                    delay: Duration::ZERO,
+                    targets: vec![Target::Webhook("remediation".into())],
+                    via: vec![],
+                    response_target: false,
+                }],
+                repeat: 0,
+                ack_timeout: None,
+            },
+        );
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = Dispatcher::new(
+        server.app.pool.clone(),
+        server.clock.clone() as Arc<dyn Clock>,
+        server.app.live.clone(),
+        metrics.clone(),
+        WebhookChannel::new(
+            Duration::from_secs(5),
+            Some(SecretString::from(SECRET.to_string())),
+        ),
+        DispatchSettings::default(),
+    );
+    (server, dispatcher, metrics)
+}
+
+fn group(key: &str) -> String {
+    let mut body: serde_json::Value =
+        serde_json::from_str(&webhook(vec![alert(key, "critical", "firing", S1, None)])).unwrap();
+    body["groupKey"] = json!(key);
+    body.to_string()
+}
+
+#[tokio::test]
+async fn a_signed_event_is_retried_after_retry_after_and_sent_once() {
+    let db = TestDb::new().await;
+    let fake = Fake::default();
+    let (server, dispatcher, metrics) = setup(&db, &fake).await;
+    server.post(group("a")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox(&db).await,
+        [(
+            "webhook:remediation".into(),
+            "webhook".into(),
+            "pending".into()
+        )]
+    );
+
+    fake.answer(503, Some("7"));
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    assert_eq!(
+        dispatcher.run_once().await.unwrap(),
+        0,
+        "waits for Retry-After"
+    );
+    server.clock.advance(TimeDelta::seconds(6));
+    assert_eq!(dispatcher.run_once().await.unwrap(), 0);
+    server.clock.advance(TimeDelta::seconds(1));
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    let ids = fake.ids();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "a redelivery carries the same webhook-id");
+    assert_eq!(outbox(&db).await[0].2, "sent");
+    let body = fake.received.lock().unwrap()[1].clone();
+    assert_eq!(body["type"], "incident.page");
+    assert_eq!(body["data"]["recipient"], "webhook:remediation");
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"alertrouter_deliveries_total{channel="webhook",result="retry"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"alertrouter_deliveries_total{channel="webhook",result="sent"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn one_destination_keeps_its_order_and_a_refusal_is_a_dead_letter() {
+    let db = TestDb::new().await;
+    let fake = Fake::default();
+    let (server, dispatcher, metrics) = setup(&db, &fake).await;
+    server.post(group("first")).await;
+    server.post(group("second")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    let keys: Vec<String> = sqlx::query_scalar("select dedup_key from outbox order by id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+
+    // The first fails: the second must not overtake it.
+    fake.answer(500, None);
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    assert_eq!(fake.ids(), [keys[0].clone()]);
+    server.clock.advance(TimeDelta::seconds(2));
+    dispatcher.run_once().await.unwrap();
+    dispatcher.run_once().await.unwrap();
+    assert_eq!(
+        fake.ids(),
+        [keys[0].clone(), keys[0].clone(), keys[1].clone()]
+    );
+
+    // A 4xx other than 429 will never succeed: dead, with the receiver's answer kept.
+    server.post(group("third")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    fake.answer(400, None);
+    dispatcher.run_once().await.unwrap();
+    let (status, error): (String, String) =
+        sqlx::query_as("select status, last_error from outbox order by id desc limit 1")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "dead");
+    assert!(error.starts_with("HTTP 400"), "{error}");
+}
