@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub use crate::app::App;
-use crate::channels::webhook::WebhookChannel;
+use crate::channels::Channels;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::workers::dispatcher::{DispatchSettings, Dispatcher};
@@ -64,10 +64,7 @@ pub async fn serve(
             app.clock.clone(),
             app.live.clone(),
             app.metrics.clone(),
-            WebhookChannel::new(
-                app.settings.channels.webhook_timeout,
-                app.settings.channels.webhook_secret.clone(),
-            ),
+            Channels::new(&app.settings.channels),
             DispatchSettings::default(),
         );
         let stopping_too = stopping.clone();

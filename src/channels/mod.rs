@@ -1,9 +1,36 @@
 //! Channels send one notification and say what happened; they never touch the database (the
 //! dispatcher records the result).
 
+pub mod pagerduty;
 pub mod webhook;
 
 use std::time::Duration;
+
+use self::pagerduty::PagerDutyChannel;
+use self::webhook::WebhookChannel;
+use crate::config::ChannelSettings;
+
+/// Every channel sender, built from config.
+pub struct Channels {
+    pub webhook: WebhookChannel,
+    pub pagerduty: PagerDutyChannel,
+    /// The service paged when a step says `via: pagerduty` for a person.
+    pub pagerduty_default_service: Option<String>,
+}
+
+impl Channels {
+    /// The senders `settings` describe.
+    pub fn new(settings: &ChannelSettings) -> Self {
+        Channels {
+            webhook: WebhookChannel::new(settings.webhook_timeout, settings.webhook_secret.clone()),
+            pagerduty: PagerDutyChannel::new(
+                settings.pagerduty_url.clone(),
+                settings.pagerduty_timeout,
+            ),
+            pagerduty_default_service: settings.pagerduty_default_service.clone(),
+        }
+    }
+}
 
 /// One outbox row on its way out.
 #[derive(Debug, Clone)]
@@ -15,6 +42,20 @@ pub struct Delivery {
     pub recipient: String,
     pub payload: serde_json::Value,
     pub attempts: i32,
+    pub incident: IncidentSummary,
+}
+
+/// What a message says about its incident.
+#[derive(Debug, Clone)]
+pub struct IncidentSummary {
+    pub id: uuid::Uuid,
+    /// INC-42.
+    pub number: i64,
+    pub status: String,
+    pub severity: String,
+    /// The `summary` annotation of its first alert, else that alert's name.
+    pub title: String,
+    pub group_labels: serde_json::Value,
 }
 
 /// What a send attempt came to.

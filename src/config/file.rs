@@ -26,6 +26,16 @@ pub struct FileConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelsFile {
     pub webhook: WebhookFile,
+    pub pagerduty: PagerDutyFile,
+}
+
+/// `channels.pagerduty:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PagerDutyFile {
+    pub url: Option<String>,
+    pub default_service: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// `channels.webhook:`.

@@ -49,6 +49,11 @@ pub struct ChannelSettings {
     /// Outgoing webhooks are signed (Standard Webhooks) when set.
     pub webhook_secret: Option<SecretString>,
     pub webhook_timeout: Duration,
+    /// The Events API v2 endpoint (tests point it at a fake).
+    pub pagerduty_url: String,
+    pub pagerduty_timeout: Duration,
+    /// The `destinations.pagerduty_services` entry paged for `via: pagerduty` on a person.
+    pub pagerduty_default_service: Option<String>,
 }
 
 impl Default for ChannelSettings {
@@ -56,6 +61,9 @@ impl Default for ChannelSettings {
         ChannelSettings {
             webhook_secret: None,
             webhook_timeout: Duration::from_secs(5),
+            pagerduty_url: "https://events.pagerduty.com/v2/enqueue".into(),
+            pagerduty_timeout: Duration::from_secs(10),
+            pagerduty_default_service: None,
         }
     }
 }
@@ -469,6 +477,7 @@ impl Validator<'_> {
                 None => (Route::default_root(), Suppressions::default()),
             };
         let wh = file.channels.webhook;
+        let pd = file.channels.pagerduty;
         let channels = ChannelSettings {
             webhook_secret: match (&wh.signing_secret, &wh.signing_secret_file) {
                 (None, None) => None,
@@ -479,7 +488,27 @@ impl Validator<'_> {
                 )?),
             },
             webhook_timeout: self.duration("channels.webhook.timeout", wh.timeout, "5s")?,
+            pagerduty_url: pd
+                .url
+                .clone()
+                .unwrap_or_else(|| ChannelSettings::default().pagerduty_url),
+            pagerduty_timeout: self.duration(
+                "channels.pagerduty.timeout",
+                pd.timeout.clone(),
+                "10s",
+            )?,
+            pagerduty_default_service: pd.default_service.clone(),
         };
+        if let Some(name) = channels
+            .pagerduty_default_service
+            .as_ref()
+            .filter(|n| !policies.pagerduty_services.contains_key(*n))
+        {
+            return Err(self.error(
+                "channels.pagerduty.default_service",
+                format!("{name:?} is not in destinations.pagerduty_services of policies/"),
+            ));
+        }
         Ok(Settings {
             channels,
             role: Role::All,

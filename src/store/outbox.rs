@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::channels::Delivery;
+use crate::channels::{Delivery, IncidentSummary};
 
 /// The channel woken when outbox rows are written.
 pub const OUTBOX_CHANNEL: &str = "alertrouter_outbox";
@@ -18,6 +18,12 @@ type Row = (
     serde_json::Value,
     i32,
     DateTime<Utc>,
+    Uuid,
+    i64,
+    String,
+    String,
+    serde_json::Value,
+    Option<String>,
 );
 
 /// Leases up to `limit` due rows of `channels`, at most the oldest pending row per destination,
@@ -44,8 +50,12 @@ pub async fn claim_deliveries(
             for update skip locked
         )
         update outbox o set lease_owner = $1, lease_until = $3
-        from due where o.id = due.id
-        returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.created_at",
+        from due, incidents i
+        where o.id = due.id and i.id = o.incident_id
+        returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.created_at,
+            i.id, i.number, i.status, i.severity, i.group_labels,
+            (select coalesce(a.annotations->>'summary', a.alertname) from alerts a
+             where a.incident_id = i.id order by a.starts_at limit 1)",
     )
     .bind(worker)
     .bind(now)
@@ -56,21 +66,26 @@ pub async fn claim_deliveries(
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, dedup_key, channel, recipient, payload, attempts, created_at)| {
-                (
-                    Delivery {
-                        id,
-                        dedup_key,
-                        channel,
-                        recipient,
-                        payload,
-                        attempts,
-                    },
-                    created_at,
-                )
-            },
-        )
+        .map(|row| {
+            let incident = IncidentSummary {
+                id: row.7,
+                number: row.8,
+                status: row.9,
+                severity: row.10,
+                group_labels: row.11,
+                title: row.12.unwrap_or_else(|| "alert".into()),
+            };
+            let delivery = Delivery {
+                id: row.0,
+                dedup_key: row.1,
+                channel: row.2,
+                recipient: row.3,
+                payload: row.4,
+                attempts: row.5,
+                incident,
+            };
+            (delivery, row.6)
+        })
         .collect())
 }
 

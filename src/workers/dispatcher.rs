@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
+use secrecy::SecretString;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
-use crate::channels::webhook::WebhookChannel;
-use crate::channels::{Delivery, SendResult};
+use crate::channels::{Channels, Delivery, SendResult};
 use crate::clock::Clock;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
 
 /// The channels this dispatcher delivers.
-pub const DELIVERED_CHANNELS: [&str; 1] = ["webhook"];
+pub const DELIVERED_CHANNELS: [&str; 2] = ["webhook", "pagerduty"];
 
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]
@@ -52,6 +52,9 @@ impl Default for DispatchSettings {
     }
 }
 
+/// Reads one environment variable.
+type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 /// One dispatcher (any number may run on one database).
 pub struct Dispatcher {
     pub id: Uuid,
@@ -59,8 +62,10 @@ pub struct Dispatcher {
     clock: Arc<dyn Clock>,
     live: Arc<Live<Reloadable>>,
     metrics: Arc<Metrics>,
-    webhook: WebhookChannel,
+    channels: Channels,
     settings: DispatchSettings,
+    /// Where `${ENV}` references of routing keys are read (tests inject their own).
+    env: Arc<EnvFn>,
 }
 
 impl Dispatcher {
@@ -70,7 +75,7 @@ impl Dispatcher {
         clock: Arc<dyn Clock>,
         live: Arc<Live<Reloadable>>,
         metrics: Arc<Metrics>,
-        webhook: WebhookChannel,
+        channels: Channels,
         settings: DispatchSettings,
     ) -> Self {
         Dispatcher {
@@ -79,9 +84,19 @@ impl Dispatcher {
             clock,
             live,
             metrics,
-            webhook,
+            channels,
             settings,
+            env: Arc::new(crate::config::process_env),
         }
+    }
+
+    /// Reads `${ENV}` references from `env` instead of the process environment.
+    pub fn with_env(
+        mut self,
+        env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Arc::new(env);
+        self
     }
 
     /// Claims one batch, sends it, records the results. Returns how many were claimed.
@@ -151,9 +166,22 @@ impl Dispatcher {
                 let name = delivery.recipient.strip_prefix("webhook:").unwrap_or("");
                 let url = self.live.get().policies.webhooks.get(name).cloned();
                 match url {
-                    Some(url) => self.webhook.send(&url, delivery, now).await,
+                    Some(url) => self.channels.webhook.send(&url, delivery, now).await,
                     None => SendResult::Dead {
                         error: format!("no webhook destination {name:?} in policies"),
+                    },
+                }
+            }
+            "pagerduty" => {
+                let service = match delivery.recipient.strip_prefix("pagerduty:") {
+                    Some(name) => Some(name.to_string()),
+                    None => self.default_pagerduty_service(),
+                };
+                match service.map(|name| self.routing_key(&name)) {
+                    Some(Ok(key)) => self.channels.pagerduty.send(&key, delivery, now).await,
+                    Some(Err(error)) => SendResult::Dead { error },
+                    None => SendResult::Dead {
+                        error: "no PagerDuty service for a person: set channels.pagerduty.default_service".into(),
                     },
                 }
             }
@@ -161,6 +189,36 @@ impl Dispatcher {
                 error: format!("channel {other:?} is not delivered by this version"),
             },
         }
+    }
+
+    /// The configured default service, or the only one there is.
+    fn default_pagerduty_service(&self) -> Option<String> {
+        if let Some(name) = &self.channels.pagerduty_default_service {
+            return Some(name.clone());
+        }
+        let live = self.live.get();
+        let mut names = live.policies.pagerduty_services.keys();
+        match (names.next(), names.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    /// A service's routing key, from the `${ENV}` reference in `destinations.pagerduty_services`.
+    fn routing_key(&self, service: &str) -> Result<SecretString, String> {
+        let live = self.live.get();
+        let reference = live
+            .policies
+            .pagerduty_services
+            .get(service)
+            .ok_or_else(|| format!("no PagerDuty service {service:?} in policies"))?;
+        let var = reference.trim_start_matches("${").trim_end_matches('}');
+        (self.env)(var)
+            .filter(|v| !v.is_empty())
+            .map(SecretString::from)
+            .ok_or_else(|| {
+                format!("the routing key of PagerDuty service {service:?}: {var} is not set")
+            })
     }
 
     /// Runs until `shutdown`, woken by NOTIFY when rows are written; a short poll is the net.

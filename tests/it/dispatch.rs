@@ -5,8 +5,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertrouter::channels::webhook::{WebhookChannel, sign};
+use alertrouter::channels::Channels;
+use alertrouter::channels::webhook::sign;
 use alertrouter::clock::Clock;
+use alertrouter::config::ChannelSettings;
 use alertrouter::core::policy::{EscalationPolicy, Step, Target};
 use alertrouter::metrics::Metrics;
 use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
@@ -121,10 +123,10 @@ async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics
         server.clock.clone() as Arc<dyn Clock>,
         server.app.live.clone(),
         metrics.clone(),
-        WebhookChannel::new(
-            Duration::from_secs(5),
-            Some(SecretString::from(SECRET.to_string())),
-        ),
+        Channels::new(&ChannelSettings {
+            webhook_secret: Some(SecretString::from(SECRET.to_string())),
+            ..ChannelSettings::default()
+        }),
         DispatchSettings::default(),
     );
     (server, dispatcher, metrics)
@@ -229,4 +231,149 @@ async fn one_destination_keeps_its_order_and_a_refusal_is_a_dead_letter() {
             .unwrap();
     assert_eq!(status, "dead");
     assert!(error.starts_with("HTTP 400"), "{error}");
+}
+
+/// A PagerDuty Events API v2 endpoint that checks what PagerDuty checks.
+#[derive(Clone, Default)]
+struct FakePagerDuty {
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+    answers: Arc<Mutex<VecDeque<Answer>>>,
+}
+
+impl FakePagerDuty {
+    async fn start(&self) -> String {
+        let fake = self.clone();
+        let app = axum::Router::new().route(
+            "/v2/enqueue",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let fake = fake.clone();
+                async move {
+                    let reply = |status: u16, body: serde_json::Value| {
+                        (StatusCode::from_u16(status).unwrap(), HeaderMap::new(), body.to_string())
+                    };
+                    let Ok(event) = serde_json::from_str::<serde_json::Value>(&body) else {
+                        return reply(400, json!({"status": "invalid event", "message": "not JSON"}));
+                    };
+                    let severity_ok = ["critical", "error", "warning", "info"]
+                        .contains(&event["payload"]["severity"].as_str().unwrap_or(""));
+                    let summary = event["payload"]["summary"].as_str().unwrap_or("");
+                    let valid = headers.get("content-type").is_some_and(|v| v == "application/json")
+                        && event["routing_key"].as_str().is_some_and(|k| k.len() == 32)
+                        && event["event_action"] == "trigger"
+                        && event["dedup_key"].is_string()
+                        && !summary.is_empty()
+                        && summary.len() <= 1024
+                        && event["payload"]["source"].is_string()
+                        && severity_ok;
+                    if !valid {
+                        return reply(400, json!({"status": "invalid event", "message": "Event object is invalid", "errors": ["bad field"]}));
+                    }
+                    fake.events.lock().unwrap().push(event.clone());
+                    let (status, retry_after) = fake.answers.lock().unwrap().pop_front().unwrap_or((202, None));
+                    let mut out = reply(status, json!({"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]}));
+                    if let Some(r) = retry_after {
+                        out.1.insert("retry-after", r.parse().unwrap());
+                    }
+                    out
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v2/enqueue", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+}
+
+#[tokio::test]
+async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_key_is_a_dead_letter()
+ {
+    let db = TestDb::new().await;
+    let pd = FakePagerDuty::default();
+    let url = pd.start().await;
+    // The shipped-style critical policy: the on-call SRE by Slack + SMS + PagerDuty.
+    let server = start_with(&db, |c| {
+        c.policies
+            .pagerduty_services
+            .insert("sre".into(), "${PD_SRE_KEY}".into());
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = |key: Option<&'static str>| {
+        Dispatcher::new(
+            server.app.pool.clone(),
+            server.clock.clone() as Arc<dyn Clock>,
+            server.app.live.clone(),
+            metrics.clone(),
+            Channels::new(&ChannelSettings {
+                pagerduty_url: url.clone(),
+                ..ChannelSettings::default()
+            }),
+            DispatchSettings::default(),
+        )
+        .with_env(move |name| {
+            (name == "PD_SRE_KEY")
+                .then(|| key.map(String::from))
+                .flatten()
+        })
+    };
+    server.post(group("db-down")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+
+    // PagerDuty rate-limits once, then accepts.
+    pd.answers.lock().unwrap().push_back((429, Some("3")));
+    let d = dispatcher(Some("0123456789abcdef0123456789abcdef"));
+    assert_eq!(
+        d.run_once().await.unwrap(),
+        1,
+        "only the pagerduty row: slack and sms wait for their channels"
+    );
+    server.clock.advance(TimeDelta::seconds(3));
+    assert_eq!(d.run_once().await.unwrap(), 1);
+    let events = pd.events.lock().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    let incident_id: uuid::Uuid = sqlx::query_scalar("select id from incidents")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["dedup_key"] == incident_id.to_string())
+    );
+    assert_eq!(events[1]["payload"]["severity"], "critical");
+    assert!(
+        events[1]["payload"]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] errors on db-down (INC-1)")
+    );
+    let (status, reference): (String, String) =
+        sqlx::query_as("select status, provider_ref from outbox where channel = 'pagerduty'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), reference),
+        ("sent", incident_id.to_string())
+    );
+
+    // The next step, with the routing key gone from the environment: a dead letter that says why.
+    server.clock.advance(TimeDelta::minutes(5));
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    dispatcher(None).run_once().await.unwrap();
+    let error: String = sqlx::query_scalar(
+        "select last_error from outbox where channel = 'pagerduty' and status = 'dead'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(error.contains("PD_SRE_KEY is not set"), "{error}");
+    assert!(!error.contains("0123456789abcdef"), "a secret in an error");
 }

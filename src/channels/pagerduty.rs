@@ -1,0 +1,113 @@
+//! PagerDuty Events API v2: one `trigger` per page with a stable `dedup_key` per incident, so
+//! PagerDuty folds every step and redelivery of an incident into one PagerDuty incident.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Delivery, SendResult, retry_after};
+
+/// PagerDuty's summary limit.
+const MAX_SUMMARY: usize = 1024;
+
+/// Sends PagerDuty events.
+pub struct PagerDutyChannel {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl PagerDutyChannel {
+    /// A sender posting to `url` (PagerDuty's `https://events.pagerduty.com/v2/enqueue`).
+    pub fn new(url: String, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        PagerDutyChannel { client, url }
+    }
+
+    /// Triggers the incident on the service whose routing key is given.
+    pub async fn send(
+        &self,
+        routing_key: &SecretString,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+    ) -> SendResult {
+        let event = trigger_event(routing_key.expose_secret(), delivery);
+        match self.client.post(&self.url).json(&event).send().await {
+            Ok(response) => {
+                let status = response.status();
+                let after = retry_after(response.headers(), now);
+                let body: serde_json::Value = response.json().await.unwrap_or_default();
+                match status.as_u16() {
+                    200..=299 => SendResult::Sent {
+                        reference: body["dedup_key"]
+                            .as_str()
+                            .unwrap_or(&delivery.incident.id.to_string())
+                            .to_string(),
+                    },
+                    429 | 500..=599 => SendResult::Retry {
+                        after,
+                        error: format!("PagerDuty HTTP {status}"),
+                    },
+                    _ => SendResult::Dead {
+                        error: format!(
+                            "PagerDuty HTTP {status}: {} {}",
+                            body["message"], body["errors"]
+                        ),
+                    },
+                }
+            }
+            Err(e) => SendResult::Retry {
+                after: None,
+                error: e.to_string(),
+            },
+        }
+    }
+}
+
+/// PagerDuty's severity for ours.
+fn severity(ours: &str) -> &'static str {
+    match ours {
+        "critical" => "critical",
+        "warning" => "warning",
+        _ => "info",
+    }
+}
+
+/// The Events v2 `trigger` body of a page.
+pub fn trigger_event(routing_key: &str, delivery: &Delivery) -> serde_json::Value {
+    let inc = &delivery.incident;
+    let mut summary = format!(
+        "[{}] {} (INC-{})",
+        inc.severity.to_uppercase(),
+        inc.title,
+        inc.number
+    );
+    if summary.len() > MAX_SUMMARY {
+        let mut cut = MAX_SUMMARY - 3;
+        while !summary.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        summary.truncate(cut);
+        summary.push_str("...");
+    }
+    serde_json::json!({
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": inc.id.to_string(),
+        "client": "alertrouter",
+        "payload": {
+            "summary": summary,
+            "source": "alertrouter",
+            "severity": severity(&inc.severity),
+            "custom_details": {
+                "incident": format!("INC-{}", inc.number),
+                "group_labels": inc.group_labels,
+                "step": delivery.payload["step"],
+                "paged": delivery.payload["recipient"],
+            },
+        },
+    })
+}
