@@ -2,11 +2,13 @@
 //! dispatcher records the result).
 
 pub mod pagerduty;
+pub mod sms;
 pub mod webhook;
 
 use std::time::Duration;
 
 use self::pagerduty::PagerDutyChannel;
+use self::sms::SmsChannel;
 use self::webhook::WebhookChannel;
 use crate::config::ChannelSettings;
 
@@ -16,6 +18,7 @@ pub struct Channels {
     pub pagerduty: PagerDutyChannel,
     /// The service paged when a step says `via: pagerduty` for a person.
     pub pagerduty_default_service: Option<String>,
+    pub sms: SmsChannel,
 }
 
 impl Channels {
@@ -28,6 +31,7 @@ impl Channels {
                 settings.pagerduty_timeout,
             ),
             pagerduty_default_service: settings.pagerduty_default_service.clone(),
+            sms: SmsChannel::new(settings.sms.clone(), settings.sms_timeout),
         }
     }
 }
@@ -90,4 +94,35 @@ pub fn retry_after(
         .signed_duration_since(now)
         .to_std()
         .ok()
+}
+
+/// Masks phone numbers (`+86******1234`) and e-mail addresses (`a***@example.com`) in text
+/// bound for logs.
+pub fn mask_contacts(text: &str) -> String {
+    static PHONE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static EMAIL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let phone = PHONE
+        .get_or_init(|| regex::Regex::new(r"\+(\d{2})(\d{2,9})(\d{4})\b").expect("valid regex"));
+    let email = EMAIL.get_or_init(|| {
+        regex::Regex::new(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+            .expect("valid regex")
+    });
+    let text = phone.replace_all(text, |c: &regex::Captures<'_>| {
+        format!("+{}{}{}", &c[1], "*".repeat(c[2].len()), &c[3])
+    });
+    email.replace_all(&text, "$1***@$2").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_are_masked() {
+        assert_eq!(
+            mask_contacts("to +8613812341234 and alice.smith@example.com failed"),
+            "to +86*******1234 and a***@example.com failed"
+        );
+        assert_eq!(mask_contacts("INC-42 at 12:00"), "INC-42 at 12:00");
+    }
 }

@@ -27,6 +27,20 @@ pub struct FileConfig {
 pub struct ChannelsFile {
     pub webhook: WebhookFile,
     pub pagerduty: PagerDutyFile,
+    pub sms: SmsFile,
+}
+
+/// `channels.sms:` (Twilio).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsFile {
+    pub url: Option<String>,
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+    pub auth_token_file: Option<PathBuf>,
+    pub from: Option<String>,
+    pub status_callback: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// `channels.pagerduty:`.

@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use self::file::{FileConfig, IntegrationFile, SizeValue};
 pub use self::units::{parse_duration, parse_size};
+use crate::channels::sms::TwilioSettings;
 use crate::core::Severity;
 use crate::core::policy::Policies;
 use crate::routing::suppress::Suppressions;
@@ -54,6 +55,9 @@ pub struct ChannelSettings {
     pub pagerduty_timeout: Duration,
     /// The `destinations.pagerduty_services` entry paged for `via: pagerduty` on a person.
     pub pagerduty_default_service: Option<String>,
+    /// Twilio, when SMS is configured.
+    pub sms: Option<TwilioSettings>,
+    pub sms_timeout: Duration,
 }
 
 impl Default for ChannelSettings {
@@ -64,6 +68,8 @@ impl Default for ChannelSettings {
             pagerduty_url: "https://events.pagerduty.com/v2/enqueue".into(),
             pagerduty_timeout: Duration::from_secs(10),
             pagerduty_default_service: None,
+            sms: None,
+            sms_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -498,6 +504,12 @@ impl Validator<'_> {
                 "10s",
             )?,
             pagerduty_default_service: pd.default_service.clone(),
+            sms: self.twilio(&file.channels.sms)?,
+            sms_timeout: self.duration(
+                "channels.sms.timeout",
+                file.channels.sms.timeout.clone(),
+                "10s",
+            )?,
         };
         if let Some(name) = channels
             .pagerduty_default_service
@@ -525,6 +537,50 @@ impl Validator<'_> {
                 level: level.unwrap_or_else(|| "info".into()),
             },
         })
+    }
+
+    /// Twilio settings: all of account_sid, auth_token(_file) and from, or none.
+    fn twilio(&self, raw: &file::SmsFile) -> Result<Option<TwilioSettings>, ConfigError> {
+        let any = raw.account_sid.is_some()
+            || raw.auth_token.is_some()
+            || raw.auth_token_file.is_some()
+            || raw.from.is_some();
+        if !any {
+            return Ok(None);
+        }
+        let account_sid = self.expand(
+            "channels.sms.account_sid",
+            raw.account_sid
+                .as_deref()
+                .ok_or_else(|| self.error("channels.sms.account_sid", "missing"))?,
+        )?;
+        let from = raw
+            .from
+            .clone()
+            .ok_or_else(|| self.error("channels.sms.from", "missing"))?;
+        let e164 = from
+            .strip_prefix('+')
+            .is_some_and(|d| (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+        if !e164 {
+            return Err(self.error(
+                "channels.sms.from",
+                format!("{from:?} is not an E.164 number"),
+            ));
+        }
+        Ok(Some(TwilioSettings {
+            base_url: raw
+                .url
+                .clone()
+                .unwrap_or_else(|| "https://api.twilio.com".into()),
+            account_sid,
+            auth_token: self.secret(
+                "channels.sms.auth_token",
+                raw.auth_token.as_deref(),
+                raw.auth_token_file.as_deref(),
+            )?,
+            from,
+            status_callback: raw.status_callback.clone(),
+        }))
     }
 
     /// A directory named in the file (it must exist), else `default` beside the file if it exists.

@@ -12,14 +12,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
-use crate::channels::{Channels, Delivery, SendResult};
+use crate::channels::{Channels, Delivery, SendResult, mask_contacts};
 use crate::clock::Clock;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
 
 /// The channels this dispatcher delivers.
-pub const DELIVERED_CHANNELS: [&str; 2] = ["webhook", "pagerduty"];
+pub const DELIVERED_CHANNELS: [&str; 3] = ["webhook", "pagerduty", "sms"];
 
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]
@@ -142,10 +142,12 @@ impl Dispatcher {
             Recorded::Sent { .. } => self.metrics.delivery(&delivery.channel, "sent"),
             Recorded::RetryAt { error, .. } => {
                 self.metrics.delivery(&delivery.channel, "retry");
+                let error = mask_contacts(error);
                 tracing::info!(id = delivery.id, channel = %delivery.channel, %error, "delivery failed; will retry");
             }
             Recorded::Dead { error } => {
                 self.metrics.delivery(&delivery.channel, "dead");
+                let error = mask_contacts(error);
                 tracing::error!(id = delivery.id, channel = %delivery.channel, %error, "delivery dead");
             }
         }
@@ -182,6 +184,22 @@ impl Dispatcher {
                     Some(Err(error)) => SendResult::Dead { error },
                     None => SendResult::Dead {
                         error: "no PagerDuty service for a person: set channels.pagerduty.default_service".into(),
+                    },
+                }
+            }
+            "sms" => {
+                let name = delivery.recipient.strip_prefix("user:").unwrap_or("");
+                let phone = self
+                    .live
+                    .get()
+                    .policies
+                    .users
+                    .get(name)
+                    .and_then(|u| u.phone.clone());
+                match phone {
+                    Some(phone) => self.channels.sms.send(&phone, delivery, now).await,
+                    None => SendResult::Dead {
+                        error: format!("{} has no phone number", delivery.recipient),
                     },
                 }
             }

@@ -326,11 +326,8 @@ async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_
     // PagerDuty rate-limits once, then accepts.
     pd.answers.lock().unwrap().push_back((429, Some("3")));
     let d = dispatcher(Some("0123456789abcdef0123456789abcdef"));
-    assert_eq!(
-        d.run_once().await.unwrap(),
-        1,
-        "only the pagerduty row: slack and sms wait for their channels"
-    );
+    // PagerDuty and SMS are claimed (SMS is not configured here: a dead letter); Slack waits.
+    assert_eq!(d.run_once().await.unwrap(), 2);
     server.clock.advance(TimeDelta::seconds(3));
     assert_eq!(d.run_once().await.unwrap(), 1);
     let events = pd.events.lock().unwrap().clone();
@@ -376,4 +373,116 @@ async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_
     .unwrap();
     assert!(error.contains("PD_SRE_KEY is not set"), "{error}");
     assert!(!error.contains("0123456789abcdef"), "a secret in an error");
+}
+
+/// A decoded form body.
+type Form = Vec<(String, String)>;
+
+/// A Twilio Messages API that checks its wire format: basic auth, a form with To, From and Body.
+#[derive(Clone, Default)]
+struct FakeTwilio {
+    messages: Arc<Mutex<Vec<Form>>>,
+}
+
+impl FakeTwilio {
+    async fn start(&self) -> String {
+        let fake = self.clone();
+        let app = axum::Router::new().route(
+            "/2010-04-01/Accounts/AC123/Messages.json",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let fake = fake.clone();
+                async move {
+                    use base64::Engine;
+                    let expected = format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode("AC123:twilio-token")
+                    );
+                    if headers
+                        .get("authorization")
+                        .is_none_or(|v| v != expected.as_str())
+                    {
+                        return (
+                            StatusCode::UNAUTHORIZED,
+                            json!({"code": 20003, "message": "Authenticate"}).to_string(),
+                        );
+                    }
+                    let form: Form = serde_urlencoded::from_str(&body).unwrap_or_default();
+                    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                    let to_ok = get("To").is_some_and(|t| t.starts_with('+'));
+                    if !to_ok || get("From").is_none() || get("Body").is_none_or(|b| b.is_empty()) {
+                        return (
+                            StatusCode::BAD_REQUEST,
+                            json!({"code": 21211, "message": "Invalid 'To' Phone Number"})
+                                .to_string(),
+                        );
+                    }
+                    fake.messages.lock().unwrap().push(form);
+                    (
+                        StatusCode::CREATED,
+                        json!({"sid": "SM0123456789abcdef", "status": "queued"}).to_string(),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+}
+
+#[tokio::test]
+async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
+    let db = TestDb::new().await;
+    let twilio = FakeTwilio::default();
+    let base = twilio.start().await;
+    let server = start_with(&db, |c| {
+        c.policies.users.get_mut("alice").unwrap().phone = Some("+4915112345678".into());
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = Dispatcher::new(
+        server.app.pool.clone(),
+        server.clock.clone() as Arc<dyn Clock>,
+        server.app.live.clone(),
+        metrics.clone(),
+        Channels::new(&ChannelSettings {
+            sms: Some(alertrouter::channels::sms::TwilioSettings {
+                base_url: base,
+                account_sid: "AC123".into(),
+                auth_token: SecretString::from("twilio-token".to_string()),
+                from: "+15005550006".into(),
+                status_callback: None,
+            }),
+            ..ChannelSettings::default()
+        }),
+        DispatchSettings::default(),
+    );
+    server.post(group("web-1")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    dispatcher.run_once().await.unwrap();
+    let messages = twilio.messages.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    let get = |k: &str| {
+        messages[0]
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(get("To"), "+4915112345678");
+    assert_eq!(get("From"), "+15005550006");
+    assert_eq!(get("Body"), "CRIT INC-1: errors on web-1. Reply ACK 1");
+    let (status, sid): (String, String) =
+        sqlx::query_as("select status, provider_ref from outbox where channel = 'sms'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), sid.as_str()),
+        ("sent", "SM0123456789abcdef")
+    );
 }
