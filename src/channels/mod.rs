@@ -2,12 +2,14 @@
 //! dispatcher records the result).
 
 pub mod pagerduty;
+pub mod slack;
 pub mod sms;
 pub mod webhook;
 
 use std::time::Duration;
 
 use self::pagerduty::PagerDutyChannel;
+use self::slack::SlackChannel;
 use self::sms::SmsChannel;
 use self::webhook::WebhookChannel;
 use crate::config::ChannelSettings;
@@ -19,6 +21,7 @@ pub struct Channels {
     /// The service paged when a step says `via: pagerduty` for a person.
     pub pagerduty_default_service: Option<String>,
     pub sms: SmsChannel,
+    pub slack: SlackChannel,
 }
 
 impl Channels {
@@ -32,6 +35,11 @@ impl Channels {
             ),
             pagerduty_default_service: settings.pagerduty_default_service.clone(),
             sms: SmsChannel::new(settings.sms.clone(), settings.sms_timeout),
+            slack: SlackChannel::new(
+                settings.slack_url.clone(),
+                settings.slack_token.clone(),
+                settings.slack_timeout,
+            ),
         }
     }
 }
@@ -60,6 +68,9 @@ pub struct IncidentSummary {
     /// The `summary` annotation of its first alert, else that alert's name.
     pub title: String,
     pub group_labels: serde_json::Value,
+    /// Annotations and source link of its first alert.
+    pub annotations: serde_json::Value,
+    pub generator_url: Option<String>,
 }
 
 /// What a send attempt came to.

@@ -170,6 +170,8 @@ mod tests {
                 severity: "critical".into(),
                 title: title.into(),
                 group_labels: serde_json::Value::Null,
+                annotations: serde_json::Value::Null,
+                generator_url: None,
             },
         }
     }

@@ -28,6 +28,17 @@ pub struct ChannelsFile {
     pub webhook: WebhookFile,
     pub pagerduty: PagerDutyFile,
     pub sms: SmsFile,
+    pub slack: SlackFile,
+}
+
+/// `channels.slack:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlackFile {
+    pub url: Option<String>,
+    pub bot_token: Option<String>,
+    pub bot_token_file: Option<PathBuf>,
+    pub timeout: Option<String>,
 }
 
 /// `channels.sms:` (Twilio).

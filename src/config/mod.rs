@@ -58,6 +58,10 @@ pub struct ChannelSettings {
     /// Twilio, when SMS is configured.
     pub sms: Option<TwilioSettings>,
     pub sms_timeout: Duration,
+    /// `https://slack.com/api` (tests point it at a fake).
+    pub slack_url: String,
+    pub slack_token: Option<SecretString>,
+    pub slack_timeout: Duration,
 }
 
 impl Default for ChannelSettings {
@@ -70,6 +74,9 @@ impl Default for ChannelSettings {
             pagerduty_default_service: None,
             sms: None,
             sms_timeout: Duration::from_secs(10),
+            slack_url: "https://slack.com/api".into(),
+            slack_token: None,
+            slack_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -484,6 +491,7 @@ impl Validator<'_> {
             };
         let wh = file.channels.webhook;
         let pd = file.channels.pagerduty;
+        let sl = &file.channels.slack;
         let channels = ChannelSettings {
             webhook_secret: match (&wh.signing_secret, &wh.signing_secret_file) {
                 (None, None) => None,
@@ -505,6 +513,19 @@ impl Validator<'_> {
             )?,
             pagerduty_default_service: pd.default_service.clone(),
             sms: self.twilio(&file.channels.sms)?,
+            slack_url: sl
+                .url
+                .clone()
+                .unwrap_or_else(|| ChannelSettings::default().slack_url),
+            slack_token: match (&sl.bot_token, &sl.bot_token_file) {
+                (None, None) => None,
+                (inline, path) => Some(self.secret(
+                    "channels.slack.bot_token",
+                    inline.as_deref(),
+                    path.as_deref(),
+                )?),
+            },
+            slack_timeout: self.duration("channels.slack.timeout", sl.timeout.clone(), "10s")?,
             sms_timeout: self.duration(
                 "channels.sms.timeout",
                 file.channels.sms.timeout.clone(),

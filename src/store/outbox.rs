@@ -24,6 +24,8 @@ type Row = (
     String,
     serde_json::Value,
     Option<String>,
+    Option<serde_json::Value>,
+    Option<String>,
 );
 
 /// Leases up to `limit` due rows of `channels`, at most the oldest pending row per destination,
@@ -51,11 +53,15 @@ pub async fn claim_deliveries(
         )
         update outbox o set lease_owner = $1, lease_until = $3
         from due, incidents i
+        left join lateral (
+            select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations,
+                   a.generator_url
+            from alerts a where a.incident_id = i.id order by a.starts_at limit 1
+        ) first on true
         where o.id = due.id and i.id = o.incident_id
         returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.created_at,
             i.id, i.number, i.status, i.severity, i.group_labels,
-            (select coalesce(a.annotations->>'summary', a.alertname) from alerts a
-             where a.incident_id = i.id order by a.starts_at limit 1)",
+            first.title, first.annotations, first.generator_url",
     )
     .bind(worker)
     .bind(now)
@@ -74,6 +80,8 @@ pub async fn claim_deliveries(
                 severity: row.10,
                 group_labels: row.11,
                 title: row.12.unwrap_or_else(|| "alert".into()),
+                annotations: row.13.unwrap_or_default(),
+                generator_url: row.14.filter(|u| !u.is_empty()),
             };
             let delivery = Delivery {
                 id: row.0,
@@ -128,4 +136,38 @@ pub async fn record_delivery(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The Slack message already showing an incident at `target`, as (channel, ts).
+pub async fn slack_message(
+    pool: &PgPool,
+    incident_id: Uuid,
+    target: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as("select channel, ts from slack_messages where incident_id = $1 and target = $2")
+        .bind(incident_id)
+        .bind(target)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Remembers where the incident's Slack message is, so later changes edit it.
+pub async fn remember_slack_message(
+    pool: &PgPool,
+    incident_id: Uuid,
+    target: &str,
+    channel: &str,
+    ts: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into slack_messages (incident_id, target, channel, ts) values ($1, $2, $3, $4)
+         on conflict (incident_id, target) do nothing",
+    )
+    .bind(incident_id)
+    .bind(target)
+    .bind(channel)
+    .bind(ts)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

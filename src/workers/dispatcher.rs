@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
+use crate::channels::slack::SlackTarget;
 use crate::channels::{Channels, Delivery, SendResult, mask_contacts};
 use crate::clock::Clock;
 use crate::live::{Live, Reloadable};
@@ -19,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
 
 /// The channels this dispatcher delivers.
-pub const DELIVERED_CHANNELS: [&str; 3] = ["webhook", "pagerduty", "sms"];
+pub const DELIVERED_CHANNELS: [&str; 4] = ["webhook", "pagerduty", "sms", "slack"];
 
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]
@@ -203,10 +204,75 @@ impl Dispatcher {
                     },
                 }
             }
+            "slack" => self.send_slack(delivery, now).await,
             other => SendResult::Dead {
                 error: format!("channel {other:?} is not delivered by this version"),
             },
         }
+    }
+
+    /// Slack: a DM to the paged person or a post to a channel; later pages of the same incident
+    /// edit that message and reply in its thread.
+    async fn send_slack(&self, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
+        let live = self.live.get();
+        let (target, mention) = match delivery.recipient.split_once(':') {
+            Some(("user", name)) => match live
+                .policies
+                .users
+                .get(name)
+                .and_then(|u| u.slack_id.clone())
+            {
+                Some(id) => (id.clone(), Some(id)),
+                None => {
+                    return SendResult::Dead {
+                        error: format!("{} has no slack_id", delivery.recipient),
+                    };
+                }
+            },
+            Some(("slack_channel", name)) => match live.policies.slack_channels.get(name) {
+                Some(channel) => (channel.clone(), None),
+                None => {
+                    return SendResult::Dead {
+                        error: format!("no Slack channel {name:?} in policies"),
+                    };
+                }
+            },
+            _ => {
+                return SendResult::Dead {
+                    error: format!("Slack cannot reach {}", delivery.recipient),
+                };
+            }
+        };
+        let existing = match store::slack_message(&self.pool, delivery.incident.id, &target).await {
+            Ok(existing) => existing,
+            Err(e) => {
+                return SendResult::Retry {
+                    after: None,
+                    error: format!("database: {e}"),
+                };
+            }
+        };
+        let first = existing.is_none();
+        let to = SlackTarget {
+            target: &target,
+            mention: mention.as_deref(),
+            existing,
+        };
+        let result = self.channels.slack.send(to, delivery, now).await;
+        let posted = match (&result, first) {
+            (SendResult::Sent { reference }, true) => reference.split_once(' '),
+            _ => None,
+        };
+        if let Some((channel, ts)) = posted {
+            let id = delivery.incident.id;
+            // If this fails, the next page posts a new message instead of editing this one.
+            if let Err(e) =
+                store::remember_slack_message(&self.pool, id, &target, channel, ts).await
+            {
+                tracing::warn!(error = %e, "Slack message not remembered");
+            }
+        }
+        result
     }
 
     /// The configured default service, or the only one there is.

@@ -11,6 +11,7 @@ mod lifecycle;
 mod replay;
 mod routing;
 mod service;
+mod slack;
 mod support;
 mod suppression;
 mod unavailable;

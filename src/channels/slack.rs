@@ -1,0 +1,228 @@
+//! Slack through the Web API: `chat.postMessage` with Block Kit (severity, title, the labels that
+//! matter, description, links, and Acknowledge / Resolve / Escalate now / Snooze buttons); later
+//! pages of the same incident edit that message with `chat.update` and add a thread reply.
+//!
+//! Plain `reqwest` rather than slack-morphism: two Web API methods are all this needs, and
+//! reqwest is already here for the other channels.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use super::{Delivery, IncidentSummary, SendResult, retry_after};
+
+/// Sends Slack messages with a bot token.
+pub struct SlackChannel {
+    client: reqwest::Client,
+    /// `https://slack.com/api` (tests point it at a fake).
+    base_url: String,
+    token: Option<SecretString>,
+}
+
+/// Where a page goes in Slack, and what is already there.
+pub struct SlackTarget<'a> {
+    /// A channel id, or a user id for a direct message.
+    pub target: &'a str,
+    /// The paged person's Slack user id, mentioned in the message.
+    pub mention: Option<&'a str>,
+    /// The incident's message at this target, as (channel, ts), if one was posted.
+    pub existing: Option<(String, String)>,
+}
+
+impl SlackChannel {
+    /// A sender; without a token every Slack message is a dead letter saying so.
+    pub fn new(base_url: String, token: Option<SecretString>, timeout: Duration) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .unwrap_or_default();
+        SlackChannel {
+            client,
+            base_url,
+            token,
+        }
+    }
+
+    /// Posts the incident's message, or edits it and replies in its thread when it exists.
+    /// `Sent` carries `"<channel> <ts>"` of the message.
+    pub async fn send(
+        &self,
+        to: SlackTarget<'_>,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+    ) -> SendResult {
+        let Some(token) = &self.token else {
+            return SendResult::Dead {
+                error: "Slack is not configured (channels.slack.bot_token)".into(),
+            };
+        };
+        let blocks = blocks(&delivery.incident, to.mention);
+        let text = fallback_text(&delivery.incident);
+        match &to.existing {
+            None => {
+                let body = json!({"channel": to.target, "text": text, "blocks": blocks});
+                match self.call(token, "chat.postMessage", &body, now).await {
+                    Ok(posted) => SendResult::Sent {
+                        reference: format!(
+                            "{} {}",
+                            posted["channel"].as_str().unwrap_or(""),
+                            posted["ts"].as_str().unwrap_or("")
+                        ),
+                    },
+                    Err(failed) => failed,
+                }
+            }
+            Some((channel, ts)) => {
+                let update = json!({"channel": channel, "ts": ts, "text": text, "blocks": blocks});
+                if let Err(failed) = self.call(token, "chat.update", &update, now).await {
+                    return failed;
+                }
+                let who = to
+                    .mention
+                    .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
+                let step = delivery.payload["step"].as_u64().map_or(1, |s| s + 1);
+                let reply = json!({
+                    "channel": channel,
+                    "thread_ts": ts,
+                    "text": format!("Step {step}: paging {who}, INC-{} is still unacknowledged.", delivery.incident.number),
+                });
+                match self.call(token, "chat.postMessage", &reply, now).await {
+                    Ok(_) => SendResult::Sent {
+                        reference: format!("{channel} {ts}"),
+                    },
+                    Err(failed) => failed,
+                }
+            }
+        }
+    }
+
+    /// One Web API call; Slack answers 200 with `ok: false` for most errors.
+    async fn call(
+        &self,
+        token: &SecretString,
+        method: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Value, SendResult> {
+        let url = format!("{}/{method}", self.base_url.trim_end_matches('/'));
+        let response = self
+            .client
+            .post(url)
+            .bearer_auth(token.expose_secret())
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| SendResult::Retry {
+                after: None,
+                error: e.to_string(),
+            })?;
+        let status = response.status();
+        let after = retry_after(response.headers(), now);
+        if status.as_u16() == 429 || status.is_server_error() {
+            return Err(SendResult::Retry {
+                after,
+                error: format!("Slack {method}: HTTP {status}"),
+            });
+        }
+        let json: Value = response.json().await.unwrap_or_default();
+        if json["ok"].as_bool() == Some(true) {
+            return Ok(json);
+        }
+        let error = json["error"]
+            .as_str()
+            .unwrap_or("unknown_error")
+            .to_string();
+        let transient = matches!(
+            error.as_str(),
+            "ratelimited"
+                | "internal_error"
+                | "fatal_error"
+                | "service_unavailable"
+                | "request_timeout"
+        );
+        let error = format!("Slack {method}: {error}");
+        Err(if transient {
+            SendResult::Retry { after, error }
+        } else {
+            SendResult::Dead { error }
+        })
+    }
+}
+
+fn severity_badge(severity: &str) -> &'static str {
+    match severity {
+        "critical" => ":red_circle: CRITICAL",
+        "warning" => ":large_orange_circle: WARNING",
+        _ => ":large_blue_circle: INFO",
+    }
+}
+
+/// The notification text (shown where blocks are not).
+pub fn fallback_text(inc: &IncidentSummary) -> String {
+    format!(
+        "[{}] {} (INC-{})",
+        inc.severity.to_uppercase(),
+        inc.title,
+        inc.number
+    )
+}
+
+/// The Block Kit of an incident's message.
+pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
+    let mut fields: Vec<Value> = inc
+        .group_labels
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| json!({"type": "mrkdwn", "text": format!("*{k}*\n{}", v.as_str().unwrap_or(""))}))
+                .collect()
+        })
+        .unwrap_or_default();
+    fields.truncate(10); // Slack allows ten fields in a section.
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!("INC-{} {}", inc.number, inc.title).chars().take(150).collect::<String>()}}),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{} · {}", severity_badge(&inc.severity), inc.status)}]}),
+    ];
+    if let Some(description) = inc.annotations["description"].as_str() {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": description.chars().take(3000).collect::<String>()}}));
+    }
+    if !fields.is_empty() {
+        blocks.push(json!({"type": "section", "fields": fields}));
+    }
+    let mut links = Vec::new();
+    if let Some(url) = inc.annotations["runbook_url"].as_str() {
+        links.push(format!("<{url}|Runbook>"));
+    }
+    if let Some(url) = inc.annotations["dashboard_url"].as_str() {
+        links.push(format!("<{url}|Dashboard>"));
+    }
+    if let Some(url) = &inc.generator_url {
+        links.push(format!("<{url}|Source>"));
+    }
+    if let Some(who) = mention {
+        links.push(format!("Paging <@{who}>"));
+    }
+    if !links.is_empty() {
+        blocks.push(
+            json!({"type": "context", "elements": [{"type": "mrkdwn", "text": links.join(" · ")}]}),
+        );
+    }
+    let button = |text: &str, action: &str, style: Option<&str>| {
+        let mut b = json!({"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action, "value": inc.id.to_string()});
+        if let Some(style) = style {
+            b["style"] = json!(style);
+        }
+        b
+    };
+    blocks.push(json!({"type": "actions", "elements": [
+        button("Acknowledge", "incident_ack", Some("primary")),
+        button("Resolve", "incident_resolve", None),
+        button("Escalate now", "incident_escalate", Some("danger")),
+        button("Snooze 1h", "incident_snooze", None),
+    ]}));
+    Value::Array(blocks)
+}

@@ -1,0 +1,194 @@
+//! Slack against a fake Web API that checks the token and the request shape: the first page
+//! posts a Block Kit message, later pages of the incident edit it and reply in its thread.
+
+use std::sync::{Arc, Mutex};
+
+use alertrouter::channels::slack::blocks;
+use alertrouter::channels::{Channels, IncidentSummary};
+use alertrouter::clock::Clock;
+use alertrouter::config::ChannelSettings;
+use alertrouter::metrics::Metrics;
+use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
+use axum::extract::Path;
+use axum::http::HeaderMap;
+use chrono::TimeDelta;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::escalation::{start_with, worker};
+use crate::support::{TestDb, alert, webhook};
+
+/// Every call: (method, body).
+type Calls = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn fake_slack(calls: Calls) -> String {
+    let app = axum::Router::new().route(
+        "/api/{method}",
+        axum::routing::post(move |Path(method): Path<String>, headers: HeaderMap, body: String| {
+            let calls = calls.clone();
+            async move {
+                let ok_auth = headers.get("authorization").is_some_and(|v| v == "Bearer xoxb-test");
+                let ok_type = headers
+                    .get("content-type")
+                    .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/json"));
+                if !ok_auth || !ok_type {
+                    return axum::Json(json!({"ok": false, "error": "invalid_auth"}));
+                }
+                let body: Value = serde_json::from_str(&body).unwrap_or_default();
+                let mut calls = calls.lock().unwrap();
+                let answer = match method.as_str() {
+                    "chat.postMessage" if body["channel"].is_string() && body["text"].is_string() => {
+                        // A user id opens the bot's DM with that user.
+                        let channel = body["channel"].as_str().unwrap().replacen('U', "D", 1);
+                        json!({"ok": true, "channel": channel, "ts": format!("1700000000.{:06}", calls.len() + 1)})
+                    }
+                    "chat.update" => {
+                        let posted = calls.iter().any(|(m, b)| {
+                            m == "chat.postMessage" && b["thread_ts"].is_null()
+                                && b["channel"].as_str().map(|c| c.replacen('U', "D", 1)) == body["channel"].as_str().map(String::from)
+                        });
+                        if posted && body["ts"].is_string() {
+                            json!({"ok": true, "channel": body["channel"], "ts": body["ts"]})
+                        } else {
+                            json!({"ok": false, "error": "message_not_found"})
+                        }
+                    }
+                    _ => json!({"ok": false, "error": "invalid_arguments"}),
+                };
+                calls.push((method, body));
+                axum::Json(answer)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn the_first_page_posts_and_the_next_edits_in_place_with_a_thread_reply() {
+    let db = TestDb::new().await;
+    let calls: Calls = Arc::default();
+    let url = fake_slack(calls.clone()).await;
+    let server = start_with(&db, |c| {
+        c.policies.users.get_mut("alice").unwrap().slack_id = Some("U0ALICE".into());
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = Dispatcher::new(
+        server.app.pool.clone(),
+        server.clock.clone() as Arc<dyn Clock>,
+        server.app.live.clone(),
+        metrics.clone(),
+        Channels::new(&ChannelSettings {
+            slack_url: url,
+            slack_token: Some(SecretString::from("xoxb-test".to_string())),
+            ..ChannelSettings::default()
+        }),
+        DispatchSettings::default(),
+    );
+    server
+        .post(webhook(vec![alert(
+            "web-1",
+            "critical",
+            "firing",
+            "2026-11-25T18:50:00Z",
+            None,
+        )]))
+        .await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    dispatcher.run_once().await.unwrap();
+    {
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 1);
+        let (method, body) = &calls[0];
+        assert_eq!(method, "chat.postMessage");
+        assert_eq!(body["channel"], "U0ALICE");
+        let actions: Vec<&str> = body["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| {
+                b["elements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["action_id"].as_str().unwrap())
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "incident_ack",
+                "incident_resolve",
+                "incident_escalate",
+                "incident_snooze"
+            ]
+        );
+    }
+    let stored: (String, String) = sqlx::query_as("select channel, ts from slack_messages")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        ("D0ALICE".to_string(), "1700000000.000001".to_string())
+    );
+
+    // Unacknowledged at 5 minutes: the same message is edited, and the thread says why.
+    server.clock.advance(TimeDelta::minutes(5));
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    dispatcher.run_once().await.unwrap();
+    let calls = calls.lock().unwrap().clone();
+    let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(
+        methods,
+        ["chat.postMessage", "chat.update", "chat.postMessage"]
+    );
+    assert_eq!(
+        (calls[1].1["channel"].as_str(), calls[1].1["ts"].as_str()),
+        (Some("D0ALICE"), Some("1700000000.000001"))
+    );
+    assert_eq!(calls[2].1["thread_ts"], "1700000000.000001");
+    assert!(calls[2].1["text"].as_str().unwrap().contains("<@U0ALICE>"));
+    let sent: i64 = db
+        .count("outbox where channel = 'slack' and status = 'sent'")
+        .await;
+    assert_eq!(sent, 2);
+}
+
+#[test]
+fn the_critical_message_matches_its_golden_file() {
+    let incident = IncidentSummary {
+        id: uuid::Uuid::nil(),
+        number: 42,
+        status: "open".into(),
+        severity: "critical".into(),
+        title: "HighErrorRate on web-1".into(),
+        group_labels: json!({"alertname": "HighErrorRate", "service": "web"}),
+        annotations: json!({
+            "description": "5xx above 5% for 10 minutes.",
+            "runbook_url": "https://runbooks.example/higherrorrate",
+        }),
+        generator_url: Some("http://prometheus:9090/graph?g0.expr=errors".into()),
+    };
+    let rendered =
+        serde_json::to_string_pretty(&blocks(&incident, Some("U0ALICE"))).unwrap() + "\n";
+    let path = format!(
+        "{}/tests/golden/slack_critical.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &rendered).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+    assert_eq!(rendered, golden);
+}
