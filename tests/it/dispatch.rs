@@ -326,8 +326,8 @@ async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_
     // PagerDuty rate-limits once, then accepts.
     pd.answers.lock().unwrap().push_back((429, Some("3")));
     let d = dispatcher(Some("0123456789abcdef0123456789abcdef"));
-    // PagerDuty and SMS are claimed (SMS is not configured here: a dead letter); Slack waits.
-    assert_eq!(d.run_once().await.unwrap(), 2);
+    // All three channels' rows are claimed; Slack and SMS are not configured here: dead letters.
+    assert_eq!(d.run_once().await.unwrap(), 3);
     server.clock.advance(TimeDelta::seconds(3));
     assert_eq!(d.run_once().await.unwrap(), 1);
     let events = pd.events.lock().unwrap().clone();
