@@ -81,6 +81,12 @@ pub struct Metrics {
     takeovers: Counter,
     oldest_overdue: Gauge<f64, std::sync::atomic::AtomicU64>,
     deliveries: Family<DeliveryLabels, Counter>,
+    redeliveries: Family<ChannelLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChannelLabels {
+    channel: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -186,7 +192,14 @@ impl Metrics {
             "Notification send attempts by channel and result (sent, retry, dead)",
             deliveries.clone(),
         );
+        let redeliveries = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "delivery_redeliveries",
+            "Sends retried after a lease ran out (a crash between send and record): possible duplicates",
+            redeliveries.clone(),
+        );
         Metrics {
+            redeliveries,
             deliveries,
             escalation_lateness,
             steps_fired,
@@ -269,6 +282,15 @@ impl Metrics {
     pub fn escalation_fired(&self, late_seconds: f64) {
         self.steps_fired.inc();
         self.escalation_lateness.observe(late_seconds);
+    }
+
+    /// Counts a send that may repeat one already made.
+    pub fn redelivery(&self, channel: &str) {
+        self.redeliveries
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_string(),
+            })
+            .inc();
     }
 
     /// Counts a send attempt.

@@ -55,6 +55,9 @@ pub struct Delivery {
     pub payload: serde_json::Value,
     pub attempts: i32,
     pub incident: IncidentSummary,
+    /// Claimed again after a lease ran out: the last send may have gone out without its result
+    /// being recorded, so this one may be a duplicate.
+    pub redelivery: bool,
 }
 
 /// What a message says about its incident.

@@ -173,6 +173,7 @@ mod tests {
                 annotations: serde_json::Value::Null,
                 generator_url: None,
             },
+            redelivery: false,
         }
     }
 

@@ -26,6 +26,7 @@ type Row = (
     Option<String>,
     Option<serde_json::Value>,
     Option<String>,
+    bool,
 );
 
 /// Leases up to `limit` due rows of `channels`, at most the oldest pending row per destination,
@@ -40,7 +41,7 @@ pub async fn claim_deliveries(
 ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
         "with due as (
-            select o.id from outbox o
+            select o.id, o.lease_owner is not null as was_leased from outbox o
             where o.status = 'pending' and o.due_at <= $2 and o.channel = any($5)
               and (o.lease_until is null or o.lease_until < $2)
               and not exists (
@@ -61,7 +62,7 @@ pub async fn claim_deliveries(
         where o.id = due.id and i.id = o.incident_id
         returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.created_at,
             i.id, i.number, i.status, i.severity, i.group_labels,
-            first.title, first.annotations, first.generator_url",
+            first.title, first.annotations, first.generator_url, due.was_leased",
     )
     .bind(worker)
     .bind(now)
@@ -83,6 +84,7 @@ pub async fn claim_deliveries(
                 annotations: row.13.unwrap_or_default(),
                 generator_url: row.14.filter(|u| !u.is_empty()),
             };
+            let redelivery = row.15;
             let delivery = Delivery {
                 id: row.0,
                 dedup_key: row.1,
@@ -91,6 +93,7 @@ pub async fn claim_deliveries(
                 payload: row.4,
                 attempts: row.5,
                 incident,
+                redelivery,
             };
             (delivery, row.6)
         })

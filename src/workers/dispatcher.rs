@@ -130,6 +130,9 @@ impl Dispatcher {
         delivery: Delivery,
         created_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
+        if delivery.redelivery {
+            self.metrics.redelivery(&delivery.channel);
+        }
         let now = self.clock.now();
         let result = self.send(&delivery, now).await;
         let recorded = decide(

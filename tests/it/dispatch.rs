@@ -235,13 +235,13 @@ async fn one_destination_keeps_its_order_and_a_refusal_is_a_dead_letter() {
 
 /// A PagerDuty Events API v2 endpoint that checks what PagerDuty checks.
 #[derive(Clone, Default)]
-struct FakePagerDuty {
-    events: Arc<Mutex<Vec<serde_json::Value>>>,
+pub struct FakePagerDuty {
+    pub events: Arc<Mutex<Vec<serde_json::Value>>>,
     answers: Arc<Mutex<VecDeque<Answer>>>,
 }
 
 impl FakePagerDuty {
-    async fn start(&self) -> String {
+    pub async fn start(&self) -> String {
         let fake = self.clone();
         let app = axum::Router::new().route(
             "/v2/enqueue",
@@ -380,12 +380,12 @@ type Form = Vec<(String, String)>;
 
 /// A Twilio Messages API that checks its wire format: basic auth, a form with To, From and Body.
 #[derive(Clone, Default)]
-struct FakeTwilio {
-    messages: Arc<Mutex<Vec<Form>>>,
+pub struct FakeTwilio {
+    pub messages: Arc<Mutex<Vec<Form>>>,
 }
 
 impl FakeTwilio {
-    async fn start(&self) -> String {
+    pub async fn start(&self) -> String {
         let fake = self.clone();
         let app = axum::Router::new().route(
             "/2010-04-01/Accounts/AC123/Messages.json",
@@ -485,4 +485,58 @@ async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
         (status.as_str(), sid.as_str()),
         ("sent", "SM0123456789abcdef")
     );
+}
+
+#[tokio::test]
+async fn a_crash_between_send_and_record_causes_one_counted_redelivery() {
+    let db = TestDb::new().await;
+    let fake = Fake::default();
+    let (server, dispatcher, metrics) = setup(&db, &fake).await;
+    server.post(group("a")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+
+    // Another dispatcher claims the row, sends it, and dies before recording the result.
+    let now = server.clock.now();
+    let crashed = uuid::Uuid::now_v7();
+    let claimed = alertrouter::store::outbox::claim_deliveries(
+        &server.app.pool,
+        crashed,
+        &["webhook"],
+        now,
+        now + TimeDelta::seconds(60),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let url = server.app.live.get().policies.webhooks["remediation"].clone();
+    let channel = alertrouter::channels::webhook::WebhookChannel::new(
+        Duration::from_secs(5),
+        Some(SecretString::from(SECRET.to_string())),
+    );
+    channel.send(&url, &claimed[0].0, now).await;
+    assert_eq!(
+        dispatcher.run_once().await.unwrap(),
+        0,
+        "the lease still holds"
+    );
+
+    server.clock.advance(TimeDelta::seconds(61));
+    assert_eq!(dispatcher.run_once().await.unwrap(), 1);
+    assert_eq!(dispatcher.run_once().await.unwrap(), 0);
+    let ids = fake.ids();
+    assert_eq!(ids.len(), 2, "one duplicate, no more");
+    assert_eq!(
+        ids[0], ids[1],
+        "with the same webhook-id, so the receiver can drop it"
+    );
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"alertrouter_delivery_redeliveries_total{channel="webhook"} 1"#),
+        "{text}"
+    );
+    assert_eq!(outbox(&db).await[0].2, "sent");
 }

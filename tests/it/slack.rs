@@ -192,3 +192,95 @@ fn the_critical_message_matches_its_golden_file() {
     let golden = std::fs::read_to_string(&path).expect("golden file (UPDATE_GOLDEN=1 writes it)");
     assert_eq!(rendered, golden);
 }
+
+#[tokio::test]
+async fn while_slack_fails_the_next_steps_sms_and_pagerduty_leave_on_time() {
+    use crate::dispatch::{FakePagerDuty, FakeTwilio};
+
+    let db = TestDb::new().await;
+    // A Slack that is down.
+    let app = axum::Router::new().route(
+        "/api/{method}",
+        axum::routing::post(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slack_url = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let pd = FakePagerDuty::default();
+    let pd_url = pd.start().await;
+    let twilio = FakeTwilio::default();
+    let twilio_url = twilio.start().await;
+
+    let server = start_with(&db, |c| {
+        let alice = c.policies.users.get_mut("alice").unwrap();
+        alice.slack_id = Some("U0ALICE".into());
+        alice.phone = Some("+4915112345678".into());
+        c.policies
+            .pagerduty_services
+            .insert("sre".into(), "${PD_KEY}".into());
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = Dispatcher::new(
+        server.app.pool.clone(),
+        server.clock.clone() as Arc<dyn Clock>,
+        server.app.live.clone(),
+        metrics.clone(),
+        Channels::new(&ChannelSettings {
+            slack_url,
+            slack_token: Some(SecretString::from("xoxb-test".to_string())),
+            pagerduty_url: pd_url,
+            sms: Some(alertrouter::channels::sms::TwilioSettings {
+                base_url: twilio_url,
+                account_sid: "AC123".into(),
+                auth_token: SecretString::from("twilio-token".to_string()),
+                from: "+15005550006".into(),
+                status_callback: None,
+            }),
+            ..ChannelSettings::default()
+        }),
+        DispatchSettings::default(),
+    )
+    .with_env(|name| (name == "PD_KEY").then(|| "0123456789abcdef0123456789abcdef".to_string()));
+
+    server
+        .post(webhook(vec![alert(
+            "web-1",
+            "critical",
+            "firing",
+            "2026-11-25T18:50:00Z",
+            None,
+        )]))
+        .await;
+    let timers = worker(&server, metrics.clone(), 100);
+    timers.run_once().await.unwrap();
+    dispatcher.run_once().await.unwrap();
+    // Slack keeps failing and backing off; the next step comes due.
+    for _ in 0..5 {
+        server.clock.advance(TimeDelta::minutes(1));
+        timers.run_once().await.unwrap();
+        dispatcher.run_once().await.unwrap();
+    }
+    let step_two_due = crate::support::t0() + TimeDelta::minutes(5);
+    let rows: Vec<(String, String, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+        "select channel, status, sent_at from outbox where payload->>'step' = '1' order by channel",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let by = |c: &str| rows.iter().find(|r| r.0 == c).unwrap().clone();
+    assert_eq!(by("pagerduty").1, "sent");
+    assert_eq!(
+        by("pagerduty").2,
+        Some(step_two_due),
+        "PagerDuty left when the step fired"
+    );
+    assert_eq!(
+        by("sms").2,
+        Some(step_two_due),
+        "SMS left when the step fired"
+    );
+    assert_eq!(by("slack").1, "pending", "Slack is still being retried");
+    assert_eq!(twilio.messages.lock().unwrap().len(), 2);
+    assert_eq!(pd.events.lock().unwrap().len(), 2);
+}
