@@ -1,6 +1,7 @@
 //! Channels send one notification and say what happened; they never touch the database (the
 //! dispatcher records the result).
 
+pub mod email;
 pub mod pagerduty;
 pub mod slack;
 pub mod sms;
@@ -8,6 +9,7 @@ pub mod webhook;
 
 use std::time::Duration;
 
+use self::email::EmailChannel;
 use self::pagerduty::PagerDutyChannel;
 use self::slack::SlackChannel;
 use self::sms::SmsChannel;
@@ -22,6 +24,7 @@ pub struct Channels {
     pub pagerduty_default_service: Option<String>,
     pub sms: SmsChannel,
     pub slack: SlackChannel,
+    pub email: EmailChannel,
 }
 
 impl Channels {
@@ -40,6 +43,7 @@ impl Channels {
                 settings.slack_token.clone(),
                 settings.slack_timeout,
             ),
+            email: EmailChannel::new(settings.email.as_ref()),
         }
     }
 }

@@ -29,6 +29,21 @@ pub struct ChannelsFile {
     pub pagerduty: PagerDutyFile,
     pub sms: SmsFile,
     pub slack: SlackFile,
+    pub email: EmailFile,
+}
+
+/// `channels.email:` (SMTP).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailFile {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub tls: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub from: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// `channels.slack:`.

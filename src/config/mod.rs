@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use self::file::{FileConfig, IntegrationFile, SizeValue};
 pub use self::units::{parse_duration, parse_size};
+use crate::channels::email::{SmtpSettings, SmtpTls};
 use crate::channels::sms::TwilioSettings;
 use crate::core::Severity;
 use crate::core::policy::Policies;
@@ -62,6 +63,8 @@ pub struct ChannelSettings {
     pub slack_url: String,
     pub slack_token: Option<SecretString>,
     pub slack_timeout: Duration,
+    /// SMTP, when e-mail is configured.
+    pub email: Option<SmtpSettings>,
 }
 
 impl Default for ChannelSettings {
@@ -77,6 +80,7 @@ impl Default for ChannelSettings {
             slack_url: "https://slack.com/api".into(),
             slack_token: None,
             slack_timeout: Duration::from_secs(10),
+            email: None,
         }
     }
 }
@@ -526,6 +530,7 @@ impl Validator<'_> {
                 )?),
             },
             slack_timeout: self.duration("channels.slack.timeout", sl.timeout.clone(), "10s")?,
+            email: self.smtp(&file.channels.email)?,
             sms_timeout: self.duration(
                 "channels.sms.timeout",
                 file.channels.sms.timeout.clone(),
@@ -558,6 +563,50 @@ impl Validator<'_> {
                 level: level.unwrap_or_else(|| "info".into()),
             },
         })
+    }
+
+    /// SMTP settings, when `channels.email.host` is given.
+    fn smtp(&self, raw: &file::EmailFile) -> Result<Option<SmtpSettings>, ConfigError> {
+        let Some(host) = &raw.host else {
+            return Ok(None);
+        };
+        let tls = match raw.tls.as_deref().unwrap_or("starttls") {
+            "starttls" => SmtpTls::StartTls,
+            "tls" => SmtpTls::Tls,
+            "none" => SmtpTls::None,
+            other => {
+                return Err(self.error(
+                    "channels.email.tls",
+                    format!("{other:?} is not starttls, tls or none"),
+                ));
+            }
+        };
+        let from = raw
+            .from
+            .clone()
+            .filter(|f| f.contains('@'))
+            .ok_or_else(|| self.error("channels.email.from", "missing, or not an address"))?;
+        let password = match (&raw.password, &raw.password_file) {
+            (None, None) => None,
+            (inline, path) => Some(self.secret(
+                "channels.email.password",
+                inline.as_deref(),
+                path.as_deref(),
+            )?),
+        };
+        Ok(Some(SmtpSettings {
+            host: host.clone(),
+            port: raw.port.unwrap_or(match tls {
+                SmtpTls::Tls => 465,
+                SmtpTls::StartTls => 587,
+                SmtpTls::None => 25,
+            }),
+            tls,
+            username: raw.username.clone(),
+            password,
+            from,
+            timeout: self.duration("channels.email.timeout", raw.timeout.clone(), "10s")?,
+        }))
     }
 
     /// Twilio settings: all of account_sid, auth_token(_file) and from, or none.

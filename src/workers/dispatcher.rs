@@ -1,6 +1,6 @@
 //! The outbox dispatcher: claims due notifications in order per destination, sends them outside
 //! any transaction, and records sent / retry (exponential backoff with jitter, `Retry-After`
-//! honoured) / dead. Channels it does not deliver yet stay pending.
+//! honoured) / dead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
 
 /// The channels this dispatcher delivers.
-pub const DELIVERED_CHANNELS: [&str; 4] = ["webhook", "pagerduty", "sms", "slack"];
+pub const DELIVERED_CHANNELS: [&str; 5] = ["webhook", "pagerduty", "sms", "slack", "email"];
 
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]
@@ -208,6 +208,22 @@ impl Dispatcher {
                 }
             }
             "slack" => self.send_slack(delivery, now).await,
+            "email" => {
+                let name = delivery.recipient.strip_prefix("user:").unwrap_or("");
+                let address = self
+                    .live
+                    .get()
+                    .policies
+                    .users
+                    .get(name)
+                    .and_then(|u| u.email.clone());
+                match address {
+                    Some(address) => self.channels.email.send(&address, delivery).await,
+                    None => SendResult::Dead {
+                        error: format!("{} has no e-mail address", delivery.recipient),
+                    },
+                }
+            }
             other => SendResult::Dead {
                 error: format!("channel {other:?} is not delivered by this version"),
             },

@@ -4,6 +4,7 @@
 mod alertmanager_e2e;
 mod binary;
 mod dispatch;
+mod email;
 mod escalation;
 mod fixtures;
 mod hostile;

@@ -1,0 +1,206 @@
+//! E-mail over SMTP (STARTTLS, implicit TLS, or plain for local relays): multipart text and HTML,
+//! `[CRITICAL] <title> (INC-42)`, and Message-ID / In-Reply-To so an incident's mails thread.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Delivery, IncidentSummary, SendResult};
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    StartTls,
+    Tls,
+    /// Plain text, for a relay on the same host or network.
+    None,
+}
+
+/// SMTP settings.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from: String,
+    pub timeout: Duration,
+}
+
+/// Sends e-mail.
+pub struct EmailChannel {
+    transport: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
+    problem: Option<String>,
+}
+
+impl EmailChannel {
+    /// A sender; without settings every e-mail is a dead letter saying so.
+    pub fn new(settings: Option<&SmtpSettings>) -> Self {
+        let Some(s) = settings else {
+            return EmailChannel {
+                transport: None,
+                problem: Some("e-mail is not configured (channels.email)".into()),
+            };
+        };
+        match build(s) {
+            Ok(t) => EmailChannel {
+                transport: Some(t),
+                problem: None,
+            },
+            Err(e) => EmailChannel {
+                transport: None,
+                problem: Some(e),
+            },
+        }
+    }
+
+    /// Mails `to` about the delivery's incident.
+    pub async fn send(&self, to: &str, delivery: &Delivery) -> SendResult {
+        let Some((transport, from)) = &self.transport else {
+            return SendResult::Dead {
+                error: self.problem.clone().unwrap_or_default(),
+            };
+        };
+        let message = match message(from, to, delivery) {
+            Ok(m) => m,
+            Err(error) => return SendResult::Dead { error },
+        };
+        let id = message_id(delivery);
+        match transport.send(message).await {
+            Ok(_) => SendResult::Sent { reference: id },
+            Err(e) if e.is_permanent() => SendResult::Dead {
+                error: format!("SMTP: {e}"),
+            },
+            Err(e) => SendResult::Retry {
+                after: None,
+                error: format!("SMTP: {e}"),
+            },
+        }
+    }
+}
+
+fn build(s: &SmtpSettings) -> Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox), String> {
+    let from: Mailbox = s
+        .from
+        .parse()
+        .map_err(|e| format!("channels.email.from: {e}"))?;
+    let builder = match s.tls {
+        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+        SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+            .map_err(|e| format!("SMTP: {e}"))?,
+        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
+            .map_err(|e| format!("SMTP: {e}"))?,
+    };
+    let mut builder = builder.port(s.port).timeout(Some(s.timeout));
+    if let (Some(user), Some(password)) = (&s.username, &s.password) {
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose_secret().to_string(),
+        ));
+    }
+    Ok((builder.build(), from))
+}
+
+/// The incident's thread root, which every mail about it refers to.
+fn thread_root(inc: &IncidentSummary) -> String {
+    format!("<incident.{}@alertrouter>", inc.id)
+}
+
+/// This mail's own Message-ID, stable across redeliveries.
+fn message_id(delivery: &Delivery) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(delivery.dedup_key.as_bytes());
+    let short: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("<{short}.{}@alertrouter>", delivery.incident.id)
+}
+
+/// `[CRITICAL] <title> (INC-42)`.
+pub fn subject(inc: &IncidentSummary) -> String {
+    format!(
+        "[{}] {} (INC-{})",
+        inc.severity.to_uppercase(),
+        inc.title,
+        inc.number
+    )
+}
+
+/// The plain-text body.
+pub fn text_body(inc: &IncidentSummary) -> String {
+    let mut out = format!(
+        "{}\n\nSeverity: {}\nStatus: {}\n",
+        subject(inc),
+        inc.severity,
+        inc.status
+    );
+    if let Some(labels) = inc.group_labels.as_object() {
+        for (k, v) in labels {
+            out.push_str(&format!("{k}: {}\n", v.as_str().unwrap_or("")));
+        }
+    }
+    if let Some(d) = inc.annotations["description"].as_str() {
+        out.push_str(&format!("\n{d}\n"));
+    }
+    if let Some(url) = inc.annotations["runbook_url"].as_str() {
+        out.push_str(&format!("\nRunbook: {url}\n"));
+    }
+    if let Some(url) = &inc.generator_url {
+        out.push_str(&format!("Source: {url}\n"));
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The HTML body.
+pub fn html_body(inc: &IncidentSummary) -> String {
+    let mut rows = String::new();
+    if let Some(labels) = inc.group_labels.as_object() {
+        for (k, v) in labels {
+            rows.push_str(&format!(
+                "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+                escape(k),
+                escape(v.as_str().unwrap_or(""))
+            ));
+        }
+    }
+    let mut out = format!(
+        "<html><body><h2>{}</h2><p><b>{}</b> · {}</p><table>{rows}</table>",
+        escape(&subject(inc)),
+        escape(&inc.severity.to_uppercase()),
+        escape(&inc.status)
+    );
+    if let Some(d) = inc.annotations["description"].as_str() {
+        out.push_str(&format!("<p>{}</p>", escape(d)));
+    }
+    if let Some(url) = inc.annotations["runbook_url"].as_str() {
+        out.push_str(&format!("<p><a href=\"{}\">Runbook</a></p>", escape(url)));
+    }
+    out.push_str("</body></html>");
+    out
+}
+
+fn message(from: &Mailbox, to: &str, delivery: &Delivery) -> Result<Message, String> {
+    let inc = &delivery.incident;
+    let to: Mailbox = to.parse().map_err(|e| format!("recipient address: {e}"))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject(inc))
+        .message_id(Some(message_id(delivery)))
+        .in_reply_to(thread_root(inc))
+        .references(thread_root(inc))
+        .multipart(MultiPart::alternative_plain_html(
+            text_body(inc),
+            html_body(inc),
+        ))
+        .map_err(|e| format!("building the message: {e}"))
+}
