@@ -30,6 +30,8 @@ type Answer = (u16, Option<&'static str>);
 #[derive(Clone, Default)]
 struct Fake {
     received: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// The status answered to each received request.
+    answered: Arc<Mutex<Vec<u16>>>,
     answers: Arc<Mutex<VecDeque<Answer>>>,
 }
 
@@ -66,6 +68,7 @@ impl Fake {
                         .unwrap()
                         .pop_front()
                         .unwrap_or((200, None));
+                    fake.answered.lock().unwrap().push(status);
                     let mut out = HeaderMap::new();
                     if let Some(r) = retry_after {
                         out.insert("retry-after", r.parse().unwrap());
@@ -539,4 +542,64 @@ async fn a_crash_between_send_and_record_causes_one_counted_redelivery() {
         "{text}"
     );
     assert_eq!(outbox(&db).await[0].2, "sent");
+}
+
+#[tokio::test]
+async fn a_receiver_down_for_ten_minutes_gets_everything_once_and_in_order_when_it_is_back() {
+    let db = TestDb::new().await;
+    let fake = Fake::default();
+    let (server, dispatcher, metrics) = setup(&db, &fake).await;
+    let timers = worker(&server, metrics.clone(), 100);
+    for key in ["a", "b", "c", "d", "e"] {
+        server.post(group(key)).await;
+    }
+    timers.run_once().await.unwrap();
+    let written: Vec<String> = sqlx::query_scalar("select dedup_key from outbox order by id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 5);
+
+    // Down: every request fails for ten minutes; the dispatcher keeps trying, one row at a time.
+    let down_until = server.clock.now() + TimeDelta::minutes(10);
+    while server.clock.now() < down_until {
+        fake.answer(503, None);
+        dispatcher.run_once().await.unwrap();
+        server.clock.advance(TimeDelta::seconds(15));
+    }
+    fake.answers.lock().unwrap().clear();
+    // Back: drain, moving the clock past any backoff.
+    for _ in 0..20 {
+        dispatcher.run_once().await.unwrap();
+        server.clock.advance(TimeDelta::minutes(1));
+    }
+    let statuses: Vec<String> = sqlx::query_scalar("select status from outbox order by id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(statuses, ["sent"; 5]);
+    // Delivered once each, in the order written; every failed attempt was the first row's.
+    let ids = fake.ids();
+    let answered = fake.answered.lock().unwrap().clone();
+    let delivered: Vec<&String> = ids
+        .iter()
+        .zip(&answered)
+        .filter(|(_, s)| **s == 200)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        delivered,
+        written.iter().collect::<Vec<_>>(),
+        "in order, each once"
+    );
+    let failed: Vec<&String> = ids
+        .iter()
+        .zip(&answered)
+        .filter(|(_, s)| **s != 200)
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        failed.len() >= 5 && failed.iter().all(|id| **id == written[0]),
+        "{failed:?}"
+    );
 }
