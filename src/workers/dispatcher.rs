@@ -9,12 +9,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use secrecy::SecretString;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use crate::channels::slack::SlackTarget;
 use crate::channels::{Channels, Delivery, SendResult, mask_contacts};
 use crate::clock::Clock;
+use crate::core::policy::User;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
@@ -191,43 +191,33 @@ impl Dispatcher {
                     },
                 }
             }
-            "sms" => {
-                let name = delivery.recipient.strip_prefix("user:").unwrap_or("");
-                let phone = self
-                    .live
-                    .get()
-                    .policies
-                    .users
-                    .get(name)
-                    .and_then(|u| u.phone.clone());
-                match phone {
-                    Some(phone) => self.channels.sms.send(&phone, delivery, now).await,
-                    None => SendResult::Dead {
-                        error: format!("{} has no phone number", delivery.recipient),
-                    },
-                }
-            }
+            "sms" => match self.contact(delivery, |u| u.phone.clone()) {
+                Some(phone) => self.channels.sms.send(&phone, delivery, now).await,
+                None => SendResult::Dead {
+                    error: format!("{} has no phone number", delivery.recipient),
+                },
+            },
             "slack" => self.send_slack(delivery, now).await,
-            "email" => {
-                let name = delivery.recipient.strip_prefix("user:").unwrap_or("");
-                let address = self
-                    .live
-                    .get()
-                    .policies
-                    .users
-                    .get(name)
-                    .and_then(|u| u.email.clone());
-                match address {
-                    Some(address) => self.channels.email.send(&address, delivery).await,
-                    None => SendResult::Dead {
-                        error: format!("{} has no e-mail address", delivery.recipient),
-                    },
-                }
-            }
+            "email" => match self.contact(delivery, |u| u.email.clone()) {
+                Some(address) => self.channels.email.send(&address, delivery).await,
+                None => SendResult::Dead {
+                    error: format!("{} has no e-mail address", delivery.recipient),
+                },
+            },
             other => SendResult::Dead {
                 error: format!("channel {other:?} is not delivered by this version"),
             },
         }
+    }
+
+    /// A contact detail of the paged person, if the recipient is a person who has it.
+    fn contact(
+        &self,
+        delivery: &Delivery,
+        field: impl Fn(&User) -> Option<String>,
+    ) -> Option<String> {
+        let name = delivery.recipient.strip_prefix("user:")?;
+        self.live.get().policies.users.get(name).and_then(field)
     }
 
     /// Slack: a DM to the paged person or a post to a channel; later pages of the same incident
@@ -326,29 +316,14 @@ impl Dispatcher {
 
     /// Runs until `shutdown`, woken by NOTIFY when rows are written; a short poll is the net.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut l) => l.listen(OUTBOX_CHANNEL).await.ok().map(|()| l),
-            Err(_) => None,
-        };
+        let mut listener = super::listen(&self.pool, OUTBOX_CHANNEL).await;
         while !*shutdown.borrow() {
             match self.run_once().await {
                 Ok(n) if n as i64 >= self.settings.batch => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox claim failed; retrying"),
             }
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        let _ = l.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(self.settings.poll) => {}
-                _ = shutdown.changed() => {}
-            }
+            super::idle(&mut listener, self.settings.poll, &mut shutdown).await;
         }
     }
 }

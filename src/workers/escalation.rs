@@ -7,7 +7,6 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use futures_util::StreamExt;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -168,13 +167,7 @@ impl EscalationWorker {
     /// Runs until `shutdown`: drains due work, then sleeps until the next due time, a
     /// notification, or the poll interval, whichever comes first.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut listener = match PgListener::connect_with(&self.pool).await {
-            Ok(mut l) => match l.listen(ESCALATION_CHANNEL).await {
-                Ok(()) => Some(l),
-                Err(_) => None,
-            },
-            Err(_) => None,
-        };
+        let mut listener = super::listen(&self.pool, ESCALATION_CHANNEL).await;
         while !*shutdown.borrow() {
             match self.run_once().await {
                 Ok(n) if n as i64 >= self.settings.batch => continue,
@@ -189,19 +182,7 @@ impl EscalationWorker {
                     .min(until.to_std().unwrap_or(Duration::ZERO))
                     .max(Duration::from_millis(50));
             }
-            let notified = async {
-                match listener.as_mut() {
-                    Some(l) => {
-                        let _ = l.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = notified => {}
-                () = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => {}
-            }
+            super::idle(&mut listener, wait, &mut shutdown).await;
         }
     }
 }

@@ -2,3 +2,36 @@
 
 pub mod dispatcher;
 pub mod escalation;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+/// A listener on a NOTIFY channel; `None` (polling only) if it cannot connect now.
+pub(crate) async fn listen(pool: &PgPool, channel: &str) -> Option<PgListener> {
+    let mut listener = PgListener::connect_with(pool).await.ok()?;
+    listener.listen(channel).await.ok()?;
+    Some(listener)
+}
+
+/// Waits for a notification, `wait`, or shutdown, whichever comes first.
+pub(crate) async fn idle(
+    listener: &mut Option<PgListener>,
+    wait: Duration,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let notified = async {
+        match listener.as_mut() {
+            Some(l) => {
+                let _ = l.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = notified => {}
+        () = tokio::time::sleep(wait) => {}
+        _ = shutdown.changed() => {}
+    }
+}

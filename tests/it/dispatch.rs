@@ -5,19 +5,18 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertrouter::channels::Channels;
 use alertrouter::channels::webhook::sign;
 use alertrouter::clock::Clock;
 use alertrouter::config::ChannelSettings;
 use alertrouter::core::policy::{EscalationPolicy, Step, Target};
 use alertrouter::metrics::Metrics;
-use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
+use alertrouter::workers::dispatcher::Dispatcher;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::TimeDelta;
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::escalation::{outbox, start_with, worker};
+use crate::escalation::{dispatcher_for, outbox, start_with, worker};
 use crate::support::{TestDb, TestServer, alert, webhook};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -121,16 +120,13 @@ async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::new(
-        server.app.pool.clone(),
-        server.clock.clone() as Arc<dyn Clock>,
-        server.app.live.clone(),
+    let dispatcher = dispatcher_for(
+        &server,
         metrics.clone(),
-        Channels::new(&ChannelSettings {
+        ChannelSettings {
             webhook_secret: Some(SecretString::from(SECRET.to_string())),
             ..ChannelSettings::default()
-        }),
-        DispatchSettings::default(),
+        },
     );
     (server, dispatcher, metrics)
 }
@@ -303,16 +299,13 @@ async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_
     .await;
     let metrics = Arc::new(Metrics::new());
     let dispatcher = |key: Option<&'static str>| {
-        Dispatcher::new(
-            server.app.pool.clone(),
-            server.clock.clone() as Arc<dyn Clock>,
-            server.app.live.clone(),
+        dispatcher_for(
+            &server,
             metrics.clone(),
-            Channels::new(&ChannelSettings {
+            ChannelSettings {
                 pagerduty_url: url.clone(),
                 ..ChannelSettings::default()
-            }),
-            DispatchSettings::default(),
+            },
         )
         .with_env(move |name| {
             (name == "PD_SRE_KEY")
@@ -444,12 +437,10 @@ async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::new(
-        server.app.pool.clone(),
-        server.clock.clone() as Arc<dyn Clock>,
-        server.app.live.clone(),
+    let dispatcher = dispatcher_for(
+        &server,
         metrics.clone(),
-        Channels::new(&ChannelSettings {
+        ChannelSettings {
             sms: Some(alertrouter::channels::sms::TwilioSettings {
                 base_url: base,
                 account_sid: "AC123".into(),
@@ -458,8 +449,7 @@ async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
                 status_callback: None,
             }),
             ..ChannelSettings::default()
-        }),
-        DispatchSettings::default(),
+        },
     );
     server.post(group("web-1")).await;
     worker(&server, metrics.clone(), 100)

@@ -3,16 +3,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertrouter::channels::Channels;
 use alertrouter::channels::email::{SmtpSettings, SmtpTls};
-use alertrouter::clock::Clock;
 use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
-use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
 use chrono::TimeDelta;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::escalation::{start_with, worker};
+use crate::escalation::{dispatcher_for, start_with, worker};
 use crate::support::{TestDb, alert, webhook};
 
 /// Mail taken: (envelope recipients, message text).
@@ -88,12 +85,10 @@ async fn pages_by_email_are_multipart_and_thread_per_incident() {
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::new(
-        server.app.pool.clone(),
-        server.clock.clone() as Arc<dyn Clock>,
-        server.app.live.clone(),
+    let dispatcher = dispatcher_for(
+        &server,
         metrics.clone(),
-        Channels::new(&ChannelSettings {
+        ChannelSettings {
             email: Some(SmtpSettings {
                 host: "127.0.0.1".into(),
                 port,
@@ -104,8 +99,7 @@ async fn pages_by_email_are_multipart_and_thread_per_incident() {
                 timeout: Duration::from_secs(5),
             }),
             ..ChannelSettings::default()
-        }),
-        DispatchSettings::default(),
+        },
     );
     server
         .post(webhook(vec![alert(

@@ -103,6 +103,22 @@ pub fn worker(server: &TestServer, metrics: Arc<Metrics>, batch: i64) -> Escalat
     )
 }
 
+/// A dispatcher on the test server's clock and config, with these channels.
+pub fn dispatcher_for(
+    server: &TestServer,
+    metrics: Arc<Metrics>,
+    channels: alertrouter::config::ChannelSettings,
+) -> alertrouter::workers::dispatcher::Dispatcher {
+    alertrouter::workers::dispatcher::Dispatcher::new(
+        server.app.pool.clone(),
+        server.clock.clone() as Arc<dyn Clock>,
+        server.app.live.clone(),
+        metrics,
+        alertrouter::channels::Channels::new(&channels),
+        alertrouter::workers::dispatcher::DispatchSettings::default(),
+    )
+}
+
 pub async fn outbox(db: &TestDb) -> Vec<(String, String, String)> {
     sqlx::query_as("select recipient, channel, status from outbox order by id")
         .fetch_all(&db.pool)

@@ -3,19 +3,17 @@
 
 use std::sync::{Arc, Mutex};
 
+use alertrouter::channels::IncidentSummary;
 use alertrouter::channels::slack::blocks;
-use alertrouter::channels::{Channels, IncidentSummary};
-use alertrouter::clock::Clock;
 use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
-use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
 use axum::extract::Path;
 use axum::http::HeaderMap;
 use chrono::TimeDelta;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::escalation::{start_with, worker};
+use crate::escalation::{dispatcher_for, start_with, worker};
 use crate::support::{TestDb, alert, webhook};
 
 /// Every call: (method, body).
@@ -76,17 +74,14 @@ async fn the_first_page_posts_and_the_next_edits_in_place_with_a_thread_reply() 
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::new(
-        server.app.pool.clone(),
-        server.clock.clone() as Arc<dyn Clock>,
-        server.app.live.clone(),
+    let dispatcher = dispatcher_for(
+        &server,
         metrics.clone(),
-        Channels::new(&ChannelSettings {
+        ChannelSettings {
             slack_url: url,
             slack_token: Some(SecretString::from("xoxb-test".to_string())),
             ..ChannelSettings::default()
-        }),
-        DispatchSettings::default(),
+        },
     );
     server
         .post(webhook(vec![alert(
@@ -221,12 +216,10 @@ async fn while_slack_fails_the_next_steps_sms_and_pagerduty_leave_on_time() {
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::new(
-        server.app.pool.clone(),
-        server.clock.clone() as Arc<dyn Clock>,
-        server.app.live.clone(),
+    let dispatcher = dispatcher_for(
+        &server,
         metrics.clone(),
-        Channels::new(&ChannelSettings {
+        ChannelSettings {
             slack_url,
             slack_token: Some(SecretString::from("xoxb-test".to_string())),
             pagerduty_url: pd_url,
@@ -238,8 +231,7 @@ async fn while_slack_fails_the_next_steps_sms_and_pagerduty_leave_on_time() {
                 status_callback: None,
             }),
             ..ChannelSettings::default()
-        }),
-        DispatchSettings::default(),
+        },
     )
     .with_env(|name| (name == "PD_KEY").then(|| "0123456789abcdef0123456789abcdef".to_string()));
 
