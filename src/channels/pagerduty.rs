@@ -27,14 +27,23 @@ impl PagerDutyChannel {
         PagerDutyChannel { client, url }
     }
 
-    /// Triggers the incident on the service whose routing key is given.
+    /// Triggers the incident on the service whose routing key is given, or resolves it there
+    /// when the delivery says the incident resolved.
     pub async fn send(
         &self,
         routing_key: &SecretString,
         delivery: &Delivery,
         now: DateTime<Utc>,
     ) -> SendResult {
-        let event = trigger_event(routing_key.expose_secret(), delivery);
+        let event = if delivery.payload["kind"] == "resolved" {
+            serde_json::json!({
+                "routing_key": routing_key.expose_secret(),
+                "event_action": "resolve",
+                "dedup_key": delivery.incident.id.to_string(),
+            })
+        } else {
+            trigger_event(routing_key.expose_secret(), delivery)
+        };
         match self.client.post(&self.url).json(&event).send().await {
             Ok(response) => {
                 let status = response.status();

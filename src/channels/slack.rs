@@ -58,9 +58,14 @@ impl SlackChannel {
                 error: "Slack is not configured (channels.slack.bot_token)".into(),
             };
         };
+        let resolved = delivery.payload["kind"] == "resolved";
         let blocks = blocks(&delivery.incident, to.mention);
         let text = fallback_text(&delivery.incident);
         match &to.existing {
+            // Nothing was posted here, so there is nothing to mark resolved.
+            None if resolved => SendResult::Sent {
+                reference: "no message to update".into(),
+            },
             None => {
                 let body = json!({"channel": to.target, "text": text, "blocks": blocks});
                 match self.call(token, "chat.postMessage", &body, now).await {
@@ -79,15 +84,17 @@ impl SlackChannel {
                 if let Err(failed) = self.call(token, "chat.update", &update, now).await {
                     return failed;
                 }
-                let who = to
-                    .mention
-                    .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
-                let step = delivery.payload["step"].as_u64().map_or(1, |s| s + 1);
-                let reply = json!({
-                    "channel": channel,
-                    "thread_ts": ts,
-                    "text": format!("Step {step}: paging {who}, INC-{} is still unacknowledged.", delivery.incident.number),
-                });
+                let number = delivery.incident.number;
+                let text = if resolved {
+                    format!("INC-{number} resolved.")
+                } else {
+                    let who = to
+                        .mention
+                        .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
+                    let step = delivery.payload["step"].as_u64().map_or(1, |s| s + 1);
+                    format!("Step {step}: paging {who}, INC-{number} is still unacknowledged.")
+                };
+                let reply = json!({"channel": channel, "thread_ts": ts, "text": text});
                 match self.call(token, "chat.postMessage", &reply, now).await {
                     Ok(_) => SendResult::Sent {
                         reference: format!("{channel} {ts}"),
@@ -218,6 +225,9 @@ pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
         }
         b
     };
+    if inc.status == "resolved" {
+        return Value::Array(blocks);
+    }
     blocks.push(json!({"type": "actions", "elements": [
         button("Acknowledge", "incident_ack", Some("primary")),
         button("Resolve", "incident_resolve", None),

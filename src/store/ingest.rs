@@ -228,6 +228,22 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             update outbox set status = 'cancelled'
             where incident_id = $4 and status = 'pending' and $30 = 'stop'
                 and exists (select 1 from head)
+                and payload->>'kind' = 'page'
+        ), resolved_notices as (
+            -- Every Slack message and PagerDuty service that showed the incident hears that it
+            -- resolved (after the pages to it, by order per destination).
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select distinct on (o.channel, o.recipient) $4,
+                o.incident_id || ':resolved:' || $9::text || ':' || o.recipient || ':' || o.channel,
+                o.channel, o.recipient,
+                jsonb_build_object('kind', 'resolved', 'incident_id', $4::text, 'recipient', o.recipient,
+                    'channel', o.channel),
+                $9, $9
+            from outbox o
+            where o.incident_id = $4 and $30 = 'stop' and exists (select 1 from head)
+                and o.channel in ('slack', 'pagerduty') and o.status = 'sent'
+                and o.payload->>'kind' = 'page'
+            on conflict (dedup_key) do nothing
         ), notified as (
             -- Delivered at commit: wakes the timer workers for the new due time.
             select pg_notify($33, '') from head where $30 = 'start'

@@ -256,7 +256,10 @@ impl FakePagerDuty {
                     let severity_ok = ["critical", "error", "warning", "info"]
                         .contains(&event["payload"]["severity"].as_str().unwrap_or(""));
                     let summary = event["payload"]["summary"].as_str().unwrap_or("");
-                    let valid = headers.get("content-type").is_some_and(|v| v == "application/json")
+                    let resolve = event["event_action"] == "resolve"
+                        && event["routing_key"].as_str().is_some_and(|k| k.len() == 32)
+                        && event["dedup_key"].is_string();
+                    let valid = resolve || headers.get("content-type").is_some_and(|v| v == "application/json")
                         && event["routing_key"].as_str().is_some_and(|k| k.len() == 32)
                         && event["event_action"] == "trigger"
                         && event["dedup_key"].is_string()
@@ -369,6 +372,25 @@ async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_
     .unwrap();
     assert!(error.contains("PD_SRE_KEY is not set"), "{error}");
     assert!(!error.contains("0123456789abcdef"), "a secret in an error");
+
+    // It resolves: PagerDuty hears it under the same dedup_key.
+    let resolved = alert(
+        "db-down",
+        "critical",
+        "resolved",
+        S1,
+        Some("2026-11-25T19:06:00Z"),
+    );
+    let mut body: serde_json::Value = serde_json::from_str(&webhook(vec![resolved])).unwrap();
+    body["groupKey"] = json!("db-down");
+    server.post(body.to_string()).await;
+    dispatcher(Some("0123456789abcdef0123456789abcdef"))
+        .run_once()
+        .await
+        .unwrap();
+    let last = pd.events.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last["event_action"], "resolve");
+    assert_eq!(last["dedup_key"], incident_id.to_string());
 }
 
 /// A decoded form body.

@@ -142,6 +142,7 @@ async fn the_first_page_posts_and_the_next_edits_in_place_with_a_thread_reply() 
         .await
         .unwrap();
     dispatcher.run_once().await.unwrap();
+    let calls_handle = calls.clone();
     let calls = calls.lock().unwrap().clone();
     let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(
@@ -158,6 +159,42 @@ async fn the_first_page_posts_and_the_next_edits_in_place_with_a_thread_reply() 
         .count("outbox where channel = 'slack' and status = 'sent'")
         .await;
     assert_eq!(sent, 2);
+
+    // It resolves: the message is edited to say so (no buttons) and the thread hears it.
+    server.clock.advance(TimeDelta::minutes(1));
+    server
+        .post(webhook(vec![alert(
+            "web-1",
+            "critical",
+            "resolved",
+            "2026-11-25T18:50:00Z",
+            Some("2026-11-25T19:06:00Z"),
+        )]))
+        .await;
+    dispatcher.run_once().await.unwrap();
+    let calls = calls_handle.lock().unwrap().clone();
+    let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "chat.postMessage",
+            "chat.update",
+            "chat.postMessage",
+            "chat.update",
+            "chat.postMessage"
+        ]
+    );
+    let update = &calls[3].1;
+    assert_eq!(update["ts"], "1700000000.000001");
+    assert!(
+        update["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["type"] != "actions"),
+        "{update}"
+    );
+    assert_eq!(calls[4].1["text"], "INC-1 resolved.");
 }
 
 #[test]
