@@ -1,6 +1,7 @@
 //! E-mail over SMTP (STARTTLS, implicit TLS, or plain for local relays): multipart text and HTML,
 //! `[CRITICAL] <title> (INC-42)`, and Message-ID / In-Reply-To so an incident's mails thread.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
@@ -8,6 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::templates::{Templates, context};
 use super::{Delivery, IncidentSummary, SendResult};
 
 /// How the SMTP connection is secured.
@@ -35,25 +37,29 @@ pub struct SmtpSettings {
 pub struct EmailChannel {
     transport: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     problem: Option<String>,
+    templates: Arc<Templates>,
 }
 
 impl EmailChannel {
     /// A sender; without settings every e-mail is a dead letter saying so.
-    pub fn new(settings: Option<&SmtpSettings>) -> Self {
+    pub fn new(settings: Option<&SmtpSettings>, templates: Arc<Templates>) -> Self {
         let Some(s) = settings else {
             return EmailChannel {
                 transport: None,
                 problem: Some("e-mail is not configured (channels.email)".into()),
+                templates,
             };
         };
         match build(s) {
             Ok(t) => EmailChannel {
                 transport: Some(t),
                 problem: None,
+                templates,
             },
             Err(e) => EmailChannel {
                 transport: None,
                 problem: Some(e),
+                templates,
             },
         }
     }
@@ -65,7 +71,7 @@ impl EmailChannel {
                 error: self.problem.clone().unwrap_or_default(),
             };
         };
-        let message = match message(from, to, delivery) {
+        let message = match message(&self.templates, from, to, delivery) {
             Ok(m) => m,
             Err(error) => return SendResult::Dead { error },
         };
@@ -118,89 +124,32 @@ fn message_id(delivery: &Delivery) -> String {
     format!("<{short}.{}@alertrouter>", delivery.incident.id)
 }
 
-/// `[CRITICAL] <title> (INC-42)`.
-pub fn subject(inc: &IncidentSummary) -> String {
-    format!(
-        "[{}] {} (INC-{})",
-        inc.severity.to_uppercase(),
-        inc.title,
-        inc.number
-    )
-}
-
-/// The plain-text body.
-pub fn text_body(inc: &IncidentSummary) -> String {
-    let mut out = format!(
-        "{}\n\nSeverity: {}\nStatus: {}\n",
-        subject(inc),
-        inc.severity,
-        inc.status
-    );
-    if let Some(labels) = inc.group_labels.as_object() {
-        for (k, v) in labels {
-            out.push_str(&format!("{k}: {}\n", v.as_str().unwrap_or("")));
-        }
-    }
-    if let Some(d) = inc.annotations["description"].as_str() {
-        out.push_str(&format!("\n{d}\n"));
-    }
-    if let Some(url) = inc.annotations["runbook_url"].as_str() {
-        out.push_str(&format!("\nRunbook: {url}\n"));
-    }
-    if let Some(url) = &inc.generator_url {
-        out.push_str(&format!("Source: {url}\n"));
-    }
-    out
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The HTML body.
-pub fn html_body(inc: &IncidentSummary) -> String {
-    let mut rows = String::new();
-    if let Some(labels) = inc.group_labels.as_object() {
-        for (k, v) in labels {
-            rows.push_str(&format!(
-                "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-                escape(k),
-                escape(v.as_str().unwrap_or(""))
-            ));
-        }
-    }
-    let mut out = format!(
-        "<html><body><h2>{}</h2><p><b>{}</b> · {}</p><table>{rows}</table>",
-        escape(&subject(inc)),
-        escape(&inc.severity.to_uppercase()),
-        escape(&inc.status)
-    );
-    if let Some(d) = inc.annotations["description"].as_str() {
-        out.push_str(&format!("<p>{}</p>", escape(d)));
-    }
-    if let Some(url) = inc.annotations["runbook_url"].as_str() {
-        out.push_str(&format!("<p><a href=\"{}\">Runbook</a></p>", escape(url)));
-    }
-    out.push_str("</body></html>");
-    out
-}
-
-fn message(from: &Mailbox, to: &str, delivery: &Delivery) -> Result<Message, String> {
+/// Subject, text and HTML of a mail, from the templates.
+pub fn render(templates: &Templates, delivery: &Delivery) -> (String, String, String) {
     let inc = &delivery.incident;
+    let ctx = context(inc, &inc.title, Some(delivery), "");
+    let subject = templates.text("email_subject.txt", &ctx);
+    let text = templates.text("email_text.txt", &ctx);
+    let html = templates.text("email_html.html", &ctx);
+    (subject.trim().to_string(), text, html)
+}
+
+fn message(
+    templates: &Templates,
+    from: &Mailbox,
+    to: &str,
+    delivery: &Delivery,
+) -> Result<Message, String> {
+    let inc = &delivery.incident;
+    let (subject, text, html) = render(templates, delivery);
     let to: Mailbox = to.parse().map_err(|e| format!("recipient address: {e}"))?;
     Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(subject(inc))
+        .subject(subject)
         .message_id(Some(message_id(delivery)))
         .in_reply_to(thread_root(inc))
         .references(thread_root(inc))
-        .multipart(MultiPart::alternative_plain_html(
-            text_body(inc),
-            html_body(inc),
-        ))
+        .multipart(MultiPart::alternative_plain_html(text, html))
         .map_err(|e| format!("building the message: {e}"))
 }

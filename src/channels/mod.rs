@@ -5,6 +5,7 @@ pub mod email;
 pub mod pagerduty;
 pub mod slack;
 pub mod sms;
+pub mod templates;
 pub mod webhook;
 
 use std::time::Duration;
@@ -35,15 +36,21 @@ impl Channels {
             pagerduty: PagerDutyChannel::new(
                 settings.pagerduty_url.clone(),
                 settings.pagerduty_timeout,
+                settings.templates.clone(),
             ),
             pagerduty_default_service: settings.pagerduty_default_service.clone(),
-            sms: SmsChannel::new(settings.sms.clone(), settings.sms_timeout),
+            sms: SmsChannel::new(
+                settings.sms.clone(),
+                settings.sms_timeout,
+                settings.templates.clone(),
+            ),
             slack: SlackChannel::new(
                 settings.slack_url.clone(),
                 settings.slack_token.clone(),
                 settings.slack_timeout,
+                settings.templates.clone(),
             ),
-            email: EmailChannel::new(settings.email.as_ref()),
+            email: EmailChannel::new(settings.email.as_ref(), settings.templates.clone()),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! PagerDuty Events API v2: one `trigger` per page with a stable `dedup_key` per incident, so
 //! PagerDuty folds every step and redelivery of an incident into one PagerDuty incident.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::templates::{Templates, context};
 use super::{Delivery, SendResult, retry_after};
 
 /// PagerDuty's summary limit.
@@ -15,16 +17,21 @@ const MAX_SUMMARY: usize = 1024;
 pub struct PagerDutyChannel {
     client: reqwest::Client,
     url: String,
+    templates: Arc<Templates>,
 }
 
 impl PagerDutyChannel {
     /// A sender posting to `url` (PagerDuty's `https://events.pagerduty.com/v2/enqueue`).
-    pub fn new(url: String, timeout: Duration) -> Self {
+    pub fn new(url: String, timeout: Duration, templates: Arc<Templates>) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .unwrap_or_default();
-        PagerDutyChannel { client, url }
+        PagerDutyChannel {
+            client,
+            url,
+            templates,
+        }
     }
 
     /// Triggers the incident on the service whose routing key is given, or resolves it there
@@ -42,7 +49,7 @@ impl PagerDutyChannel {
                 "dedup_key": delivery.incident.id.to_string(),
             })
         } else {
-            trigger_event(routing_key.expose_secret(), delivery)
+            trigger_event(&self.templates, routing_key.expose_secret(), delivery)
         };
         match self.client.post(&self.url).json(&event).send().await {
             Ok(response) => {
@@ -86,14 +93,14 @@ fn severity(ours: &str) -> &'static str {
 }
 
 /// The Events v2 `trigger` body of a page.
-pub fn trigger_event(routing_key: &str, delivery: &Delivery) -> serde_json::Value {
+pub fn trigger_event(
+    templates: &Templates,
+    routing_key: &str,
+    delivery: &Delivery,
+) -> serde_json::Value {
     let inc = &delivery.incident;
-    let mut summary = format!(
-        "[{}] {} (INC-{})",
-        inc.severity.to_uppercase(),
-        inc.title,
-        inc.number
-    );
+    let ctx = context(inc, &inc.title, Some(delivery), "");
+    let mut summary = templates.text("pagerduty_summary.txt", &ctx);
     if summary.len() > MAX_SUMMARY {
         let mut cut = MAX_SUMMARY - 3;
         while !summary.is_char_boundary(cut) {

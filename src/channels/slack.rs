@@ -5,12 +5,14 @@
 //! Plain `reqwest` rather than slack-morphism: two Web API methods are all this needs, and
 //! reqwest is already here for the other channels.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use super::templates::{Templates, context};
 use super::{Delivery, IncidentSummary, SendResult, retry_after};
 
 /// Sends Slack messages with a bot token.
@@ -19,6 +21,7 @@ pub struct SlackChannel {
     /// `https://slack.com/api` (tests point it at a fake).
     base_url: String,
     token: Option<SecretString>,
+    templates: Arc<Templates>,
 }
 
 /// Where a page goes in Slack, and what is already there.
@@ -33,7 +36,12 @@ pub struct SlackTarget<'a> {
 
 impl SlackChannel {
     /// A sender; without a token every Slack message is a dead letter saying so.
-    pub fn new(base_url: String, token: Option<SecretString>, timeout: Duration) -> Self {
+    pub fn new(
+        base_url: String,
+        token: Option<SecretString>,
+        timeout: Duration,
+        templates: Arc<Templates>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
@@ -42,6 +50,7 @@ impl SlackChannel {
             client,
             base_url,
             token,
+            templates,
         }
     }
 
@@ -60,7 +69,12 @@ impl SlackChannel {
         };
         let resolved = delivery.payload["kind"] == "resolved";
         let blocks = blocks(&delivery.incident, to.mention);
-        let text = fallback_text(&delivery.incident);
+        let inc = &delivery.incident;
+        let who = to
+            .mention
+            .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
+        let ctx = context(inc, &inc.title, Some(delivery), &who);
+        let text = self.templates.text("slack_text.txt", &ctx);
         match &to.existing {
             // Nothing was posted here, so there is nothing to mark resolved.
             None if resolved => SendResult::Sent {
@@ -84,15 +98,10 @@ impl SlackChannel {
                 if let Err(failed) = self.call(token, "chat.update", &update, now).await {
                     return failed;
                 }
-                let number = delivery.incident.number;
                 let text = if resolved {
-                    format!("INC-{number} resolved.")
+                    self.templates.text("slack_reply_resolved.txt", &ctx)
                 } else {
-                    let who = to
-                        .mention
-                        .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
-                    let step = delivery.payload["step"].as_u64().map_or(1, |s| s + 1);
-                    format!("Step {step}: paging {who}, INC-{number} is still unacknowledged.")
+                    self.templates.text("slack_reply_page.txt", &ctx)
                 };
                 let reply = json!({"channel": channel, "thread_ts": ts, "text": text});
                 match self.call(token, "chat.postMessage", &reply, now).await {
@@ -165,16 +174,6 @@ fn severity_badge(severity: &str) -> &'static str {
         "warning" => ":large_orange_circle: WARNING",
         _ => ":large_blue_circle: INFO",
     }
-}
-
-/// The notification text (shown where blocks are not).
-pub fn fallback_text(inc: &IncidentSummary) -> String {
-    format!(
-        "[{}] {} (INC-{})",
-        inc.severity.to_uppercase(),
-        inc.title,
-        inc.number
-    )
 }
 
 /// The Block Kit of an incident's message.

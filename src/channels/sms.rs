@@ -1,11 +1,13 @@
 //! SMS over the Twilio Messages API: a short body that fits one segment, with the incident's
 //! number and how to reply (`Reply ACK 42`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::templates::{Templates, context};
 use super::{Delivery, SendResult, retry_after};
 
 /// Twilio account settings.
@@ -25,16 +27,25 @@ pub struct TwilioSettings {
 pub struct SmsChannel {
     client: reqwest::Client,
     twilio: Option<TwilioSettings>,
+    templates: Arc<Templates>,
 }
 
 impl SmsChannel {
     /// A sender; without Twilio settings every SMS is a dead letter saying so.
-    pub fn new(twilio: Option<TwilioSettings>, timeout: Duration) -> Self {
+    pub fn new(
+        twilio: Option<TwilioSettings>,
+        timeout: Duration,
+        templates: Arc<Templates>,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .build()
             .unwrap_or_default();
-        SmsChannel { client, twilio }
+        SmsChannel {
+            client,
+            twilio,
+            templates,
+        }
     }
 
     /// Texts `to` (E.164) about the delivery's incident.
@@ -44,7 +55,7 @@ impl SmsChannel {
                 error: "SMS is not configured (channels.sms)".into(),
             };
         };
-        let body = sms_body(delivery);
+        let body = sms_body(&self.templates, delivery);
         let mut form = vec![
             ("To", to.to_string()),
             ("From", t.from.clone()),
@@ -114,25 +125,20 @@ pub fn segment_cost(text: &str) -> (usize, usize) {
     (septets, 160)
 }
 
-/// `CRIT INC-42: <title>. Reply ACK 42`, the title shortened so the whole fits one segment.
-pub fn sms_body(delivery: &Delivery) -> String {
+/// The `sms.txt` template (`CRIT INC-42: <title>. Reply ACK 42`), the title shortened until the
+/// whole fits one segment.
+pub fn sms_body(templates: &Templates, delivery: &Delivery) -> String {
     let inc = &delivery.incident;
-    let severity = match inc.severity.as_str() {
-        "critical" => "CRIT",
-        "warning" => "WARN",
-        _ => "INFO",
-    };
-    let head = format!("{severity} INC-{}: ", inc.number);
-    let tail = format!(". Reply ACK {}", inc.number);
-    let text = |title: &str| format!("{head}{title}{tail}");
+    let text = |title: &str| templates.text("sms.txt", &context(inc, title, Some(delivery), ""));
     let fits = |t: &str| {
         let (cost, limit) = segment_cost(t);
         cost <= limit
     };
-    if fits(&text(&inc.title)) {
-        return text(&inc.title);
+    let whole = text(&inc.title);
+    if fits(&whole) {
+        return whole;
     }
-    // Shorten the title until the whole fits; ".." and the tail's "." make an ellipsis.
+    // Shorten the title until the whole fits; ".." and a following "." make an ellipsis.
     let chars: Vec<char> = inc.title.chars().collect();
     (0..chars.len())
         .rev()
@@ -180,14 +186,17 @@ mod tests {
     #[test]
     fn a_short_title_is_kept_whole() {
         assert_eq!(
-            sms_body(&delivery("HighErrorRate on web-1")),
+            sms_body(&Templates::default(), &delivery("HighErrorRate on web-1")),
             "CRIT INC-4821: HighErrorRate on web-1. Reply ACK 4821"
         );
     }
 
     #[test]
     fn a_long_title_is_cut_to_one_gsm7_segment() {
-        let body = sms_body(&delivery(&"disk almost full on db-7 ".repeat(20)));
+        let body = sms_body(
+            &Templates::default(),
+            &delivery(&"disk almost full on db-7 ".repeat(20)),
+        );
         assert_eq!(segment_cost(&body), (160, 160));
         assert!(body.ends_with("... Reply ACK 4821"), "{body}");
         assert!(!body.contains("...."), "{body}");
@@ -195,7 +204,10 @@ mod tests {
 
     #[test]
     fn a_non_gsm_title_fits_one_ucs2_segment() {
-        let body = sms_body(&delivery(&"支付服务错误率过高".repeat(10)));
+        let body = sms_body(
+            &Templates::default(),
+            &delivery(&"支付服务错误率过高".repeat(10)),
+        );
         let (cost, limit) = segment_cost(&body);
         assert_eq!(limit, 70);
         assert!(cost <= 70, "{cost}: {body}");

@@ -19,6 +19,17 @@ pub struct FileConfig {
     /// Default: `policies/` beside the config file, when it exists.
     pub policies_dir: Option<PathBuf>,
     pub channels: ChannelsFile,
+    pub templates: TemplatesFile,
+}
+
+/// `templates:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TemplatesFile {
+    /// `en` (default) or `zh-CN`.
+    pub locale: Option<String>,
+    /// Files here (`sms.txt`, `email_subject.txt`, …) replace the built-in ones.
+    pub dir: Option<PathBuf>,
 }
 
 /// `channels:`.

@@ -19,6 +19,7 @@ use self::file::{FileConfig, IntegrationFile, SizeValue};
 pub use self::units::{parse_duration, parse_size};
 use crate::channels::email::{SmtpSettings, SmtpTls};
 use crate::channels::sms::TwilioSettings;
+use crate::channels::templates::Templates;
 use crate::core::Severity;
 use crate::core::policy::Policies;
 use crate::routing::suppress::Suppressions;
@@ -65,6 +66,8 @@ pub struct ChannelSettings {
     pub slack_timeout: Duration,
     /// SMTP, when e-mail is configured.
     pub email: Option<SmtpSettings>,
+    /// Message texts.
+    pub templates: std::sync::Arc<Templates>,
 }
 
 impl Default for ChannelSettings {
@@ -81,6 +84,7 @@ impl Default for ChannelSettings {
             slack_token: None,
             slack_timeout: Duration::from_secs(10),
             email: None,
+            templates: std::sync::Arc::new(Templates::default()),
         }
     }
 }
@@ -531,6 +535,7 @@ impl Validator<'_> {
             },
             slack_timeout: self.duration("channels.slack.timeout", sl.timeout.clone(), "10s")?,
             email: self.smtp(&file.channels.email)?,
+            templates: std::sync::Arc::new(self.templates(&file.templates)?),
             sms_timeout: self.duration(
                 "channels.sms.timeout",
                 file.channels.sms.timeout.clone(),
@@ -563,6 +568,19 @@ impl Validator<'_> {
                 level: level.unwrap_or_else(|| "info".into()),
             },
         })
+    }
+
+    /// The message templates: a built-in locale, with files of `dir` replacing built-in ones.
+    fn templates(&self, raw: &file::TemplatesFile) -> Result<Templates, ConfigError> {
+        let dir = raw.dir.as_ref().map(|d| self.base.join(d));
+        if let Some(d) = dir.as_ref().filter(|d| !d.is_dir()) {
+            return Err(self.error(
+                "templates.dir",
+                format!("{} is not a directory", d.display()),
+            ));
+        }
+        Templates::new(raw.locale.as_deref().unwrap_or("en"), dir.as_deref())
+            .map_err(|e| self.error("templates", e))
     }
 
     /// SMTP settings, when `channels.email.host` is given.

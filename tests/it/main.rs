@@ -9,6 +9,7 @@ mod escalation;
 mod fixtures;
 mod hostile;
 mod lifecycle;
+mod messages;
 mod replay;
 mod routing;
 mod service;
