@@ -3,6 +3,7 @@
 //! Errors name the file, the key and the reason. Secrets are `SecretString`s: `Debug` on a
 //! [`Settings`] never prints them.
 
+mod channels;
 mod file;
 mod policies;
 mod routes;
@@ -15,11 +16,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+pub use self::channels::ChannelSettings;
 use self::file::{FileConfig, IntegrationFile, SizeValue};
 pub use self::units::{parse_duration, parse_size};
-use crate::channels::email::{SmtpSettings, SmtpTls};
-use crate::channels::sms::TwilioSettings;
-use crate::channels::templates::Templates;
 use crate::core::Severity;
 use crate::core::policy::Policies;
 use crate::routing::suppress::Suppressions;
@@ -44,49 +43,6 @@ pub struct Settings {
     /// What this process runs (`serve --role`).
     pub role: Role,
     pub channels: ChannelSettings,
-}
-
-/// How notifications are sent.
-#[derive(Debug, Clone)]
-pub struct ChannelSettings {
-    /// Outgoing webhooks are signed (Standard Webhooks) when set.
-    pub webhook_secret: Option<SecretString>,
-    pub webhook_timeout: Duration,
-    /// The Events API v2 endpoint (tests point it at a fake).
-    pub pagerduty_url: String,
-    pub pagerduty_timeout: Duration,
-    /// The `destinations.pagerduty_services` entry paged for `via: pagerduty` on a person.
-    pub pagerduty_default_service: Option<String>,
-    /// Twilio, when SMS is configured.
-    pub sms: Option<TwilioSettings>,
-    pub sms_timeout: Duration,
-    /// `https://slack.com/api` (tests point it at a fake).
-    pub slack_url: String,
-    pub slack_token: Option<SecretString>,
-    pub slack_timeout: Duration,
-    /// SMTP, when e-mail is configured.
-    pub email: Option<SmtpSettings>,
-    /// Message texts.
-    pub templates: std::sync::Arc<Templates>,
-}
-
-impl Default for ChannelSettings {
-    fn default() -> Self {
-        ChannelSettings {
-            webhook_secret: None,
-            webhook_timeout: Duration::from_secs(5),
-            pagerduty_url: "https://events.pagerduty.com/v2/enqueue".into(),
-            pagerduty_timeout: Duration::from_secs(10),
-            pagerduty_default_service: None,
-            sms: None,
-            sms_timeout: Duration::from_secs(10),
-            slack_url: "https://slack.com/api".into(),
-            slack_token: None,
-            slack_timeout: Duration::from_secs(10),
-            email: None,
-            templates: std::sync::Arc::new(Templates::default()),
-        }
-    }
 }
 
 /// What one process runs: the HTTP API, the background workers, or both.
@@ -497,61 +453,7 @@ impl Validator<'_> {
                 Some(dir) => routes::load_routes(&dir, &policies)?,
                 None => (Route::default_root(), Suppressions::default()),
             };
-        let wh = file.channels.webhook;
-        let pd = file.channels.pagerduty;
-        let sl = &file.channels.slack;
-        let channels = ChannelSettings {
-            webhook_secret: match (&wh.signing_secret, &wh.signing_secret_file) {
-                (None, None) => None,
-                (inline, path) => Some(self.secret(
-                    "channels.webhook.signing_secret",
-                    inline.as_deref(),
-                    path.as_deref(),
-                )?),
-            },
-            webhook_timeout: self.duration("channels.webhook.timeout", wh.timeout, "5s")?,
-            pagerduty_url: pd
-                .url
-                .clone()
-                .unwrap_or_else(|| ChannelSettings::default().pagerduty_url),
-            pagerduty_timeout: self.duration(
-                "channels.pagerduty.timeout",
-                pd.timeout.clone(),
-                "10s",
-            )?,
-            pagerduty_default_service: pd.default_service.clone(),
-            sms: self.twilio(&file.channels.sms)?,
-            slack_url: sl
-                .url
-                .clone()
-                .unwrap_or_else(|| ChannelSettings::default().slack_url),
-            slack_token: match (&sl.bot_token, &sl.bot_token_file) {
-                (None, None) => None,
-                (inline, path) => Some(self.secret(
-                    "channels.slack.bot_token",
-                    inline.as_deref(),
-                    path.as_deref(),
-                )?),
-            },
-            slack_timeout: self.duration("channels.slack.timeout", sl.timeout.clone(), "10s")?,
-            email: self.smtp(&file.channels.email)?,
-            templates: std::sync::Arc::new(self.templates(&file.templates)?),
-            sms_timeout: self.duration(
-                "channels.sms.timeout",
-                file.channels.sms.timeout.clone(),
-                "10s",
-            )?,
-        };
-        if let Some(name) = channels
-            .pagerduty_default_service
-            .as_ref()
-            .filter(|n| !policies.pagerduty_services.contains_key(*n))
-        {
-            return Err(self.error(
-                "channels.pagerduty.default_service",
-                format!("{name:?} is not in destinations.pagerduty_services of policies/"),
-            ));
-        }
+        let channels = self.channels(&file.channels, &file.templates, &policies)?;
         Ok(Settings {
             channels,
             role: Role::All,
@@ -568,107 +470,6 @@ impl Validator<'_> {
                 level: level.unwrap_or_else(|| "info".into()),
             },
         })
-    }
-
-    /// The message templates: a built-in locale, with files of `dir` replacing built-in ones.
-    fn templates(&self, raw: &file::TemplatesFile) -> Result<Templates, ConfigError> {
-        let dir = raw.dir.as_ref().map(|d| self.base.join(d));
-        if let Some(d) = dir.as_ref().filter(|d| !d.is_dir()) {
-            return Err(self.error(
-                "templates.dir",
-                format!("{} is not a directory", d.display()),
-            ));
-        }
-        Templates::new(raw.locale.as_deref().unwrap_or("en"), dir.as_deref())
-            .map_err(|e| self.error("templates", e))
-    }
-
-    /// SMTP settings, when `channels.email.host` is given.
-    fn smtp(&self, raw: &file::EmailFile) -> Result<Option<SmtpSettings>, ConfigError> {
-        let Some(host) = &raw.host else {
-            return Ok(None);
-        };
-        let tls = match raw.tls.as_deref().unwrap_or("starttls") {
-            "starttls" => SmtpTls::StartTls,
-            "tls" => SmtpTls::Tls,
-            "none" => SmtpTls::None,
-            other => {
-                return Err(self.error(
-                    "channels.email.tls",
-                    format!("{other:?} is not starttls, tls or none"),
-                ));
-            }
-        };
-        let from = raw
-            .from
-            .clone()
-            .filter(|f| f.contains('@'))
-            .ok_or_else(|| self.error("channels.email.from", "missing, or not an address"))?;
-        let password = match (&raw.password, &raw.password_file) {
-            (None, None) => None,
-            (inline, path) => Some(self.secret(
-                "channels.email.password",
-                inline.as_deref(),
-                path.as_deref(),
-            )?),
-        };
-        Ok(Some(SmtpSettings {
-            host: host.clone(),
-            port: raw.port.unwrap_or(match tls {
-                SmtpTls::Tls => 465,
-                SmtpTls::StartTls => 587,
-                SmtpTls::None => 25,
-            }),
-            tls,
-            username: raw.username.clone(),
-            password,
-            from,
-            timeout: self.duration("channels.email.timeout", raw.timeout.clone(), "10s")?,
-        }))
-    }
-
-    /// Twilio settings: all of account_sid, auth_token(_file) and from, or none.
-    fn twilio(&self, raw: &file::SmsFile) -> Result<Option<TwilioSettings>, ConfigError> {
-        let any = raw.account_sid.is_some()
-            || raw.auth_token.is_some()
-            || raw.auth_token_file.is_some()
-            || raw.from.is_some();
-        if !any {
-            return Ok(None);
-        }
-        let account_sid = self.expand(
-            "channels.sms.account_sid",
-            raw.account_sid
-                .as_deref()
-                .ok_or_else(|| self.error("channels.sms.account_sid", "missing"))?,
-        )?;
-        let from = raw
-            .from
-            .clone()
-            .ok_or_else(|| self.error("channels.sms.from", "missing"))?;
-        let e164 = from
-            .strip_prefix('+')
-            .is_some_and(|d| (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
-        if !e164 {
-            return Err(self.error(
-                "channels.sms.from",
-                format!("{from:?} is not an E.164 number"),
-            ));
-        }
-        Ok(Some(TwilioSettings {
-            base_url: raw
-                .url
-                .clone()
-                .unwrap_or_else(|| "https://api.twilio.com".into()),
-            account_sid,
-            auth_token: self.secret(
-                "channels.sms.auth_token",
-                raw.auth_token.as_deref(),
-                raw.auth_token_file.as_deref(),
-            )?,
-            from,
-            status_callback: raw.status_callback.clone(),
-        }))
     }
 
     /// A directory named in the file (it must exist), else `default` beside the file if it exists.
