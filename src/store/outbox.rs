@@ -103,9 +103,20 @@ pub async fn claim_deliveries(
 /// How a send ended, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
-    Sent { reference: String },
-    RetryAt { at: DateTime<Utc>, error: String },
-    Dead { error: String },
+    Sent {
+        reference: String,
+    },
+    RetryAt {
+        at: DateTime<Utc>,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
+    /// Held back by a rate limit: not an attempt, just a later turn.
+    Deferred {
+        at: DateTime<Utc>,
+    },
 }
 
 /// Stores the result of a send if this worker still holds the row's lease.
@@ -120,9 +131,11 @@ pub async fn record_delivery(
         Recorded::Sent { reference } => ("sent", None, Some(reference.as_str()), None),
         Recorded::RetryAt { at, error } => ("pending", Some(*at), None, Some(error.as_str())),
         Recorded::Dead { error } => ("dead", None, None, Some(error.as_str())),
+        Recorded::Deferred { at } => ("pending", Some(*at), None, None),
     };
+    let attempt = i32::from(!matches!(result, Recorded::Deferred { .. }));
     let done = sqlx::query(
-        "update outbox set status = $3, attempts = attempts + 1,
+        "update outbox set status = $3, attempts = attempts + $8,
             due_at = coalesce($4, due_at), provider_ref = coalesce($5, provider_ref),
             last_error = coalesce($6, last_error),
             sent_at = case when $3 = 'sent' then $7 else sent_at end,
@@ -136,6 +149,7 @@ pub async fn record_delivery(
     .bind(reference)
     .bind(error)
     .bind(now)
+    .bind(attempt)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -18,6 +18,7 @@ use crate::core::policy::User;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
+use crate::workers::limits::{Limits, default_rates};
 
 /// The channels this dispatcher delivers.
 pub const DELIVERED_CHANNELS: [&str; 5] = ["webhook", "pagerduty", "sms", "slack", "email"];
@@ -65,6 +66,7 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     channels: Channels,
     settings: DispatchSettings,
+    limits: Limits,
     /// Where `${ENV}` references of routing keys are read (tests inject their own).
     env: Arc<EnvFn>,
 }
@@ -80,6 +82,7 @@ impl Dispatcher {
         settings: DispatchSettings,
     ) -> Self {
         Dispatcher {
+            limits: Limits::new(clock.clone(), &default_rates()),
             id: Uuid::now_v7(),
             pool,
             clock,
@@ -134,6 +137,19 @@ impl Dispatcher {
             self.metrics.redelivery(&delivery.channel);
         }
         let now = self.clock.now();
+        if let Err(wait) = self.limits.check(&delivery.channel, &delivery.recipient) {
+            self.metrics.delivery(&delivery.channel, "rate_limited");
+            let at = now + delta(wait);
+            store::record_delivery(
+                &self.pool,
+                delivery.id,
+                self.id,
+                &Recorded::Deferred { at },
+                now,
+            )
+            .await?;
+            return Ok(());
+        }
         let result = self.send(&delivery, now).await;
         let recorded = decide(
             &delivery,
@@ -149,6 +165,7 @@ impl Dispatcher {
                 let error = mask_contacts(error);
                 tracing::info!(id = delivery.id, channel = %delivery.channel, %error, "delivery failed; will retry");
             }
+            Recorded::Deferred { .. } => {}
             Recorded::Dead { error } => {
                 self.metrics.delivery(&delivery.channel, "dead");
                 let error = mask_contacts(error);

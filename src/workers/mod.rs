@@ -2,6 +2,7 @@
 
 pub mod dispatcher;
 pub mod escalation;
+pub mod limits;
 
 use std::time::Duration;
 

@@ -313,3 +313,80 @@ async fn while_slack_fails_the_next_steps_sms_and_pagerduty_leave_on_time() {
     assert_eq!(twilio.messages.lock().unwrap().len(), 2);
     assert_eq!(pd.events.lock().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_busy_destination_is_paced_to_its_rate_and_nothing_is_dropped() {
+    let db = TestDb::new().await;
+    let calls: Calls = Arc::default();
+    let url = fake_slack(calls.clone()).await;
+    let server = start_with(&db, |c| {
+        c.policies.users.get_mut("alice").unwrap().slack_id = Some("U0ALICE".into());
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = dispatcher_for(
+        &server,
+        metrics.clone(),
+        ChannelSettings {
+            slack_url: url,
+            slack_token: Some(SecretString::from("xoxb-test".to_string())),
+            ..ChannelSettings::default()
+        },
+    );
+    // Three incidents page the same person's DM at the same moment.
+    for key in ["a", "b", "c"] {
+        let mut body: Value = serde_json::from_str(&webhook(vec![alert(
+            key,
+            "critical",
+            "firing",
+            "2026-11-25T18:50:00Z",
+            None,
+        )]))
+        .unwrap();
+        body["groupKey"] = json!(key);
+        server.post(body.to_string()).await;
+    }
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    let posts = || {
+        calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| m == "chat.postMessage")
+            .count()
+    };
+    for _ in 0..3 {
+        dispatcher.run_once().await.unwrap();
+    }
+    assert_eq!(
+        posts(),
+        1,
+        "Slack allows about one message a second per destination"
+    );
+    server.clock.advance(TimeDelta::seconds(1));
+    for _ in 0..3 {
+        dispatcher.run_once().await.unwrap();
+    }
+    assert_eq!(posts(), 2);
+    server.clock.advance(TimeDelta::seconds(1));
+    dispatcher.run_once().await.unwrap();
+    assert_eq!(posts(), 3, "all three delivered, none dropped");
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"alertrouter_deliveries_total{channel="slack",result="rate_limited"}"#),
+        "{text}"
+    );
+    let attempts: Vec<i32> =
+        sqlx::query_scalar("select attempts from outbox where channel = 'slack' order by id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        attempts,
+        [1, 1, 1],
+        "waiting for a turn is not a failed attempt"
+    );
+}
