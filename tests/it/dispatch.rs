@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::escalation::{dispatcher_for, outbox, start_with, worker};
-use crate::support::{TestDb, TestServer, alert, webhook};
+use crate::support::{TestDb, TestServer, alert, grouped};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const S1: &str = "2026-11-25T18:50:00Z";
@@ -132,10 +132,7 @@ async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics
 }
 
 fn group(key: &str) -> String {
-    let mut body: serde_json::Value =
-        serde_json::from_str(&webhook(vec![alert(key, "critical", "firing", S1, None)])).unwrap();
-    body["groupKey"] = json!(key);
-    body.to_string()
+    grouped(key, vec![alert(key, "critical", "firing", S1, None)])
 }
 
 #[tokio::test]
@@ -381,9 +378,7 @@ async fn a_critical_page_triggers_pagerduty_once_per_incident_key_and_a_missing_
         S1,
         Some("2026-11-25T19:06:00Z"),
     );
-    let mut body: serde_json::Value = serde_json::from_str(&webhook(vec![resolved])).unwrap();
-    body["groupKey"] = json!("db-down");
-    server.post(body.to_string()).await;
+    server.post(grouped("db-down", vec![resolved])).await;
     dispatcher(Some("0123456789abcdef0123456789abcdef"))
         .run_once()
         .await

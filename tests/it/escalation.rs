@@ -12,9 +12,8 @@ use alertrouter::metrics::Metrics;
 use alertrouter::routing::tree::Route;
 use alertrouter::workers::escalation::{EscalationSettings, EscalationWorker};
 use chrono::{NaiveDateTime, TimeDelta};
-use serde_json::json;
 
-use crate::support::{TestDb, TestServer, alert, settings, webhook};
+use crate::support::{TestDb, TestServer, alert, grouped, settings, webhook};
 
 const S1: &str = "2026-11-25T18:50:00Z";
 
@@ -211,16 +210,10 @@ async fn three_engines_fire_a_thousand_incidents_once_and_take_over_a_dead_ones_
     for chunk in 0..50 {
         let posts = (0..20).map(|i| {
             let n = chunk * 20 + i;
-            let mut body: serde_json::Value = serde_json::from_str(&webhook(vec![alert(
-                &format!("i-{n}"),
-                "critical",
-                "firing",
-                S1,
-                None,
-            )]))
-            .unwrap();
-            body["groupKey"] = json!(format!("{{}}:{{instance=\"i-{n}\"}}"));
-            server.post(body.to_string())
+            server.post(grouped(
+                &format!("{{}}:{{instance=\"i-{n}\"}}"),
+                vec![alert(&format!("i-{n}"), "critical", "firing", S1, None)],
+            ))
         });
         for (status, body) in futures_join(posts).await {
             assert_eq!(status, 200, "{body}");

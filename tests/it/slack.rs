@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::escalation::{dispatcher_for, start_with, worker};
-use crate::support::{TestDb, alert, webhook};
+use crate::support::{TestDb, alert, grouped, webhook};
 
 /// Every call: (method, body).
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
@@ -335,16 +335,18 @@ async fn a_busy_destination_is_paced_to_its_rate_and_nothing_is_dropped() {
     );
     // Three incidents page the same person's DM at the same moment.
     for key in ["a", "b", "c"] {
-        let mut body: Value = serde_json::from_str(&webhook(vec![alert(
-            key,
-            "critical",
-            "firing",
-            "2026-11-25T18:50:00Z",
-            None,
-        )]))
-        .unwrap();
-        body["groupKey"] = json!(key);
-        server.post(body.to_string()).await;
+        server
+            .post(grouped(
+                key,
+                vec![alert(
+                    key,
+                    "critical",
+                    "firing",
+                    "2026-11-25T18:50:00Z",
+                    None,
+                )],
+            ))
+            .await;
     }
     worker(&server, metrics.clone(), 100)
         .run_once()

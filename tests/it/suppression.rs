@@ -7,10 +7,9 @@ use alertrouter::metrics::Metrics;
 use alertrouter::routing::matcher::parse_matchers;
 use alertrouter::routing::suppress::{InhibitRule, MaintenanceWindow};
 use chrono::TimeDelta;
-use serde_json::json;
 
 use crate::escalation::{start_with, worker};
-use crate::support::{TestDb, alert, t0, webhook};
+use crate::support::{TestDb, alert, grouped, t0, webhook};
 
 const S1: &str = "2026-11-25T18:50:00Z";
 
@@ -79,11 +78,7 @@ async fn an_inhibited_incident_pages_when_its_source_resolves() {
     })
     .await;
     let w = worker(&server, Arc::new(Metrics::new()), 100);
-    let group = |key: &str, a: serde_json::Value| {
-        let mut body: serde_json::Value = serde_json::from_str(&webhook(vec![a])).unwrap();
-        body["groupKey"] = json!(key);
-        body.to_string()
-    };
+    let group = |key: &str, a: serde_json::Value| grouped(key, vec![a]);
     server
         .post(group(
             "crit",

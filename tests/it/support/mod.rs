@@ -5,5 +5,5 @@ pub mod payload;
 pub mod server;
 
 pub use db::TestDb;
-pub use payload::{alert, fixture, webhook};
+pub use payload::{alert, fixture, grouped, webhook};
 pub use server::{TOKEN, TestServer, settings, t0};

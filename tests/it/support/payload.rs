@@ -60,3 +60,10 @@ pub fn webhook_truncated(alerts: Vec<Value>, truncated: u64) -> String {
     })
     .to_string()
 }
+
+/// A webhook carrying `alerts` as the Alertmanager group `key` (its own incident).
+pub fn grouped(key: &str, alerts: Vec<Value>) -> String {
+    let mut body: Value = serde_json::from_str(&webhook(alerts)).unwrap();
+    body["groupKey"] = json!(key);
+    body.to_string()
+}
