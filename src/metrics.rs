@@ -295,12 +295,17 @@ impl Metrics {
 
     /// Counts a send attempt.
     pub fn delivery(&self, channel: &str, result: &str) {
+        self.delivery_n(channel, result, 1);
+    }
+
+    /// Counts `n` notifications that came to `result` (`bundled` pages ride in one message).
+    pub fn delivery_n(&self, channel: &str, result: &str, n: u64) {
         self.deliveries
             .get_or_create(&DeliveryLabels {
                 channel: channel.to_string(),
                 result: result.to_string(),
             })
-            .inc();
+            .inc_by(n);
     }
 
     /// Records the oldest overdue step.

@@ -26,6 +26,8 @@ pub struct Channels {
     pub sms: SmsChannel,
     pub slack: SlackChannel,
     pub email: EmailChannel,
+    /// Rate limits per channel.
+    pub rate_limits: std::collections::BTreeMap<String, crate::workers::limits::ChannelRates>,
 }
 
 impl Channels {
@@ -51,6 +53,7 @@ impl Channels {
                 settings.templates.clone(),
             ),
             email: EmailChannel::new(settings.email.as_ref(), settings.templates.clone()),
+            rate_limits: settings.rate_limits.clone(),
         }
     }
 }
@@ -69,6 +72,19 @@ pub struct Delivery {
     /// Claimed again after a lease ran out: the last send may have gone out without its result
     /// being recorded, so this one may be a duplicate.
     pub redelivery: bool,
+    /// How often a rate limit made it wait its turn.
+    pub deferrals: i32,
+    /// Pages to the same destination that go out with this one ("+N more incidents").
+    pub bundled: Vec<Bundled>,
+}
+
+/// A page carried by another page's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundled {
+    pub id: i64,
+    pub number: i64,
+    pub severity: String,
+    pub title: String,
 }
 
 /// What a message says about its incident.

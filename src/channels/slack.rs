@@ -68,12 +68,32 @@ impl SlackChannel {
             };
         };
         let resolved = delivery.payload["kind"] == "resolved";
-        let blocks = blocks(&delivery.incident, to.mention);
         let inc = &delivery.incident;
         let who = to
             .mention
             .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
         let ctx = context(inc, &inc.title, Some(delivery), &who);
+        let mut blocks = blocks(inc, to.mention);
+        let more = ctx["more"].as_array().filter(|m| !m.is_empty());
+        if let (Some(more), Some(list)) = (more, blocks.as_array_mut()) {
+            let lines: Vec<String> = more
+                .iter()
+                .map(|m| {
+                    format!(
+                        "• INC-{} {}",
+                        m["number"],
+                        m["title"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            let text = format!("*+{} more incidents*\n{}", more.len(), lines.join("\n"));
+            // Above the buttons, which act on this message's own incident.
+            let at = list.len().saturating_sub(1);
+            list.insert(
+                at,
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": text.chars().take(3000).collect::<String>()}}),
+            );
+        }
         let text = self.templates.text("slack_text.txt", &ctx);
         match &to.existing {
             // Nothing was posted here, so there is nothing to mark resolved.

@@ -180,6 +180,8 @@ mod tests {
                 generator_url: None,
             },
             redelivery: false,
+            deferrals: 0,
+            bundled: Vec::new(),
         }
     }
 

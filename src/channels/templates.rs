@@ -75,9 +75,14 @@ impl Templates {
         }
         let templates = Templates { env };
         // Render every template once, so a broken override is refused at load, not at 3 a.m.
-        let sample = sample_context();
-        for name in NAMES {
-            templates.render(name, &sample)?;
+        // With a bundle too, so both branches of `{% if more %}` are checked.
+        let plain = sample_context();
+        let mut bundled = plain.clone();
+        bundled["more"] = json!([{"number": 2, "title": "other", "severity": "warning"}]);
+        for ctx in [&plain, &bundled] {
+            for name in NAMES {
+                templates.render(name, ctx)?;
+            }
         }
         Ok(templates)
     }
@@ -104,7 +109,8 @@ impl Templates {
 }
 
 /// What every template sees: `incident` (number, title, severity, sev_short, sev_zh, status,
-/// status_zh, labels, annotations, generator_url), `step` (1-based), `who`.
+/// status_zh, labels, annotations, generator_url), `step` (1-based), `who`, and `more`: the other
+/// incidents whose pages ride in this message (number, title, severity), usually empty.
 pub fn context(
     inc: &IncidentSummary,
     title: &str,
@@ -121,6 +127,14 @@ pub fn context(
     } else {
         "处理中"
     };
+    let mut more: Vec<Value> = Vec::new();
+    let mut seen = vec![inc.number];
+    for b in delivery.map_or(&[][..], |d| &d.bundled) {
+        if !seen.contains(&b.number) {
+            seen.push(b.number);
+            more.push(json!({"number": b.number, "title": b.title, "severity": b.severity}));
+        }
+    }
     json!({
         "incident": {
             "id": inc.id.to_string(),
@@ -137,6 +151,7 @@ pub fn context(
         },
         "step": delivery.and_then(|d| d.payload["step"].as_u64()).map_or(1, |s| s + 1),
         "who": who,
+        "more": more,
     })
 }
 

@@ -1,5 +1,6 @@
 //! `channels:` and `templates:` of alertrouter.yaml: how notifications are sent.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use crate::channels::email::{SmtpSettings, SmtpTls};
 use crate::channels::sms::TwilioSettings;
 use crate::channels::templates::Templates;
 use crate::core::policy::Policies;
+use crate::workers::dispatcher::DELIVERED_CHANNELS;
+use crate::workers::limits::{ChannelRates, Rate, default_rates};
 
 /// How notifications are sent.
 #[derive(Debug, Clone)]
@@ -34,6 +37,8 @@ pub struct ChannelSettings {
     pub email: Option<SmtpSettings>,
     /// Message texts.
     pub templates: Arc<Templates>,
+    /// Rate limits per channel (defaults for those not configured).
+    pub rate_limits: BTreeMap<String, ChannelRates>,
 }
 
 impl Default for ChannelSettings {
@@ -51,6 +56,7 @@ impl Default for ChannelSettings {
             slack_timeout: Duration::from_secs(10),
             email: None,
             templates: Arc::new(Templates::default()),
+            rate_limits: default_rates(),
         }
     }
 }
@@ -103,6 +109,7 @@ impl Validator<'_> {
             email: self.smtp(&file.email)?,
             templates: Arc::new(self.templates(templates)?),
             sms_timeout: self.duration("channels.sms.timeout", file.sms.timeout.clone(), "10s")?,
+            rate_limits: self.rate_limits(&file.rate_limits)?,
         };
         if let Some(name) = channels
             .pagerduty_default_service
@@ -115,6 +122,48 @@ impl Validator<'_> {
             ));
         }
         Ok(channels)
+    }
+
+    /// The rate limits: the defaults, with each configured channel's `per_destination` and
+    /// `global` replaced (`off` removes a limit).
+    fn rate_limits(
+        &self,
+        raw: &BTreeMap<String, file::RateLimitFile>,
+    ) -> Result<BTreeMap<String, ChannelRates>, ConfigError> {
+        let mut rates = default_rates();
+        for (channel, limits) in raw {
+            let key = format!("channels.rate_limits.{channel}");
+            if !DELIVERED_CHANNELS.contains(&channel.as_str()) {
+                return Err(self.error(
+                    key,
+                    format!(
+                        "{channel:?} is not a channel ({})",
+                        DELIVERED_CHANNELS.join(", ")
+                    ),
+                ));
+            }
+            let entry = rates.entry(channel.clone()).or_default();
+            let parse = |which: &str, text: &Option<String>, slot: &mut Option<Rate>| {
+                match text.as_deref() {
+                    None => {}
+                    Some("off") => *slot = None,
+                    Some(text) => {
+                        *slot = Some(
+                            Rate::parse(text)
+                                .map_err(|e| self.error(format!("{key}.{which}"), e))?,
+                        )
+                    }
+                }
+                Ok::<(), ConfigError>(())
+            };
+            parse(
+                "per_destination",
+                &limits.per_destination,
+                &mut entry.per_destination,
+            )?;
+            parse("global", &limits.global, &mut entry.global)?;
+        }
+        Ok(rates)
     }
 
     /// The message templates: a built-in locale, with files of `dir` replacing built-in ones.

@@ -41,6 +41,16 @@ pub struct ChannelsFile {
     pub sms: SmsFile,
     pub slack: SlackFile,
     pub email: EmailFile,
+    /// Per channel: `per_destination` and `global` rates (`5/15m`) or `off`.
+    pub rate_limits: std::collections::BTreeMap<String, RateLimitFile>,
+}
+
+/// `channels.rate_limits.<channel>:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitFile {
+    pub per_destination: Option<String>,
+    pub global: Option<String>,
 }
 
 /// `channels.email:` (SMTP).

@@ -8,7 +8,7 @@ mod file;
 mod policies;
 mod routes;
 mod source;
-mod units;
+pub mod units;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -138,6 +138,16 @@ fn errors_name_the_key_and_the_reason() {
             "integrations[0].bearer_token_file",
             "cannot read",
         ),
+        (
+            "channels:\n  rate_limits:\n    fax: {global: 1/s}\n",
+            "channels.rate_limits.fax",
+            "is not a channel",
+        ),
+        (
+            "channels:\n  rate_limits:\n    sms: {per_destination: often}\n",
+            "channels.rate_limits.sms.per_destination",
+            "is not a rate like",
+        ),
     ];
     for (text, key, reason) in cases {
         let doc = if text.contains("integrations") {
@@ -151,6 +161,21 @@ fn errors_name_the_key_and_the_reason() {
         assert_eq!(&err.key, key, "{err}");
         assert!(err.reason.contains(reason), "{err}");
     }
+}
+
+#[test]
+fn rate_limits_replace_the_defaults_per_channel() {
+    use crate::workers::limits::Rate;
+    let s = load(
+        "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: x}]\nchannels:\n  rate_limits:\n    slack: {per_destination: 'off'}\n    email: {global: 20/1s}\n",
+        &[],
+    )
+    .unwrap();
+    let rates = &s.channels.rate_limits;
+    assert_eq!(rates["slack"].per_destination, None);
+    assert_eq!(rates["slack"].global, Rate::parse("50/s").ok(), "default kept");
+    assert_eq!(rates["sms"].per_destination, Rate::parse("5/15m").ok());
+    assert_eq!(rates["email"].global, Rate::parse("20/s").ok());
 }
 
 #[test]

@@ -5,29 +5,31 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::channels::{Delivery, IncidentSummary};
+use crate::channels::{Bundled, Delivery, IncidentSummary};
 
 /// The channel woken when outbox rows are written.
 pub const OUTBOX_CHANNEL: &str = "alertrouter_outbox";
 
-type Row = (
-    i64,
-    String,
-    String,
-    String,
-    serde_json::Value,
-    i32,
-    DateTime<Utc>,
-    Uuid,
-    i64,
-    String,
-    String,
-    serde_json::Value,
-    Option<String>,
-    Option<serde_json::Value>,
-    Option<String>,
-    bool,
-);
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: i64,
+    dedup_key: String,
+    channel: String,
+    recipient: String,
+    payload: serde_json::Value,
+    attempts: i32,
+    deferrals: i32,
+    created_at: DateTime<Utc>,
+    incident_id: Uuid,
+    number: i64,
+    status: String,
+    severity: String,
+    group_labels: serde_json::Value,
+    title: Option<String>,
+    annotations: Option<serde_json::Value>,
+    generator_url: Option<String>,
+    was_leased: bool,
+}
 
 /// Leases up to `limit` due rows of `channels`, at most the oldest pending row per destination,
 /// so a destination's messages leave in the order they were written.
@@ -39,7 +41,7 @@ pub async fn claim_deliveries(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(
+    let rows: Vec<Claimed> = sqlx::query_as(
         "with due as (
             select o.id, o.lease_owner is not null as was_leased from outbox o
             where o.status = 'pending' and o.due_at <= $2 and o.channel = any($5)
@@ -60,8 +62,8 @@ pub async fn claim_deliveries(
             from alerts a where a.incident_id = i.id order by a.starts_at limit 1
         ) first on true
         where o.id = due.id and i.id = o.incident_id
-        returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.created_at,
-            i.id, i.number, i.status, i.severity, i.group_labels,
+        returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
+            o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
             first.title, first.annotations, first.generator_url, due.was_leased",
     )
     .bind(worker)
@@ -75,27 +77,28 @@ pub async fn claim_deliveries(
         .into_iter()
         .map(|row| {
             let incident = IncidentSummary {
-                id: row.7,
-                number: row.8,
-                status: row.9,
-                severity: row.10,
-                group_labels: row.11,
-                title: row.12.unwrap_or_else(|| "alert".into()),
-                annotations: row.13.unwrap_or_default(),
-                generator_url: row.14.filter(|u| !u.is_empty()),
+                id: row.incident_id,
+                number: row.number,
+                status: row.status,
+                severity: row.severity,
+                group_labels: row.group_labels,
+                title: row.title.unwrap_or_else(|| "alert".into()),
+                annotations: row.annotations.unwrap_or_default(),
+                generator_url: row.generator_url.filter(|u| !u.is_empty()),
             };
-            let redelivery = row.15;
             let delivery = Delivery {
-                id: row.0,
-                dedup_key: row.1,
-                channel: row.2,
-                recipient: row.3,
-                payload: row.4,
-                attempts: row.5,
+                id: row.id,
+                dedup_key: row.dedup_key,
+                channel: row.channel,
+                recipient: row.recipient,
+                payload: row.payload,
+                attempts: row.attempts,
+                deferrals: row.deferrals,
                 incident,
-                redelivery,
+                redelivery: row.was_leased,
+                bundled: Vec::new(),
             };
-            (delivery, row.6)
+            (delivery, row.created_at)
         })
         .collect())
 }
@@ -133,9 +136,10 @@ pub async fn record_delivery(
         Recorded::Dead { error } => ("dead", None, None, Some(error.as_str())),
         Recorded::Deferred { at } => ("pending", Some(*at), None, None),
     };
-    let attempt = i32::from(!matches!(result, Recorded::Deferred { .. }));
+    let deferred = matches!(result, Recorded::Deferred { .. });
+    let attempt = i32::from(!deferred);
     let done = sqlx::query(
-        "update outbox set status = $3, attempts = attempts + $8,
+        "update outbox set status = $3, attempts = attempts + $8, deferrals = deferrals + $9,
             due_at = coalesce($4, due_at), provider_ref = coalesce($5, provider_ref),
             last_error = coalesce($6, last_error),
             sent_at = case when $3 = 'sent' then $7 else sent_at end,
@@ -150,9 +154,86 @@ pub async fn record_delivery(
     .bind(error)
     .bind(now)
     .bind(attempt)
+    .bind(i32::from(deferred))
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Leases the pages waiting behind `first` for the same destination that are due by `now`, up
+/// to `limit`, to go out in one message with it.
+pub async fn claim_bundle(
+    pool: &PgPool,
+    worker: Uuid,
+    first: &Delivery,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Bundled>, sqlx::Error> {
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(
+        "with b as (
+            select o.id from outbox o
+            where o.channel = $3 and o.recipient = $4 and o.status = 'pending' and o.id > $5
+              and o.due_at <= $6 and o.payload->>'kind' = 'page'
+              and (o.lease_until is null or o.lease_until < $6)
+            order by o.id
+            limit $7
+            for update skip locked
+        )
+        update outbox o set lease_owner = $1, lease_until = $2
+        from b, incidents i
+        where o.id = b.id and i.id = o.incident_id
+        returning o.id, i.number, i.severity,
+            coalesce((select coalesce(a.annotations->>'summary', a.alertname) from alerts a
+                      where a.incident_id = i.id order by a.starts_at limit 1), 'alert')",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(&first.channel)
+    .bind(&first.recipient)
+    .bind(first.id)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut bundled: Vec<Bundled> = rows
+        .into_iter()
+        .map(|(id, number, severity, title)| Bundled {
+            id,
+            number,
+            severity,
+            title,
+        })
+        .collect();
+    bundled.sort_by_key(|b| b.id);
+    Ok(bundled)
+}
+
+/// Settles the pages that rode along with `into`: bundled when it was sent, else released to
+/// wait for the next turn.
+pub async fn settle_bundle(
+    pool: &PgPool,
+    worker: Uuid,
+    into: i64,
+    ids: &[i64],
+    sent: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update outbox set status = case when $4 then 'bundled' else status end,
+            bundled_into = case when $4 then $3 else bundled_into end,
+            sent_at = case when $4 then $5 else sent_at end,
+            lease_owner = null, lease_until = null
+         where id = any($2) and lease_owner = $1",
+    )
+    .bind(worker)
+    .bind(ids)
+    .bind(into)
+    .bind(sent)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 /// The Slack message already showing an incident at `target`, as (channel, ts).

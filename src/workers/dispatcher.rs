@@ -18,7 +18,7 @@ use crate::core::policy::User;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::outbox::{self as store, OUTBOX_CHANNEL, Recorded};
-use crate::workers::limits::{Limits, default_rates};
+use crate::workers::limits::Limits;
 
 /// The channels this dispatcher delivers.
 pub const DELIVERED_CHANNELS: [&str; 5] = ["webhook", "pagerduty", "sms", "slack", "email"];
@@ -82,7 +82,7 @@ impl Dispatcher {
         settings: DispatchSettings,
     ) -> Self {
         Dispatcher {
-            limits: Limits::new(clock.clone(), &default_rates()),
+            limits: Limits::new(clock.clone(), &channels.rate_limits),
             id: Uuid::now_v7(),
             pool,
             clock,
@@ -130,7 +130,7 @@ impl Dispatcher {
 
     async fn deliver(
         &self,
-        delivery: Delivery,
+        mut delivery: Delivery,
         created_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         if delivery.redelivery {
@@ -150,7 +150,30 @@ impl Dispatcher {
             .await?;
             return Ok(());
         }
+        if bundles(&delivery) {
+            let lease_until = now + delta(self.settings.lease);
+            delivery.bundled =
+                store::claim_bundle(&self.pool, self.id, &delivery, now, lease_until, MAX_BUNDLE)
+                    .await?;
+        }
         let result = self.send(&delivery, now).await;
+        if !delivery.bundled.is_empty() {
+            let ids: Vec<i64> = delivery.bundled.iter().map(|b| b.id).collect();
+            let sent = matches!(result, SendResult::Sent { .. });
+            if sent {
+                self.metrics
+                    .delivery_n(&delivery.channel, "bundled", ids.len() as u64);
+            }
+            store::settle_bundle(
+                &self.pool,
+                self.id,
+                delivery.id,
+                &ids,
+                sent,
+                self.clock.now(),
+            )
+            .await?;
+        }
         let recorded = decide(
             &delivery,
             created_at,
@@ -343,6 +366,19 @@ impl Dispatcher {
             super::idle(&mut listener, self.settings.poll, &mut shutdown).await;
         }
     }
+}
+
+/// The most pages one message carries besides its own.
+const MAX_BUNDLE: i64 = 50;
+
+/// Whether the pages waiting behind this one go out with it: only a page that already had to
+/// wait (for a rate limit or a failing provider) takes others along, and only to a person or a
+/// channel that reads them (Slack, SMS, e-mail); PagerDuty and webhooks get one event per
+/// incident.
+fn bundles(delivery: &Delivery) -> bool {
+    matches!(delivery.channel.as_str(), "slack" | "sms" | "email")
+        && delivery.payload["kind"] == "page"
+        && (delivery.deferrals > 0 || delivery.attempts > 0)
 }
 
 fn delta(d: Duration) -> TimeDelta {

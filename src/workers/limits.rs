@@ -1,7 +1,7 @@
-//! Rate limits per channel and destination (governor, on the injected clock): a message over the
-//! limit waits for its turn; it is never dropped.
+//! Rate limits per channel and destination, and a global cap per provider (governor, on the
+//! injected clock): a message over a limit waits for its turn; it is never dropped.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +9,11 @@ use std::time::Duration;
 use governor::clock::Clock as GovernorClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::HashMapStateStore;
+use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 use crate::clock::Clock;
+use crate::config::units::parse_duration;
 
 /// Our clock as governor's: time since the Unix epoch.
 #[derive(Clone)]
@@ -29,76 +31,171 @@ impl GovernorClock for Injected {
     }
 }
 
-type Limiter = RateLimiter<String, HashMapStateStore<String>, Injected, NoOpMiddleware<Duration>>;
+type Keyed = RateLimiter<String, HashMapStateStore<String>, Injected, NoOpMiddleware<Duration>>;
+type Direct = RateLimiter<NotKeyed, InMemoryState, Injected, NoOpMiddleware<Duration>>;
 
-/// One quota: `burst` messages at once, then one per `every`.
-#[derive(Debug, Clone, Copy)]
+/// One quota: `count` messages per `per`, all of them at once if they come at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    pub every: Duration,
-    pub burst: u32,
+    pub count: u32,
+    pub per: Duration,
 }
 
-/// The default limits per destination: Slack about one message a second per channel; SMS five
-/// per fifteen minutes per number; PagerDuty well under its per-key limit. E-mail and webhooks
-/// are not limited.
-pub fn default_rates() -> Vec<(&'static str, Rate)> {
-    vec![
+impl Rate {
+    /// Parses `5/15m`, `1/s`, `120/1m`.
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let err = || format!("{text:?} is not a rate like 1/s, 5/15m or 120/1m");
+        let (count, per) = text.trim().split_once('/').ok_or_else(err)?;
+        let count: u32 = count.trim().parse().map_err(|_| err())?;
+        let per = per.trim();
+        let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
+            parse_duration(per).map_err(|_| err())?
+        } else {
+            parse_duration(&format!("1{per}")).map_err(|_| err())?
+        };
+        if count == 0 || per.is_zero() {
+            return Err(err());
+        }
+        Ok(Rate { count, per })
+    }
+
+    fn quota(&self) -> Option<Quota> {
+        let burst = NonZeroU32::new(self.count)?;
+        Some(Quota::with_period(self.per / self.count)?.allow_burst(burst))
+    }
+}
+
+/// The limits of one channel: per destination (a Slack channel, a phone number, a PagerDuty
+/// service) and over all of its destinations together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelRates {
+    pub per_destination: Option<Rate>,
+    pub global: Option<Rate>,
+}
+
+/// The defaults: Slack about one message a second per channel and 50/s per workspace; SMS five
+/// per fifteen minutes per number and 10/s in all; PagerDuty 120/min per service (its own
+/// per-key limit). E-mail and webhooks are not limited.
+pub fn default_rates() -> BTreeMap<String, ChannelRates> {
+    let rate = |count, secs| {
+        Some(Rate {
+            count,
+            per: Duration::from_secs(secs),
+        })
+    };
+    BTreeMap::from([
         (
-            "slack",
-            Rate {
-                every: Duration::from_secs(1),
-                burst: 1,
+            "slack".to_string(),
+            ChannelRates {
+                per_destination: rate(1, 1),
+                global: rate(50, 1),
             },
         ),
         (
-            "sms",
-            Rate {
-                every: Duration::from_secs(180),
-                burst: 5,
+            "sms".to_string(),
+            ChannelRates {
+                per_destination: rate(5, 900),
+                global: rate(10, 1),
             },
         ),
         (
-            "pagerduty",
-            Rate {
-                every: Duration::from_millis(500),
-                burst: 10,
+            "pagerduty".to_string(),
+            ChannelRates {
+                per_destination: rate(120, 60),
+                global: None,
             },
         ),
-    ]
+    ])
 }
 
 /// The limiters of one dispatcher.
 pub struct Limits {
-    limiters: HashMap<String, Limiter>,
+    per_destination: BTreeMap<String, Keyed>,
+    global: BTreeMap<String, Direct>,
+    clock: Injected,
 }
 
 impl Limits {
     /// Limiters for `rates`, timed by `clock`.
-    pub fn new(clock: Arc<dyn Clock>, rates: &[(&str, Rate)]) -> Self {
-        let limiters = rates
-            .iter()
-            .filter_map(|(channel, rate)| {
-                let burst = NonZeroU32::new(rate.burst.max(1))?;
-                let quota = Quota::with_period(rate.every)?.allow_burst(burst);
-                let limiter =
-                    RateLimiter::new(quota, HashMapStateStore::default(), Injected(clock.clone()));
-                Some((channel.to_string(), limiter))
-            })
-            .collect();
-        Limits { limiters }
+    pub fn new(clock: Arc<dyn Clock>, rates: &BTreeMap<String, ChannelRates>) -> Self {
+        let clock = Injected(clock);
+        let mut per_destination = BTreeMap::new();
+        let mut global = BTreeMap::new();
+        for (channel, r) in rates {
+            if let Some(q) = r.per_destination.as_ref().and_then(Rate::quota) {
+                let limiter = RateLimiter::new(q, HashMapStateStore::default(), clock.clone());
+                per_destination.insert(channel.clone(), limiter);
+            }
+            if let Some(q) = r.global.as_ref().and_then(Rate::quota) {
+                let limiter = RateLimiter::new(q, InMemoryState::default(), clock.clone());
+                global.insert(channel.clone(), limiter);
+            }
+        }
+        Limits {
+            per_destination,
+            global,
+            clock,
+        }
     }
 
     /// `Ok` if a message to `destination` on `channel` may leave now, else how long to wait.
+    /// The destination's own limit is asked first, so a busy destination does not use up the
+    /// provider's global allowance while it waits.
     pub fn check(&self, channel: &str, destination: &str) -> Result<(), Duration> {
-        let Some(limiter) = self.limiters.get(channel) else {
-            return Ok(());
-        };
-        limiter
-            .check_key(&destination.to_string())
-            .map_err(|not_until| not_until.wait_time_from(limiter_now(limiter)))
+        let now = self.clock.now();
+        if let Some(limiter) = self.per_destination.get(channel) {
+            limiter
+                .check_key(&destination.to_string())
+                .map_err(|not_until| not_until.wait_time_from(now))?;
+        }
+        if let Some(limiter) = self.global.get(channel) {
+            limiter
+                .check()
+                .map_err(|not_until| not_until.wait_time_from(now))?;
+        }
+        Ok(())
     }
 }
 
-fn limiter_now(limiter: &Limiter) -> Duration {
-    limiter.clock().now()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn rates_parse() {
+        let r = |c, s| Rate {
+            count: c,
+            per: Duration::from_secs(s),
+        };
+        assert_eq!(Rate::parse("1/s"), Ok(r(1, 1)));
+        assert_eq!(Rate::parse("5/15m"), Ok(r(5, 900)));
+        assert_eq!(Rate::parse(" 120 / 1m "), Ok(r(120, 60)));
+        for bad in ["", "5", "0/s", "5/0s", "x/s", "5/fortnight", "-1/s"] {
+            assert!(Rate::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_destination_waits_its_turn_and_the_global_cap_holds_all() {
+        let clock = Arc::new(ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap()));
+        let rates = BTreeMap::from([(
+            "sms".to_string(),
+            ChannelRates {
+                per_destination: Rate::parse("2/1m").ok(),
+                global: Rate::parse("3/1m").ok(),
+            },
+        )]);
+        let limits = Limits::new(clock.clone(), &rates);
+        assert!(limits.check("sms", "+1").is_ok());
+        assert!(limits.check("sms", "+1").is_ok());
+        let wait = limits.check("sms", "+1").unwrap_err();
+        assert_eq!(wait, Duration::from_secs(30));
+        assert!(limits.check("sms", "+2").is_ok());
+        // The global cap of 3 is reached though +3 has sent nothing.
+        assert!(limits.check("sms", "+3").is_err());
+        assert!(limits.check("email", "a@b").is_ok(), "unlimited channel");
+        clock.advance(chrono::TimeDelta::seconds(30));
+        assert!(limits.check("sms", "+1").is_ok());
+    }
 }

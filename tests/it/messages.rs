@@ -31,6 +31,8 @@ fn delivery(severity: &str, number: i64, title: &str) -> Delivery {
             generator_url: Some("http://prometheus:9090/graph?g0.expr=errors".into()),
         },
         redelivery: false,
+        deferrals: 0,
+        bundled: Vec::new(),
     }
 }
 

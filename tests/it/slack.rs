@@ -1,6 +1,7 @@
 //! Slack against a fake Web API that checks the token and the request shape: the first page
 //! posts a Block Kit message, later pages of the incident edit it and reply in its thread.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use alertrouter::channels::IncidentSummary;
@@ -9,6 +10,7 @@ use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
 use axum::extract::Path;
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use chrono::TimeDelta;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -20,17 +22,31 @@ use crate::support::{TestDb, alert, grouped, webhook};
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
 
 async fn fake_slack(calls: Calls) -> String {
+    fake_slack_throttled(calls, Arc::default()).await
+}
+
+/// A fake Slack that answers the next `throttle` calls with 429 and `Retry-After: 5`, as Slack
+/// does when a method's rate limit is hit.
+async fn fake_slack_throttled(calls: Calls, throttle: Arc<AtomicUsize>) -> String {
     let app = axum::Router::new().route(
         "/api/{method}",
         axum::routing::post(move |Path(method): Path<String>, headers: HeaderMap, body: String| {
             let calls = calls.clone();
+            let throttle = throttle.clone();
             async move {
+                let storm = throttle
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if storm {
+                    return (axum::http::StatusCode::TOO_MANY_REQUESTS, [("retry-after", "5")])
+                        .into_response();
+                }
                 let ok_auth = headers.get("authorization").is_some_and(|v| v == "Bearer xoxb-test");
                 let ok_type = headers
                     .get("content-type")
                     .is_some_and(|v| v.to_str().unwrap_or("").starts_with("application/json"));
                 if !ok_auth || !ok_type {
-                    return axum::Json(json!({"ok": false, "error": "invalid_auth"}));
+                    return axum::Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
                 }
                 let body: Value = serde_json::from_str(&body).unwrap_or_default();
                 let mut calls = calls.lock().unwrap();
@@ -54,7 +70,7 @@ async fn fake_slack(calls: Calls) -> String {
                     _ => json!({"ok": false, "error": "invalid_arguments"}),
                 };
                 calls.push((method, body));
-                axum::Json(answer)
+                axum::Json(answer).into_response()
             }
         }),
     );
@@ -368,27 +384,152 @@ async fn a_busy_destination_is_paced_to_its_rate_and_nothing_is_dropped() {
         1,
         "Slack allows about one message a second per destination"
     );
+    // A second later the second page, which had to wait, takes the third along: one message
+    // that names both, rather than two sent late one by one.
     server.clock.advance(TimeDelta::seconds(1));
     for _ in 0..3 {
         dispatcher.run_once().await.unwrap();
     }
     assert_eq!(posts(), 2);
-    server.clock.advance(TimeDelta::seconds(1));
+    server.clock.advance(TimeDelta::seconds(5));
     dispatcher.run_once().await.unwrap();
-    assert_eq!(posts(), 3, "all three delivered, none dropped");
-    let text = metrics.encode();
+    assert_eq!(posts(), 2, "nothing is left to send");
+    let (first, second) = {
+        let calls = calls.lock().unwrap();
+        (calls[0].1.clone(), calls[1].1.clone())
+    };
     assert!(
-        text.contains(r#"alertrouter_deliveries_total{channel="slack",result="rate_limited"}"#),
-        "{text}"
+        second["text"].as_str().unwrap().ends_with(") (+1 more)"),
+        "{second}"
     );
-    let attempts: Vec<i32> =
-        sqlx::query_scalar("select attempts from outbox where channel = 'slack' order by id")
+    let mut named = [incidents_named(&first), incidents_named(&second)].concat();
+    named.sort();
+    assert_eq!(named, [1, 2, 3], "each incident named once");
+    assert_eq!(incidents_named(&second).len(), 2);
+    let text = metrics.encode();
+    for result in ["rate_limited", "bundled"] {
+        assert!(
+            text.contains(&format!(
+                r#"alertrouter_deliveries_total{{channel="slack",result="{result}"}}"#
+            )),
+            "{text}"
+        );
+    }
+    let rows: Vec<(i64, String, i32, Option<i64>)> = sqlx::query_as(
+        "select id, status, attempts, bundled_into from outbox where channel = 'slack' order by id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let second_id = rows[1].0;
+    let rows: Vec<_> = rows.into_iter().map(|(_, s, a, b)| (s, a, b)).collect();
+    assert_eq!(
+        rows,
+        [
+            ("sent".to_string(), 1, None),
+            ("sent".to_string(), 1, None),
+            ("bundled".to_string(), 0, Some(second_id)),
+        ],
+        "waiting for a turn is not a failed attempt; the third rode with the second"
+    );
+}
+
+/// The incident numbers a Slack message names: its own (header) and those bundled with it.
+fn incidents_named(body: &Value) -> Vec<i64> {
+    let re = regex::Regex::new(r"INC-(\d+)").unwrap();
+    let mut numbers: Vec<i64> = body["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "header" || b["type"] == "section")
+        .filter_map(|b| b["text"]["text"].as_str())
+        .flat_map(|t| {
+            re.captures_iter(t)
+                .map(|c| c[1].parse().unwrap())
+                .collect::<Vec<i64>>()
+        })
+        .collect();
+    numbers.sort();
+    numbers
+}
+
+#[tokio::test]
+async fn a_429_storm_is_paced_to_the_limit_bundled_and_loses_nothing() {
+    let db = TestDb::new().await;
+    let calls: Calls = Arc::default();
+    let throttle = Arc::new(AtomicUsize::new(3));
+    let url = fake_slack_throttled(calls.clone(), throttle.clone()).await;
+    let server = start_with(&db, |c| {
+        c.policies.users.get_mut("alice").unwrap().slack_id = Some("U0ALICE".into());
+    })
+    .await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = dispatcher_for(
+        &server,
+        metrics.clone(),
+        ChannelSettings {
+            slack_url: url,
+            slack_token: Some(SecretString::from("xoxb-test".to_string())),
+            ..ChannelSettings::default()
+        },
+    );
+    let timers = worker(&server, metrics.clone(), 100);
+    // Three new incidents a second for 20 seconds, all paging one DM; Slack answers the first
+    // three calls with 429 and Retry-After: 5.
+    let mut calls_per_second = Vec::new();
+    let mut n = 0;
+    for second in 0..60 {
+        if second < 20 {
+            for _ in 0..3 {
+                let key = format!("k{n}");
+                n += 1;
+                let a = alert(&key, "critical", "firing", "2026-11-25T18:50:00Z", None);
+                server.post(grouped(&key, vec![a])).await;
+            }
+        }
+        let before = calls.lock().unwrap().len() + 3 - throttle.load(Ordering::SeqCst);
+        timers.run_once().await.unwrap();
+        for _ in 0..3 {
+            dispatcher.run_once().await.unwrap();
+        }
+        let after = calls.lock().unwrap().len() + 3 - throttle.load(Ordering::SeqCst);
+        calls_per_second.push(after - before);
+        server.clock.advance(TimeDelta::seconds(1));
+    }
+    assert!(
+        calls_per_second.iter().all(|&c| c <= 1),
+        "at most one call a second to one DM: {calls_per_second:?}"
+    );
+    assert_eq!(throttle.load(Ordering::SeqCst), 0, "the storm happened");
+    let posts: Vec<Value> = calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _)| m == "chat.postMessage")
+        .map(|(_, b)| b.clone())
+        .collect();
+    let mut named: Vec<i64> = posts.iter().flat_map(incidents_named).collect();
+    named.sort();
+    assert_eq!(
+        named,
+        (1..=60).collect::<Vec<i64>>(),
+        "every incident named exactly once"
+    );
+    assert!(
+        posts.len() < 30,
+        "bundled: {} messages for 60 pages",
+        posts.len()
+    );
+    let statuses: Vec<(String, i64)> =
+        sqlx::query_as("select status, count(*) from outbox where channel = 'slack' group by status order by status")
             .fetch_all(&db.pool)
             .await
             .unwrap();
     assert_eq!(
-        attempts,
-        [1, 1, 1],
-        "waiting for a turn is not a failed attempt"
+        statuses,
+        [
+            ("bundled".to_string(), 60 - posts.len() as i64),
+            ("sent".to_string(), posts.len() as i64)
+        ]
     );
 }
