@@ -82,6 +82,20 @@ pub struct Metrics {
     oldest_overdue: Gauge<f64, std::sync::atomic::AtomicU64>,
     deliveries: Family<DeliveryLabels, Counter>,
     redeliveries: Family<ChannelLabels, Counter>,
+    sms_receipts: Family<StatusLabels, Counter>,
+    actions: Family<ActionLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    source: String,
+    action: String,
+    result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -198,7 +212,21 @@ impl Metrics {
             "Sends retried after a lease ran out (a crash between send and record): possible duplicates",
             redeliveries.clone(),
         );
+        let sms_receipts = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "sms_receipts",
+            "Delivery receipts from the SMS provider by status (delivered, undelivered, failed)",
+            sms_receipts.clone(),
+        );
+        let actions = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "incident_actions",
+            "Actions on incidents (ack, resolve, …) by source and result (done, refused)",
+            actions.clone(),
+        );
         Metrics {
+            sms_receipts,
+            actions,
             redeliveries,
             deliveries,
             escalation_lateness,
@@ -289,6 +317,26 @@ impl Metrics {
         self.redeliveries
             .get_or_create(&ChannelLabels {
                 channel: channel.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an action on an incident.
+    pub fn action(&self, source: &str, action: &str, result: &str) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                source: source.to_string(),
+                action: action.to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a delivery receipt from the SMS provider by its status.
+    pub fn sms_receipt(&self, status: &str) {
+        self.sms_receipts
+            .get_or_create(&StatusLabels {
+                status: status.to_string(),
             })
             .inc();
     }

@@ -5,6 +5,7 @@ pub mod email;
 pub mod pagerduty;
 pub mod slack;
 pub mod sms;
+pub mod sms_http;
 pub mod templates;
 pub mod webhook;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::sms_http::HttpSmsSettings;
 use super::templates::{Templates, context};
 use super::{Delivery, SendResult, retry_after};
 
@@ -23,17 +24,24 @@ pub struct TwilioSettings {
     pub status_callback: Option<String>,
 }
 
-/// Sends SMS through Twilio.
+/// Where SMS go: Twilio, or any gateway described by an HTTP template.
+#[derive(Debug, Clone)]
+pub enum SmsProvider {
+    Twilio(TwilioSettings),
+    Http(Arc<HttpSmsSettings>),
+}
+
+/// Sends SMS.
 pub struct SmsChannel {
     client: reqwest::Client,
-    twilio: Option<TwilioSettings>,
+    provider: Option<SmsProvider>,
     templates: Arc<Templates>,
 }
 
 impl SmsChannel {
-    /// A sender; without Twilio settings every SMS is a dead letter saying so.
+    /// A sender; without a provider every SMS is a dead letter saying so.
     pub fn new(
-        twilio: Option<TwilioSettings>,
+        provider: Option<SmsProvider>,
         timeout: Duration,
         templates: Arc<Templates>,
     ) -> Self {
@@ -43,19 +51,33 @@ impl SmsChannel {
             .unwrap_or_default();
         SmsChannel {
             client,
-            twilio,
+            provider,
             templates,
+        }
+    }
+
+    /// The Twilio account, when SMS go through Twilio.
+    pub fn twilio(&self) -> Option<&TwilioSettings> {
+        match &self.provider {
+            Some(SmsProvider::Twilio(t)) => Some(t),
+            _ => None,
         }
     }
 
     /// Texts `to` (E.164) about the delivery's incident.
     pub async fn send(&self, to: &str, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
-        let Some(t) = &self.twilio else {
-            return SendResult::Dead {
-                error: "SMS is not configured (channels.sms)".into(),
-            };
-        };
         let body = sms_body(&self.templates, delivery);
+        let t = match &self.provider {
+            Some(SmsProvider::Twilio(t)) => t,
+            Some(SmsProvider::Http(gateway)) => {
+                return gateway.send(&self.client, to, &body, now).await;
+            }
+            None => {
+                return SendResult::Dead {
+                    error: "SMS is not configured (channels.sms)".into(),
+                };
+            }
+        };
         let mut form = vec![
             ("To", to.to_string()),
             ("From", t.from.clone()),

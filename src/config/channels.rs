@@ -9,7 +9,8 @@ use secrecy::SecretString;
 use super::file::{self, ChannelsFile, TemplatesFile};
 use super::{ConfigError, Validator};
 use crate::channels::email::{SmtpSettings, SmtpTls};
-use crate::channels::sms::TwilioSettings;
+use crate::channels::sms::{SmsProvider, TwilioSettings};
+use crate::channels::sms_http::HttpSmsSettings;
 use crate::channels::templates::Templates;
 use crate::core::policy::Policies;
 use crate::workers::dispatcher::DELIVERED_CHANNELS;
@@ -26,8 +27,8 @@ pub struct ChannelSettings {
     pub pagerduty_timeout: Duration,
     /// The `destinations.pagerduty_services` entry paged for `via: pagerduty` on a person.
     pub pagerduty_default_service: Option<String>,
-    /// Twilio, when SMS is configured.
-    pub sms: Option<TwilioSettings>,
+    /// Twilio or an HTTP gateway, when SMS is configured.
+    pub sms: Option<SmsProvider>,
     pub sms_timeout: Duration,
     /// `https://slack.com/api` (tests point it at a fake).
     pub slack_url: String,
@@ -57,6 +58,16 @@ impl Default for ChannelSettings {
             email: None,
             templates: Arc::new(Templates::default()),
             rate_limits: default_rates(),
+        }
+    }
+}
+
+impl ChannelSettings {
+    /// The Twilio account, when SMS go through Twilio.
+    pub fn twilio(&self) -> Option<&TwilioSettings> {
+        match &self.sms {
+            Some(SmsProvider::Twilio(t)) => Some(t),
+            _ => None,
         }
     }
 }
@@ -92,7 +103,7 @@ impl Validator<'_> {
                 "10s",
             )?,
             pagerduty_default_service: pd.default_service.clone(),
-            sms: self.twilio(&file.sms)?,
+            sms: self.sms(&file.sms)?,
             slack_url: sl
                 .url
                 .clone()
@@ -221,6 +232,42 @@ impl Validator<'_> {
             from,
             timeout: self.duration("channels.email.timeout", raw.timeout.clone(), "10s")?,
         }))
+    }
+
+    /// The SMS provider: an HTTP gateway when `http` is given, else Twilio when its settings
+    /// are.
+    fn sms(&self, raw: &file::SmsFile) -> Result<Option<SmsProvider>, ConfigError> {
+        let Some(http) = &raw.http else {
+            return Ok(self.twilio(raw)?.map(SmsProvider::Twilio));
+        };
+        if raw.account_sid.is_some() || raw.auth_token.is_some() || raw.auth_token_file.is_some() {
+            return Err(self.error(
+                "channels.sms.http",
+                "give either Twilio's account_sid/auth_token or an http gateway, not both",
+            ));
+        }
+        let headers = http
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let key = format!("channels.sms.http.headers.{name}");
+                Ok((name.clone(), self.expand(&key, value)?))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let from = http
+            .from
+            .clone()
+            .or_else(|| raw.from.clone())
+            .unwrap_or_default();
+        HttpSmsSettings::new(
+            &http.url,
+            http.method.as_deref().unwrap_or("POST"),
+            headers,
+            http.body.as_deref(),
+            from,
+        )
+        .map(|gateway| Some(SmsProvider::Http(Arc::new(gateway))))
+        .map_err(|e| self.error("channels.sms.http", e))
     }
 
     /// Twilio settings: all of account_sid, auth_token(_file) and from, or none.

@@ -88,6 +88,19 @@ pub struct SmsFile {
     pub from: Option<String>,
     pub status_callback: Option<String>,
     pub timeout: Option<String>,
+    /// Any other gateway, described by templates.
+    pub http: Option<HttpSmsFile>,
+}
+
+/// `channels.sms.http:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSmsFile {
+    pub url: String,
+    pub method: Option<String>,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub from: Option<String>,
 }
 
 /// `channels.pagerduty:`.

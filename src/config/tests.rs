@@ -148,6 +148,16 @@ fn errors_name_the_key_and_the_reason() {
             "channels.rate_limits.sms.per_destination",
             "is not a rate like",
         ),
+        (
+            "channels:\n  sms:\n    http: {url: 'https://gw.example/send?to={{ to'}\n",
+            "channels.sms.http",
+            "url:",
+        ),
+        (
+            "channels:\n  sms:\n    account_sid: AC1\n    http: {url: 'https://gw.example/'}\n",
+            "channels.sms.http",
+            "not both",
+        ),
     ];
     for (text, key, reason) in cases {
         let doc = if text.contains("integrations") {
@@ -173,7 +183,11 @@ fn rate_limits_replace_the_defaults_per_channel() {
     .unwrap();
     let rates = &s.channels.rate_limits;
     assert_eq!(rates["slack"].per_destination, None);
-    assert_eq!(rates["slack"].global, Rate::parse("50/s").ok(), "default kept");
+    assert_eq!(
+        rates["slack"].global,
+        Rate::parse("50/s").ok(),
+        "default kept"
+    );
     assert_eq!(rates["sms"].per_destination, Rate::parse("5/15m").ok());
     assert_eq!(rates["email"].global, Rate::parse("20/s").ok());
 }

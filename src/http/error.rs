@@ -19,6 +19,19 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The action does not fit the incident's state (ack a resolved incident).
+    #[error("{0}")]
+    Conflict(String),
+    /// Well-formed, but the values are wrong.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// Over a rate limit: try again in this many seconds.
+    #[error("too many requests; retry in {0} s")]
+    TooManyRequests(u64),
     /// The database could not take the request; the cause is logged, not shown.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -31,6 +44,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -41,6 +59,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported media type",
             ApiError::PayloadTooLarge(_) => "payload too large",
             ApiError::BadRequest(_) => "invalid payload",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Unprocessable(_) => "invalid input",
+            ApiError::TooManyRequests(_) => "too many requests",
             ApiError::Unavailable(_) => "unavailable",
         }
     }
@@ -70,6 +93,9 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),
                 );
+            }
+            ApiError::TooManyRequests(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }
             _ => {}
         }

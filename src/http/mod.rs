@@ -4,6 +4,7 @@ mod auth;
 mod error;
 mod health;
 mod metrics;
+mod twilio;
 mod webhook;
 
 use std::sync::Arc;
@@ -15,11 +16,17 @@ use tower_http::trace::TraceLayer;
 
 pub use self::auth::Authenticator;
 pub use self::error::ApiError;
+pub use self::twilio::twilio_signature;
 use crate::app::App;
 
 /// Every route, with request ids and request tracing. Headers are never logged.
 pub fn router(app: Arc<App>) -> Router {
-    layered(Router::new().merge(webhook::router()), app)
+    layered(
+        Router::new()
+            .merge(webhook::router())
+            .merge(twilio::router()),
+        app,
+    )
 }
 
 /// Health and metrics only, for `--role worker`.

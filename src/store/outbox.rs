@@ -236,6 +236,25 @@ pub async fn settle_bundle(
     Ok(())
 }
 
+/// Stores what Twilio said of the SMS with this SID; false if no such SMS was sent.
+pub async fn record_receipt(
+    pool: &PgPool,
+    sid: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update outbox set provider_status = $2, provider_status_at = $3
+         where channel = 'sms' and provider_ref = $1 and provider_ref is not null",
+    )
+    .bind(sid)
+    .bind(status)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 /// The Slack message already showing an incident at `target`, as (channel, ts).
 pub async fn slack_message(
     pool: &PgPool,

@@ -458,13 +458,15 @@ async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
         &server,
         metrics.clone(),
         ChannelSettings {
-            sms: Some(alertrouter::channels::sms::TwilioSettings {
-                base_url: base,
-                account_sid: "AC123".into(),
-                auth_token: SecretString::from("twilio-token".to_string()),
-                from: "+15005550006".into(),
-                status_callback: None,
-            }),
+            sms: Some(alertrouter::channels::sms::SmsProvider::Twilio(
+                alertrouter::channels::sms::TwilioSettings {
+                    base_url: base,
+                    account_sid: "AC123".into(),
+                    auth_token: SecretString::from("twilio-token".to_string()),
+                    from: "+15005550006".into(),
+                    status_callback: None,
+                },
+            )),
             ..ChannelSettings::default()
         },
     );

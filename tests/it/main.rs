@@ -14,6 +14,7 @@ mod replay;
 mod routing;
 mod service;
 mod slack;
+mod sms;
 mod support;
 mod suppression;
 mod unavailable;

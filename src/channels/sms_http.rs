@@ -1,0 +1,178 @@
+//! SMS through any HTTP gateway, described by a template: URL, method, headers and body, each
+//! rendered with `to`, `from` and `body` (the same one-segment text Twilio would send).
+
+use minijinja::Environment;
+use serde_json::json;
+
+use super::SendResult;
+
+/// A request's URL, headers and body.
+type Rendered = (String, Vec<(String, String)>, String);
+
+/// A gateway as configured under `channels.sms.http`.
+#[derive(Debug)]
+pub struct HttpSmsSettings {
+    pub method: reqwest::Method,
+    /// Header names and value templates (`Bearer ${TOKEN}` is expanded at load).
+    pub headers: Vec<(String, String)>,
+    /// The sending number or name, for templates that need it.
+    pub from: String,
+    templates: Environment<'static>,
+}
+
+impl HttpSmsSettings {
+    /// Compiles the templates and renders them once with sample values, so a broken one is
+    /// refused at load.
+    pub fn new(
+        url: &str,
+        method: &str,
+        headers: Vec<(String, String)>,
+        body: Option<&str>,
+        from: String,
+    ) -> Result<HttpSmsSettings, String> {
+        let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("{method:?} is not an HTTP method"))?;
+        let mut templates = Environment::new();
+        templates
+            .add_template_owned("url", url.to_string())
+            .map_err(|e| format!("url: {e}"))?;
+        templates
+            .add_template_owned("body", body.unwrap_or("").to_string())
+            .map_err(|e| format!("body: {e}"))?;
+        for (i, (name, value)) in headers.iter().enumerate() {
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("headers: {name:?} is not a header name"))?;
+            templates
+                .add_template_owned(format!("header{i}"), value.clone())
+                .map_err(|e| format!("headers.{name}: {e}"))?;
+        }
+        let settings = HttpSmsSettings {
+            method,
+            headers,
+            from,
+            templates,
+        };
+        let (url, _, _) = settings.render("+4915112345678", "sample")?;
+        reqwest::Url::parse(&url).map_err(|e| format!("url renders to {url:?}: {e}"))?;
+        Ok(settings)
+    }
+
+    /// The URL, headers and body for one message.
+    fn render(
+        &self,
+        to: &str,
+        text: &str,
+    ) -> Result<Rendered, String> {
+        let ctx = json!({"to": to, "from": self.from, "body": text});
+        let render = |name: &str| {
+            self.templates
+                .get_template(name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| format!("template {name}: {e}"))
+        };
+        let headers = self
+            .headers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| Ok((name.clone(), render(&format!("header{i}"))?)))
+            .collect::<Result<_, String>>()?;
+        Ok((render("url")?, headers, render("body")?))
+    }
+
+    /// Sends `text` to `to`: 2xx is sent (the answer's `id`, `sid` or `message_id` is kept if it
+    /// has one), 429 and 5xx are retried, anything else is a dead letter.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        to: &str,
+        text: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> SendResult {
+        let (url, headers, body) = match self.render(to, text) {
+            Ok(parts) => parts,
+            Err(error) => return SendResult::Dead { error },
+        };
+        let mut request = client.request(self.method.clone(), url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if !body.is_empty() {
+            request = request.body(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return SendResult::Retry {
+                    after: None,
+                    error: e.to_string(),
+                };
+            }
+        };
+        let status = response.status();
+        let after = super::retry_after(response.headers(), now);
+        let answer = response.text().await.unwrap_or_default();
+        match status.as_u16() {
+            200..=299 => {
+                let json: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+                let reference = ["id", "sid", "message_id"]
+                    .iter()
+                    .find_map(|k| match &json[k] {
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        serde_json::Value::Number(n) => Some(n.to_string()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+                SendResult::Sent { reference }
+            }
+            429 | 500..=599 => SendResult::Retry {
+                after,
+                error: format!("SMS gateway HTTP {status}"),
+            },
+            _ => SendResult::Dead {
+                error: format!(
+                    "SMS gateway HTTP {status}: {}",
+                    answer.chars().take(300).collect::<String>()
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_render_the_message_and_bad_ones_are_refused() {
+        let gw = HttpSmsSettings::new(
+            "https://sms.example/v1/send?to={{ to|urlencode }}",
+            "post",
+            vec![("X-Api-Key".into(), "k1".into())],
+            Some(r#"{"from": {{ from|tojson }}, "text": {{ body|tojson }}}"#),
+            "alertrouter".into(),
+        )
+        .unwrap();
+        let (url, headers, body) = gw.render("+49 151", "CRIT \"x\"").unwrap();
+        assert_eq!(url, "https://sms.example/v1/send?to=%2B49%20151");
+        assert_eq!(headers, [("X-Api-Key".to_string(), "k1".to_string())]);
+        assert_eq!(body, r#"{"from": "alertrouter", "text": "CRIT \"x\""}"#);
+        assert_eq!(gw.method, reqwest::Method::POST);
+
+        let bad = |url: &str, method: &str, header: &str, body: &str| {
+            HttpSmsSettings::new(
+                url,
+                method,
+                vec![(header.into(), "v".into())],
+                Some(body),
+                "x".into(),
+            )
+            .unwrap_err()
+        };
+        let ok_url = "https://sms.example/send";
+        assert!(bad("{{ to", "POST", "a", "").starts_with("url:"));
+        assert!(bad("not a url {{ to }}", "POST", "a", "").contains("renders to"));
+        assert!(bad(ok_url, "PO ST", "a", "").contains("not an HTTP method"));
+        assert!(bad(ok_url, "POST", "bad header", "").contains("not a header name"));
+        assert!(bad(ok_url, "POST", "a", "{% if %}").starts_with("body:"));
+    }
+}
