@@ -101,7 +101,12 @@ fn build(s: &SmtpSettings) -> Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbo
         SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
             .map_err(|e| format!("SMTP: {e}"))?,
     };
-    let mut builder = builder.port(s.port).timeout(Some(s.timeout));
+    // Connections are kept and reused: a new one per mail costs a handshake and a greeting.
+    let pool = lettre::transport::smtp::PoolConfig::new().max_size(32);
+    let mut builder = builder
+        .port(s.port)
+        .timeout(Some(s.timeout))
+        .pool_config(pool);
     if let (Some(user), Some(password)) = (&s.username, &s.password) {
         builder = builder.credentials(Credentials::new(
             user.clone(),

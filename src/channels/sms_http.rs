@@ -58,11 +58,7 @@ impl HttpSmsSettings {
     }
 
     /// The URL, headers and body for one message.
-    fn render(
-        &self,
-        to: &str,
-        text: &str,
-    ) -> Result<Rendered, String> {
+    fn render(&self, to: &str, text: &str) -> Result<Rendered, String> {
         let ctx = json!({"to": to, "from": self.from, "body": text});
         let render = |name: &str| {
             self.templates

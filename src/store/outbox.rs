@@ -42,24 +42,30 @@ pub async fn claim_deliveries(
     limit: i64,
 ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
     let rows: Vec<Claimed> = sqlx::query_as(
-        "with due as (
+        "with heads as (
+            -- The oldest pending row of each destination: only it may leave.
+            select distinct on (channel, recipient) id, due_at, lease_until from outbox
+            where status = 'pending' and channel = any($5)
+            order by channel, recipient, id
+        ), due as (
+            -- The limit bounds the join below whatever the statistics say.
             select o.id, o.lease_owner is not null as was_leased from outbox o
-            where o.status = 'pending' and o.due_at <= $2 and o.channel = any($5)
-              and (o.lease_until is null or o.lease_until < $2)
-              and not exists (
-                  select 1 from outbox e
-                  where e.channel = o.channel and e.recipient = o.recipient
-                    and e.status = 'pending' and e.id < o.id)
-            order by o.due_at, o.id
-            limit $4
-            for update skip locked
+            where o.id in (
+                select id from heads
+                where due_at <= $2 and (lease_until is null or lease_until < $2)
+                order by due_at, id
+                limit $4)
+              and o.status = 'pending'
+            for update of o skip locked
         )
         update outbox o set lease_owner = $1, lease_until = $3
         from due, incidents i
         left join lateral (
             select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations,
                    a.generator_url
-            from alerts a where a.incident_id = i.id order by a.starts_at limit 1
+            -- group_id leads the alerts key, so this is an index lookup.
+            from alerts a where a.group_id = i.group_id and a.incident_id = i.id
+            order by a.starts_at limit 1
         ) first on true
         where o.id = due.id and i.id = o.incident_id
         returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
@@ -71,6 +77,9 @@ pub async fn claim_deliveries(
     .bind(lease_until)
     .bind(limit)
     .bind(channels)
+    // Planned afresh for each claim: a plan cached while the outbox was empty would be
+    // quadratic once it is not.
+    .persistent(false)
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -185,7 +194,8 @@ pub async fn claim_bundle(
         where o.id = b.id and i.id = o.incident_id
         returning o.id, i.number, i.severity,
             coalesce((select coalesce(a.annotations->>'summary', a.alertname) from alerts a
-                      where a.incident_id = i.id order by a.starts_at limit 1), 'alert')",
+                      where a.group_id = i.group_id and a.incident_id = i.id
+                      order by a.starts_at limit 1), 'alert')",
     )
     .bind(worker)
     .bind(lease_until)

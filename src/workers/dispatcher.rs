@@ -29,6 +29,7 @@ pub struct DispatchSettings {
     /// Longer than the slowest send, so a live send is never taken over.
     pub lease: Duration,
     pub batch: i64,
+    /// Sends in flight per channel.
     pub concurrency: usize,
     /// First retry delay; doubles per attempt up to `max_backoff`.
     pub backoff: Duration,
@@ -44,7 +45,7 @@ impl Default for DispatchSettings {
         DispatchSettings {
             lease: Duration::from_secs(60),
             batch: 100,
-            concurrency: 16,
+            concurrency: 32,
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(300),
             max_attempts: 12,
@@ -354,17 +355,77 @@ impl Dispatcher {
             })
     }
 
-    /// Runs until `shutdown`, woken by NOTIFY when rows are written; a short poll is the net.
+    /// Runs until `shutdown`, woken by NOTIFY when rows are written and whenever a send ends
+    /// (it frees its destination's next row); a short poll is the net. Each channel has its own
+    /// `concurrency` sends in flight and is claimed separately, so a slow or hanging provider
+    /// never holds back another channel.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut listener = super::listen(&self.pool, OUTBOX_CHANNEL).await;
+        let this = Arc::new(self);
+        let mut listener = super::listen(&this.pool, OUTBOX_CHANNEL).await;
+        let done = Arc::new(tokio::sync::Notify::new());
+        let slots: Vec<(&str, Arc<tokio::sync::Semaphore>)> = DELIVERED_CHANNELS
+            .iter()
+            .map(|c| {
+                (
+                    *c,
+                    Arc::new(tokio::sync::Semaphore::new(
+                        this.settings.concurrency.max(1),
+                    )),
+                )
+            })
+            .collect();
+        let mut sends = tokio::task::JoinSet::new();
         while !*shutdown.borrow() {
-            match self.run_once().await {
-                Ok(n) if n as i64 >= self.settings.batch => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox claim failed; retrying"),
+            let mut claimed = 0;
+            for (channel, slot) in &slots {
+                let free = slot.available_permits() as i64;
+                if free == 0 {
+                    continue;
+                }
+                let now = this.clock.now();
+                let lease_until = now + delta(this.settings.lease);
+                let rows = match store::claim_deliveries(
+                    &this.pool,
+                    this.id,
+                    &[channel],
+                    now,
+                    lease_until,
+                    free.min(this.settings.batch),
+                )
+                .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox claim failed; retrying");
+                        break;
+                    }
+                };
+                claimed += rows.len();
+                for (delivery, created_at) in rows {
+                    let Ok(permit) = slot.clone().try_acquire_owned() else {
+                        break; // cannot happen: only this loop takes permits
+                    };
+                    let (this, done) = (this.clone(), done.clone());
+                    sends.spawn(async move {
+                        if let Err(e) = this.deliver(delivery, created_at).await {
+                            tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
+                        }
+                        drop(permit);
+                        done.notify_one();
+                    });
+                }
             }
-            super::idle(&mut listener, self.settings.poll, &mut shutdown).await;
+            while sends.try_join_next().is_some() {}
+            if claimed > 0 {
+                continue;
+            }
+            tokio::select! {
+                () = super::idle(&mut listener, this.settings.poll, &mut shutdown) => {}
+                () = done.notified() => {}
+            }
         }
+        // Let sends in flight record their results (each is bounded by its channel's timeout).
+        while sends.join_next().await.is_some() {}
     }
 }
 

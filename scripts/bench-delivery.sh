@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Delivery benchmark on a throwaway Postgres and the release build, against fake receivers that
+# answer at once (run by the deliverybench binary), with rate limits set out of the way:
+#  1. latency: new incidents at RATE/s (default 200) for 10 s, each paging its team's Slack
+#     channel; time from the webhook's 2xx (its commit) to the fake Slack's chat.postMessage.
+#  2. throughput: ROWS due notifications (default 20,000) over Slack, SMS, e-mail, PagerDuty and
+#     webhooks to 1,000 people (100 services, 100 webhooks); deliveries/s until the last is sent.
+#   scripts/bench-delivery.sh [RATE] [ROWS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rate=${1:-200}
+rows=${2:-20000}
+port=55436
+dir="$PWD/.data/bench-dlv-pg"
+work="$PWD/.data/bench-dlv"
+fake=19097
+smtp=19098
+
+rm -rf "$work"
+mkdir -p "$work/routes" "$work/policies"
+url=$(scripts/pg.sh fresh "$dir" "$port" alertrouter)
+if [ -n "${BENCH_SLOW_MS:-}" ]; then  # log statements slower than this, to find what limits a run
+  psql -q "$url" -c "alter system set log_min_duration_statement = $BENCH_SLOW_MS" -c "select pg_reload_conf()" >/dev/null
+fi
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+echo "building release binaries..." >&2
+cargo build --release --quiet --bin alertrouter --bin deliverybench
+bin=target/release
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
+cat > "$work/alertrouter.yaml" <<CFG
+listen: 127.0.0.1:19096
+database: {url: "$url"}
+integrations: [{name: bench, bearer_token_file: token}]
+log: {format: json, level: warn}
+channels:
+  slack: {url: "http://127.0.0.1:$fake/api", bot_token: xoxb-bench}
+  sms: {url: "http://127.0.0.1:$fake", account_sid: AC1, auth_token: bench, from: "+15005550006"}
+  pagerduty: {url: "http://127.0.0.1:$fake/v2/enqueue"}
+  email: {host: 127.0.0.1, port: $smtp, tls: none, from: alertrouter@example.com}
+  rate_limits:
+    slack: {per_destination: "off", global: "off"}
+    sms: {per_destination: "off", global: "off"}
+    pagerduty: {per_destination: "off", global: "off"}
+CFG
+python3 - "$work" "$fake" <<'PY'
+import sys
+work, fake = sys.argv[1], sys.argv[2]
+teams = 20
+with open(f"{work}/routes/bench.yaml", "w") as f:
+    f.write("route:\n  policy: t0\n  routes:\n")
+    for t in range(teams):
+        f.write(f"    - {{matchers: ['team=\"t{t}\"'], policy: t{t}}}\n")
+with open(f"{work}/policies/bench.yaml", "w") as f:
+    f.write("users:\n")
+    for u in range(1000):
+        f.write(f"  - {{name: u{u}, slack_id: U{u:08d}, email: u{u}@example.com, phone: \"+1555{u:07d}\", contact: [slack]}}\n")
+    f.write("escalation_policies:\n")
+    for t in range(teams):
+        f.write(f"  - {{name: t{t}, steps: [{{delay: 0s, targets: ['slack_channel:t{t}'], via: [slack]}}]}}\n")
+    f.write("destinations:\n  slack_channels:\n")
+    for t in range(teams):
+        f.write(f"    t{t}: C{t:08d}\n")
+    f.write("  pagerduty_services:\n")
+    for s in range(100):
+        f.write(f"    s{s}: ${{PD_KEY}}\n")
+    f.write("  webhooks:\n")
+    for w in range(100):
+        f.write(f"    w{w}: http://127.0.0.1:{fake}/webhook/w{w}\n")
+PY
+export PD_KEY=0123456789abcdef0123456789abcdef
+"$bin/alertrouter" check-config --config "$work/alertrouter.yaml" >/dev/null
+"$bin/alertrouter" migrate --config "$work/alertrouter.yaml" >/dev/null
+"$bin/alertrouter" serve --config "$work/alertrouter.yaml" >>"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  curl -sf http://127.0.0.1:19096/readyz >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -sf http://127.0.0.1:19096/readyz >/dev/null || { echo "not ready; log:" >&2; tail "$work/server.log" >&2; exit 1; }
+
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+echo "(1) commit → Slack at $rate incidents/s..." >&2
+lat=$("$bin/deliverybench" --fake-port $fake --smtp-port $smtp --json latency \
+  --token-file "$work/token" --rate "$rate" --seconds 10)
+echo "(2) $rows notifications over every channel..." >&2
+thr=$("$bin/deliverybench" --fake-port $fake --smtp-port $smtp --json throughput \
+  --database-url "$url" --rows "$rows" ${BENCH_CHANNELS:+--channels "$BENCH_CHANNELS"})
+
+echo
+echo "Delivery benchmark: $(nproc) cores, fakes answering at once on the same machine, rate limits off, fsync on."
+echo
+echo "| run | result | target |"
+echo "|---|---|---|"
+printf '| commit → fake Slack, %s new incidents/s (%s incidents, %s lost) | p50 %.1f ms, p99 %.1f ms | p99 ≤ 100 ms |\n' \
+  "$rate" "$(field "$lat" incidents)" "$(field "$lat" missing)" "$(field "$lat" p50_ms)" "$(field "$lat" p99_ms)"
+printf '| deliveries over Slack, SMS, e-mail, PagerDuty, webhooks (%s, 1,000 people) | %.0f/s (%.1f s) | ≥ 2,000/s |\n' \
+  "$(field "$thr" sent)" "$(field "$thr" deliveries_per_s)" "$(field "$thr" seconds)"
