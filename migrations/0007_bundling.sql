@@ -13,5 +13,8 @@ alter table outbox drop constraint outbox_status_check;
 alter table outbox add constraint outbox_status_check
     check (status in ('pending', 'sent', 'dead', 'cancelled', 'bundled'));
 
+-- The Alertmanager that reported the incident (its externalURL), for silence links.
+alter table incidents add column external_url text;
+
 -- Delivery receipts find their message by the provider's reference.
 create index outbox_provider_ref_idx on outbox (provider_ref) where channel = 'sms' and provider_ref is not null;

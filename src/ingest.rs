@@ -154,6 +154,7 @@ impl Ingestor {
                         policy: b.route.policy.as_deref(),
                         group_key: &b.group_key,
                         group_labels: &b.group_labels,
+                        external_url: &webhook.external_url,
                     };
                     plans.push((group, snapshot.version, plan));
                 }

@@ -102,6 +102,45 @@ pub struct IncidentSummary {
     /// Annotations and source link of its first alert.
     pub annotations: serde_json::Value,
     pub generator_url: Option<String>,
+    /// The reporting Alertmanager's externalURL.
+    pub external_url: Option<String>,
+}
+
+impl IncidentSummary {
+    /// Alertmanager's new-silence page, pre-filled with the incident's group labels as matchers.
+    pub fn silence_url(&self) -> Option<String> {
+        let base = self.external_url.as_deref()?.trim_end_matches('/');
+        let labels = self.group_labels.as_object()?;
+        if labels.is_empty() {
+            return None;
+        }
+        let matchers: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| {
+                let v = v
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"");
+                format!("{k}=\"{v}\"")
+            })
+            .collect();
+        let filter = format!("{{{}}}", matchers.join(","));
+        let encoded: String = url_encode(&filter);
+        Some(format!("{base}/#/silences/new?filter={encoded}"))
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// What a send attempt came to.
@@ -158,6 +197,33 @@ pub fn mask_contacts(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_silence_link_carries_the_group_labels_as_matchers() {
+        let inc = IncidentSummary {
+            id: uuid::Uuid::nil(),
+            number: 1,
+            status: "open".into(),
+            severity: "critical".into(),
+            title: "t".into(),
+            group_labels: serde_json::json!({"alertname": "High \"5xx\"", "service": "web"}),
+            annotations: serde_json::Value::Null,
+            generator_url: None,
+            external_url: Some("http://am:9093/".into()),
+        };
+        assert_eq!(
+            inc.silence_url().unwrap(),
+            "http://am:9093/#/silences/new?filter=%7Balertname%3D%22High%20%5C%225xx%5C%22%22%2Cservice%3D%22web%22%7D"
+        );
+        assert_eq!(
+            IncidentSummary {
+                external_url: None,
+                ..inc
+            }
+            .silence_url(),
+            None
+        );
+    }
 
     #[test]
     fn contacts_are_masked() {

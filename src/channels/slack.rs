@@ -229,6 +229,9 @@ pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
     if let Some(url) = &inc.generator_url {
         links.push(format!("<{url}|Source>"));
     }
+    if let Some(url) = inc.silence_url() {
+        links.push(format!("<{url}|Silence>"));
+    }
     if let Some(who) = mention {
         links.push(format!("Paging <@{who}>"));
     }

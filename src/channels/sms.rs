@@ -200,6 +200,7 @@ mod tests {
                 group_labels: serde_json::Value::Null,
                 annotations: serde_json::Value::Null,
                 generator_url: None,
+                external_url: None,
             },
             redelivery: false,
             deferrals: 0,

@@ -165,6 +165,7 @@ fn sample_context() -> Value {
         group_labels: json!({"alertname": "Sample"}),
         annotations: json!({"description": "d", "runbook_url": "https://example/runbook"}),
         generator_url: Some("https://example/graph".into()),
+        external_url: None,
     };
     context(&inc, "sample", None, "someone")
 }

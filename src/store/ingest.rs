@@ -137,6 +137,8 @@ pub struct GroupRef<'a> {
     pub policy: Option<&'a str>,
     pub group_key: &'a str,
     pub group_labels: &'a LabelSet,
+    /// The reporting Alertmanager's externalURL, kept on incidents it opens.
+    pub external_url: &'a str,
 }
 
 /// Commits a plan in one statement (so one transaction): the group's version check, the incident,
@@ -204,9 +206,10 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             -- Insert and update are separate so updates do not burn incident numbers.
             insert into incidents (id, group_id, integration, route, policy, group_key,
                 group_labels, status, severity, started_at, opened_at, resolved_at, ended_at,
-                updated_at, policy_snapshot, chain_generation, chain_origin, escalation_due_at)
+                updated_at, policy_snapshot, chain_generation, chain_origin, escalation_due_at,
+                external_url)
             select $4, head.id, $1, $28, $29, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9,
-                $31, case when $30 = 'start' then 1 else 0 end, $9, $32
+                $31, case when $30 = 'start' then 1 else 0 end, $9, $32, nullif($34, '')
             from head
             where $27
         ), changed_incident as (
@@ -304,6 +307,7 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
     .bind(snapshot)
     .bind(due_at)
     .bind(crate::store::escalation::ESCALATION_CHANNEL)
+    .bind(group.external_url)
     .fetch_one(db)
     .await?;
     Ok(if written == 1 {

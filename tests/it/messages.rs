@@ -29,6 +29,7 @@ fn delivery(severity: &str, number: i64, title: &str) -> Delivery {
                 "runbook_url": "https://runbooks.example/higherrorrate",
             }),
             generator_url: Some("http://prometheus:9090/graph?g0.expr=errors".into()),
+            external_url: None,
         },
         redelivery: false,
         deferrals: 0,

@@ -119,6 +119,12 @@ async fn the_first_page_posts_and_the_next_edits_in_place_with_a_thread_reply() 
         let (method, body) = &calls[0];
         assert_eq!(method, "chat.postMessage");
         assert_eq!(body["channel"], "U0ALICE");
+        assert!(
+            body["blocks"].to_string().contains(
+                "<http://alertmanager:9093/#/silences/new?filter=%7Balertname%3D%22HighErrorRate%22"
+            ),
+            "a silence link from the webhook's externalURL: {body}"
+        );
         let actions: Vec<&str> = body["blocks"]
             .as_array()
             .unwrap()
@@ -227,6 +233,7 @@ fn the_critical_message_matches_its_golden_file() {
             "runbook_url": "https://runbooks.example/higherrorrate",
         }),
         generator_url: Some("http://prometheus:9090/graph?g0.expr=errors".into()),
+        external_url: Some("http://alertmanager:9093".into()),
     };
     let rendered =
         serde_json::to_string_pretty(&blocks(&incident, Some("U0ALICE"))).unwrap() + "\n";
