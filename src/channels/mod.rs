@@ -104,6 +104,8 @@ pub struct IncidentSummary {
     pub generator_url: Option<String>,
     /// The reporting Alertmanager's externalURL.
     pub external_url: Option<String>,
+    /// Who acknowledged it (or snoozed it), while that holds.
+    pub acknowledged_by: Option<String>,
 }
 
 impl IncidentSummary {
@@ -210,6 +212,7 @@ mod tests {
             annotations: serde_json::Value::Null,
             generator_url: None,
             external_url: Some("http://am:9093/".into()),
+            acknowledged_by: None,
         };
         assert_eq!(
             inc.silence_url().unwrap(),

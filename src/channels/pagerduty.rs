@@ -42,14 +42,20 @@ impl PagerDutyChannel {
         delivery: &Delivery,
         now: DateTime<Utc>,
     ) -> SendResult {
-        let event = if delivery.payload["kind"] == "resolved" {
-            serde_json::json!({
+        let follow_up = match delivery.payload["kind"].as_str() {
+            Some("page") | None => None,
+            Some("resolved") => Some("resolve"),
+            Some("acknowledged" | "snoozed") => Some("acknowledge"),
+            // Unacknowledged, escalated, reassigned: PagerDuty pages again on a new trigger.
+            Some(_) => Some("trigger"),
+        };
+        let event = match follow_up {
+            Some(action @ ("resolve" | "acknowledge")) => serde_json::json!({
                 "routing_key": routing_key.expose_secret(),
-                "event_action": "resolve",
+                "event_action": action,
                 "dedup_key": delivery.incident.id.to_string(),
-            })
-        } else {
-            trigger_event(&self.templates, routing_key.expose_secret(), delivery)
+            }),
+            _ => trigger_event(&self.templates, routing_key.expose_secret(), delivery),
         };
         match self.client.post(&self.url).json(&event).send().await {
             Ok(response) => {

@@ -67,7 +67,10 @@ impl SlackChannel {
                 error: "Slack is not configured (channels.slack.bot_token)".into(),
             };
         };
-        let resolved = delivery.payload["kind"] == "resolved";
+        let kind = delivery.payload["kind"].as_str().unwrap_or("page");
+        let resolved = kind == "resolved";
+        // Anything but a page changes a message that is already there.
+        let follow_up = kind != "page";
         let inc = &delivery.incident;
         let who = to
             .mention
@@ -96,8 +99,8 @@ impl SlackChannel {
         }
         let text = self.templates.text("slack_text.txt", &ctx);
         match &to.existing {
-            // Nothing was posted here, so there is nothing to mark resolved.
-            None if resolved => SendResult::Sent {
+            // Nothing was posted here, so there is nothing to update.
+            None if follow_up => SendResult::Sent {
                 reference: "no message to update".into(),
             },
             None => {
@@ -118,8 +121,10 @@ impl SlackChannel {
                 if let Err(failed) = self.call(token, "chat.update", &update, now).await {
                     return failed;
                 }
-                let text = if resolved {
+                let text = if resolved && delivery.payload["actor"].is_null() {
                     self.templates.text("slack_reply_resolved.txt", &ctx)
+                } else if follow_up {
+                    self.templates.text("slack_reply_action.txt", &ctx)
                 } else {
                     self.templates.text("slack_reply_page.txt", &ctx)
                 };
@@ -211,7 +216,10 @@ pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
     fields.truncate(10); // Slack allows ten fields in a section.
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": format!("INC-{} {}", inc.number, inc.title).chars().take(150).collect::<String>()}}),
-        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{} · {}", severity_badge(&inc.severity), inc.status)}]}),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": match &inc.acknowledged_by {
+            Some(by) if inc.status == "open" => format!("{} · acknowledged by {by}", severity_badge(&inc.severity)),
+            _ => format!("{} · {}", severity_badge(&inc.severity), inc.status),
+        }}]}),
     ];
     if let Some(description) = inc.annotations["description"].as_str() {
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": description.chars().take(3000).collect::<String>()}}));
@@ -250,8 +258,13 @@ pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
     if inc.status == "resolved" {
         return Value::Array(blocks);
     }
+    let first = if inc.acknowledged_by.is_some() {
+        button("Unacknowledge", "incident_unack", None)
+    } else {
+        button("Acknowledge", "incident_ack", Some("primary"))
+    };
     blocks.push(json!({"type": "actions", "elements": [
-        button("Acknowledge", "incident_ack", Some("primary")),
+        first,
         button("Resolve", "incident_resolve", None),
         button("Escalate now", "incident_escalate", Some("danger")),
         button("Snooze 1h", "incident_snooze", None),

@@ -201,6 +201,7 @@ mod tests {
                 annotations: serde_json::Value::Null,
                 generator_url: None,
                 external_url: None,
+                acknowledged_by: None,
             },
             redelivery: false,
             deferrals: 0,

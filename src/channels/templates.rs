@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Delivery, IncidentSummary};
 
 /// The templates, by name; `.html` ones are HTML-escaped.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "sms.txt",
     "email_subject.txt",
     "email_text.txt",
@@ -18,6 +18,7 @@ pub const NAMES: [&str; 8] = [
     "slack_text.txt",
     "slack_reply_page.txt",
     "slack_reply_resolved.txt",
+    "slack_reply_action.txt",
 ];
 
 macro_rules! set {
@@ -35,12 +36,13 @@ macro_rules! set {
                 $dir,
                 "/slack_reply_resolved.txt"
             )),
+            include_str!(concat!("../../templates/", $dir, "/slack_reply_action.txt")),
         ]
     };
 }
 
-const EN: [&str; 8] = set!("en");
-const ZH_CN: [&str; 8] = set!("zh-CN");
+const EN: [&str; 9] = set!("en");
+const ZH_CN: [&str; 9] = set!("zh-CN");
 
 /// The compiled templates of one locale, with overrides applied.
 #[derive(Debug)]
@@ -152,6 +154,9 @@ pub fn context(
         "step": delivery.and_then(|d| d.payload["step"].as_u64()).map_or(1, |s| s + 1),
         "who": who,
         "more": more,
+        // For notices of actions: what was done (acknowledged, snoozed, ...) and by whom.
+        "action": delivery.and_then(|d| d.payload["kind"].as_str()).unwrap_or("page"),
+        "actor": delivery.and_then(|d| d.payload["actor"].as_str()).unwrap_or(""),
     })
 }
 
@@ -166,6 +171,7 @@ fn sample_context() -> Value {
         annotations: json!({"description": "d", "runbook_url": "https://example/runbook"}),
         generator_url: Some("https://example/graph".into()),
         external_url: None,
+        acknowledged_by: None,
     };
     context(&inc, "sample", None, "someone")
 }

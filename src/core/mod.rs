@@ -1,5 +1,6 @@
 //! The pure incident core: every decision, no I/O and no clock (`now` is always an argument).
 
+pub mod actions;
 pub mod escalation;
 pub mod ingest;
 pub mod plan;

@@ -227,7 +227,11 @@ pub async fn record_fired_steps(
         ), moved as (
             update incidents set chain_repeat = $9, chain_step = $10, escalation_due_at = $11,
                 chain_generation = $12, chain_origin = $13, escalation_held_since = null,
-                lease_owner = null, lease_until = null
+                lease_owner = null, lease_until = null,
+                -- A step that fires ends an acknowledgement's timeout or a snooze.
+                acknowledged_at = case when $15 then null else acknowledged_at end,
+                acknowledged_by = case when $15 then null else acknowledged_by end,
+                snoozed_until = case when $15 then null else snoozed_until end
             where id = $1
         )
         select count(*) from pages, pg_notify($14, '')",
@@ -246,6 +250,7 @@ pub async fn record_fired_steps(
     .bind(chain.generation)
     .bind(chain.origin)
     .bind(super::outbox::OUTBOX_CHANNEL)
+    .bind(!fired.is_empty())
     .fetch_one(&mut *tx)
     .await?;
     Ok(written as u64)

@@ -1,5 +1,6 @@
 //! All SQL. Functions are named after what they do; nothing here knows about HTTP.
 
+pub mod actions;
 pub mod escalation;
 mod ingest;
 pub mod outbox;

@@ -29,6 +29,7 @@ struct Claimed {
     annotations: Option<serde_json::Value>,
     generator_url: Option<String>,
     external_url: Option<String>,
+    acknowledged_by: Option<String>,
     was_leased: bool,
 }
 
@@ -71,7 +72,8 @@ pub async fn claim_deliveries(
         where o.id = due.id and i.id = o.incident_id
         returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
             o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
-            first.title, first.annotations, first.generator_url, i.external_url, due.was_leased",
+            first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
+            due.was_leased",
     )
     .bind(worker)
     .bind(now)
@@ -96,6 +98,7 @@ pub async fn claim_deliveries(
                 annotations: row.annotations.unwrap_or_default(),
                 generator_url: row.generator_url.filter(|u| !u.is_empty()),
                 external_url: row.external_url,
+                acknowledged_by: row.acknowledged_by,
             };
             let delivery = Delivery {
                 id: row.id,

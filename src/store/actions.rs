@@ -1,0 +1,337 @@
+//! Committing an action: the incident is locked, the core decides, and the new state, its
+//! timeline event, the notices to every place that shows the incident, any new pages and the
+//! audit row are written in one transaction. Racing actions on one incident queue on the lock,
+//! so each sees the state the previous one left.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::core::actions::{Action, Decision, State, decide};
+use crate::core::escalation::{Chain, PolicySnapshot};
+use crate::core::policy::{EscalationPolicy, Policies};
+
+/// Who acts, from where.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// A person's name, or an identity from the source (`slack:U123`, a token's `sub`).
+    pub name: String,
+    /// slack, api, sms, email, pagerduty.
+    pub source: &'static str,
+    pub client_addr: Option<String>,
+}
+
+/// An incident by its id or its number (INC-42).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentRef {
+    Id(Uuid),
+    Number(i64),
+}
+
+impl std::str::FromStr for IncidentRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let digits = s
+            .strip_prefix("INC-")
+            .or_else(|| s.strip_prefix("inc-"))
+            .unwrap_or(s);
+        if let Ok(n) = digits.parse::<i64>() {
+            return Ok(IncidentRef::Number(n));
+        }
+        Uuid::parse_str(s)
+            .map(IncidentRef::Id)
+            .map_err(|_| format!("{s:?} is neither an incident number nor an id"))
+    }
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done {
+        id: Uuid,
+        number: i64,
+        after: State,
+    },
+    /// Not possible in the incident's state; audited.
+    Refused { number: i64, reason: String },
+    NotFound,
+}
+
+type LockedRow = (
+    Uuid,
+    i64,
+    String,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<Value>,
+    i32,
+    Option<DateTime<Utc>>,
+    i32,
+    i32,
+    Option<DateTime<Utc>>,
+);
+
+/// Performs `action` on `incident` for `actor` at `now`.
+pub async fn perform(
+    pool: &PgPool,
+    policies: &Policies,
+    actor: &Actor,
+    incident: IncidentRef,
+    action: &Action,
+    now: DateTime<Utc>,
+) -> Result<Outcome, sqlx::Error> {
+    let (id, number) = match incident {
+        IncidentRef::Id(id) => (Some(id), None),
+        IncidentRef::Number(n) => (None, Some(n)),
+    };
+    let mut tx = pool.begin().await?;
+    let row: Option<LockedRow> = sqlx::query_as(
+        "select id, number, status, acknowledged_by, snoozed_until, policy_snapshot,
+                chain_generation, chain_origin, chain_repeat, chain_step, escalation_due_at
+         from incidents where id = $1 or number = $2 for update",
+    )
+    .bind(id)
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Ok(Outcome::NotFound);
+    };
+    let (id, number) = (row.0, row.1);
+    let before = State {
+        status: row.2,
+        acknowledged_by: row.3,
+        snoozed_until: row.4,
+        chain: Chain {
+            generation: row.6,
+            origin: row.7.unwrap_or(now),
+            repeat: row.8.max(0) as u32,
+            step: row.9.max(0) as usize,
+            due_at: row.10,
+        },
+    };
+    let policy: Option<EscalationPolicy> = row
+        .5
+        .and_then(|v| serde_json::from_value::<PolicySnapshot>(v).ok())
+        .and_then(|s| EscalationPolicy::try_from(&s).ok());
+    let detail = action_detail(action);
+    match decide(&before, action, &actor.name, policy.as_ref(), policies, now) {
+        Err(refused) => {
+            audit(&mut tx, actor, action, Some(id), &before, None, &refused.0, &detail, now).await?;
+            tx.commit().await?;
+            Ok(Outcome::Refused {
+                number,
+                reason: refused.0,
+            })
+        }
+        Ok(decision) => {
+            apply(&mut tx, id, actor, &decision, &detail, now).await?;
+            audit(
+                &mut tx,
+                actor,
+                action,
+                Some(id),
+                &before,
+                Some(&decision.after),
+                "",
+                &detail,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(Outcome::Done {
+                id,
+                number,
+                after: decision.after,
+            })
+        }
+    }
+}
+
+fn action_detail(action: &Action) -> Value {
+    match action {
+        Action::Snooze { until } => json!({"until": until}),
+        Action::Reassign { target } => json!({"to": target.to_string()}),
+        Action::Note { text } => json!({"text": text}),
+        _ => json!({}),
+    }
+}
+
+/// Writes the decision: incident, timeline, cancelled pages, notices, new pages, wake-ups.
+async fn apply(
+    tx: &mut sqlx::PgConnection,
+    id: Uuid,
+    actor: &Actor,
+    d: &Decision,
+    detail: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let a = &d.after;
+    let mut event = detail.clone();
+    event["actor"] = json!(actor.name);
+    event["source"] = json!(actor.source);
+    let mut keys = Vec::new();
+    let mut channels = Vec::new();
+    let mut recipients = Vec::new();
+    let mut payloads = Vec::new();
+    for page in &d.pages {
+        for channel in &page.channels {
+            keys.push(format!(
+                "{id}:reassign:{}:{}:{}",
+                now.timestamp_micros(),
+                page.recipient,
+                channel.as_str()
+            ));
+            channels.push(channel.as_str().to_string());
+            recipients.push(page.recipient.to_string());
+            payloads.push(
+                json!({"kind": "page", "incident_id": id.to_string(), "step": 0,
+                       "target": page.via_target, "recipient": page.recipient.to_string(),
+                       "channel": channel.as_str(), "reassigned_by": actor.name})
+                .to_string(),
+            );
+        }
+    }
+    sqlx::query(
+        "with changed as (
+            update incidents set status = $2,
+                resolved_at = case when $2 = 'resolved' and status = 'open' then $3 else resolved_at end,
+                resolved_by = case when $2 = 'resolved' and status = 'open' then $4 else resolved_by end,
+                acknowledged_by = $5,
+                acknowledged_at = case when $5 is null then null else coalesce(acknowledged_at, $3) end,
+                snoozed_until = $6, chain_origin = $7, escalation_due_at = $8,
+                lease_owner = null, lease_until = null, updated_at = $3
+            where id = $1
+        ), timeline as (
+            insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
+            values ($1, $9, $3, $3, 'action', $10)
+        ), cancelled as (
+            update outbox set status = 'cancelled'
+            where incident_id = $1 and status = 'pending' and payload->>'kind' = 'page' and $11
+            returning id
+        ), notices as (
+            -- Every Slack message, PagerDuty service and webhook that showed the incident hears
+            -- of the change, after what was sent to it before (order per destination).
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select distinct on (o.channel, o.recipient) $1,
+                $1 || ':' || $12 || ':' || $3::text || ':' || o.recipient || ':' || o.channel,
+                o.channel, o.recipient,
+                jsonb_build_object('kind', $12::text, 'incident_id', $1::text,
+                    'recipient', o.recipient, 'channel', o.channel, 'actor', $4::text,
+                    'source', $13::text, 'detail', $10),
+                $3, $3
+            from outbox o
+            where o.incident_id = $1 and $12 is not null
+                and o.channel in ('slack', 'pagerduty', 'webhook')
+                and o.payload->>'kind' = 'page'
+                and (o.status = 'sent' or (o.status = 'pending' and not $11))
+                and o.id not in (select id from cancelled)
+            on conflict (dedup_key) do nothing
+        ), pages as (
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select $1, u.key, u.channel, u.recipient, u.payload::jsonb, $3, $3
+            from unnest($14::text[], $15::text[], $16::text[], $17::text[])
+                as u(key, channel, recipient, payload)
+            on conflict (dedup_key) do nothing
+        )
+        select pg_notify($18, ''), pg_notify($19, '')",
+    )
+    .bind(id)
+    .bind(&a.status)
+    .bind(now)
+    .bind(&actor.name)
+    .bind(&a.acknowledged_by)
+    .bind(a.snoozed_until)
+    .bind(a.chain.origin)
+    .bind(a.chain.due_at)
+    .bind(d.event)
+    .bind(&event)
+    .bind(d.cancel_pending)
+    .bind(d.notice)
+    .bind(actor.source)
+    .bind(&keys)
+    .bind(&channels)
+    .bind(&recipients)
+    .bind(&payloads)
+    .bind(super::outbox::OUTBOX_CHANNEL)
+    .bind(super::escalation::ESCALATION_CHANNEL)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// One audit row; `after` is `None` and `reason` says why when the action was refused.
+#[allow(clippy::too_many_arguments)]
+async fn audit(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    action: &Action,
+    incident: Option<Uuid>,
+    before: &State,
+    after: Option<&State>,
+    reason: &str,
+    detail: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    record_audit(
+        &mut *tx,
+        AuditEntry {
+            actor: &actor.name,
+            source: actor.source,
+            action: action.name(),
+            incident,
+            before: serde_json::to_value(before).ok(),
+            after: after.and_then(|a| serde_json::to_value(a).ok()),
+            client_addr: actor.client_addr.as_deref(),
+            refused: after.is_none().then_some(reason),
+            detail: Some(detail.clone()),
+        },
+        now,
+    )
+    .await
+}
+
+/// One row of the audit log.
+pub struct AuditEntry<'a> {
+    pub actor: &'a str,
+    pub source: &'a str,
+    pub action: &'a str,
+    pub incident: Option<Uuid>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub client_addr: Option<&'a str>,
+    /// Why it was refused; `None` when it was done.
+    pub refused: Option<&'a str>,
+    pub detail: Option<Value>,
+}
+
+/// Writes an audit row (also for actions that are not about one incident: a dead letter
+/// retried, a maintenance window opened).
+pub async fn record_audit<'c, E: sqlx::PgExecutor<'c>>(
+    db: E,
+    e: AuditEntry<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into audit_log (at, actor, source, action, incident_id, before, after, client_addr,
+            result, reason, detail)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(now)
+    .bind(e.actor)
+    .bind(e.source)
+    .bind(e.action)
+    .bind(e.incident)
+    .bind(e.before)
+    .bind(e.after)
+    .bind(e.client_addr)
+    .bind(if e.refused.is_some() { "refused" } else { "done" })
+    .bind(e.refused)
+    .bind(e.detail)
+    .execute(db)
+    .await?;
+    Ok(())
+}
