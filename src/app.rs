@@ -11,6 +11,7 @@ use crate::ingest::Ingestor;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store;
+use crate::workers::limits::{ChannelRates, Limits};
 
 /// One alertrouter process: config, database pool, clock, metrics and ingest.
 pub struct App {
@@ -21,6 +22,8 @@ pub struct App {
     /// Routes, policies and credentials: swapped by `reload`.
     pub live: Arc<Live<Reloadable>>,
     pub ingestor: Ingestor,
+    /// Request limits of the API, per client address and per token subject.
+    pub api_limits: Limits,
 }
 
 impl App {
@@ -36,7 +39,24 @@ impl App {
             live.clone(),
             metrics.clone(),
         );
+        let rates = std::collections::BTreeMap::from([
+            (
+                "client".to_string(),
+                ChannelRates {
+                    per_destination: Some(settings.api.per_client),
+                    global: None,
+                },
+            ),
+            (
+                "subject".to_string(),
+                ChannelRates {
+                    per_destination: Some(settings.api.per_subject),
+                    global: None,
+                },
+            ),
+        ]);
         Ok(Arc::new(App {
+            api_limits: Limits::new(clock.clone(), &rates),
             live,
             settings,
             pool,

@@ -75,12 +75,19 @@ pub async fn serve(
     tracing::info!(addr = %listener.local_addr()?, role = ?app.settings.role, config = %app.settings.summary(), "alertrouter listening");
     let result = if app.settings.role == config::Role::Worker {
         // No API: health and metrics only.
-        axum::serve(listener, http::ops_router(app.clone()))
-            .with_graceful_shutdown(shutdown)
+        axum::serve(
+            listener,
+            http::ops_router(app.clone())
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
             .await
     } else {
-        axum::serve(listener, http::router(app.clone()))
-            .with_graceful_shutdown(shutdown)
+        axum::serve(
+            listener,
+            http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
             .await
     };
     let _ = stop_workers.send(true);

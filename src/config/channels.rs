@@ -34,6 +34,10 @@ pub struct ChannelSettings {
     pub slack_url: String,
     pub slack_token: Option<SecretString>,
     pub slack_timeout: Duration,
+    pub slack_signing_secret: Option<SecretString>,
+    /// Whether Slack users not linked to a person may act (audited by their Slack id).
+    pub slack_allow_unlinked: bool,
+    pub pagerduty_webhook_secret: Option<SecretString>,
     /// SMTP, when e-mail is configured.
     pub email: Option<SmtpSettings>,
     /// Message texts.
@@ -55,6 +59,9 @@ impl Default for ChannelSettings {
             slack_url: "https://slack.com/api".into(),
             slack_token: None,
             slack_timeout: Duration::from_secs(10),
+            slack_signing_secret: None,
+            slack_allow_unlinked: false,
+            pagerduty_webhook_secret: None,
             email: None,
             templates: Arc::new(Templates::default()),
             rate_limits: default_rates(),
@@ -117,6 +124,32 @@ impl Validator<'_> {
                 )?),
             },
             slack_timeout: self.duration("channels.slack.timeout", sl.timeout.clone(), "10s")?,
+            slack_signing_secret: match (&sl.signing_secret, &sl.signing_secret_file) {
+                (None, None) => None,
+                (inline, path) => Some(self.secret(
+                    "channels.slack.signing_secret",
+                    inline.as_deref(),
+                    path.as_deref(),
+                )?),
+            },
+            slack_allow_unlinked: match sl.unlinked_users.as_deref().unwrap_or("refuse") {
+                "allow" => true,
+                "refuse" => false,
+                other => {
+                    return Err(self.error(
+                        "channels.slack.unlinked_users",
+                        format!("{other:?} is not allow or refuse"),
+                    ));
+                }
+            },
+            pagerduty_webhook_secret: match (&pd.webhook_secret, &pd.webhook_secret_file) {
+                (None, None) => None,
+                (inline, path) => Some(self.secret(
+                    "channels.pagerduty.webhook_secret",
+                    inline.as_deref(),
+                    path.as_deref(),
+                )?),
+            },
             email: self.smtp(&file.email)?,
             templates: Arc::new(self.templates(templates)?),
             sms_timeout: self.duration("channels.sms.timeout", file.sms.timeout.clone(), "10s")?,

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub policies_dir: Option<PathBuf>,
     pub channels: ChannelsFile,
     pub templates: TemplatesFile,
+    pub api: super::api::ApiFile,
 }
 
 /// `templates:`.
@@ -74,6 +75,12 @@ pub struct SlackFile {
     pub url: Option<String>,
     pub bot_token: Option<String>,
     pub bot_token_file: Option<PathBuf>,
+    /// Verifies the requests of Slack's buttons.
+    pub signing_secret: Option<String>,
+    pub signing_secret_file: Option<PathBuf>,
+    /// Slack users not linked to a person (`slack_id`): `allow` (audited as slack:<id>) or
+    /// `refuse` (the default).
+    pub unlinked_users: Option<String>,
     pub timeout: Option<String>,
 }
 
@@ -108,6 +115,9 @@ pub struct HttpSmsFile {
 #[serde(default, deny_unknown_fields)]
 pub struct PagerDutyFile {
     pub url: Option<String>,
+    /// Verifies PagerDuty's v3 webhooks (`X-PagerDuty-Signature`).
+    pub webhook_secret: Option<String>,
+    pub webhook_secret_file: Option<PathBuf>,
     pub default_service: Option<String>,
     pub timeout: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! Errors name the file, the key and the reason. Secrets are `SecretString`s: `Debug` on a
 //! [`Settings`] never prints them.
 
+pub mod api;
 mod channels;
 mod file;
 mod policies;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub policies: Policies,
     /// What this process runs (`serve --role`).
     pub role: Role,
+    /// The incident API and acknowledge links.
+    pub api: api::ApiSettings,
     pub channels: ChannelSettings,
 }
 
@@ -454,7 +457,9 @@ impl Validator<'_> {
                 None => (Route::default_root(), Suppressions::default()),
             };
         let channels = self.channels(&file.channels, &file.templates, &policies)?;
+        let api = self.api(&file.api)?;
         Ok(Settings {
+            api,
             channels,
             role: Role::All,
             routes,

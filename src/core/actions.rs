@@ -110,7 +110,12 @@ pub fn decide(
             after.acknowledged_by = None;
             after.snoozed_until = None;
             after.chain = next_step_at(&state.chain, policy, now);
-            Ok(decision(after, "unacknowledged", Some("unacknowledged"), false))
+            Ok(decision(
+                after,
+                "unacknowledged",
+                Some("unacknowledged"),
+                false,
+            ))
         }
         Action::Resolve => {
             after.status = "resolved".into();
@@ -292,11 +297,18 @@ mod tests {
             .unwrap()
             .after;
         assert_eq!(resolved.status, "resolved");
-        for action in [Action::Ack, Action::Resolve, Action::Escalate, Action::Unack] {
+        for action in [
+            Action::Ack,
+            Action::Resolve,
+            Action::Escalate,
+            Action::Unack,
+        ] {
             let err = decide(&resolved, &action, "bob", Some(&policy), &p, now).unwrap_err();
             assert!(err.0.starts_with("the incident is resolved"), "{err}");
         }
-        let note = Action::Note { text: "root cause: a bad deploy".into() };
+        let note = Action::Note {
+            text: "root cause: a bad deploy".into(),
+        };
         assert!(decide(&resolved, &note, "bob", Some(&policy), &p, now).is_ok());
     }
 
@@ -324,27 +336,42 @@ mod tests {
         let (policy, p) = policies();
         let now = t("2026-11-25T10:02:00Z");
         let until = t("2026-11-25T11:00:00Z");
-        let d = decide(&open(1), &Action::Snooze { until }, "alice", Some(&policy), &p, now)
-            .unwrap();
+        let d = decide(
+            &open(1),
+            &Action::Snooze { until },
+            "alice",
+            Some(&policy),
+            &p,
+            now,
+        )
+        .unwrap();
         assert_eq!(d.after.snoozed_until, Some(until));
         assert_eq!(d.after.acknowledged_by.as_deref(), Some("alice"));
         assert_eq!(d.after.chain.due_at, Some(until));
         let past = Action::Snooze { until: now };
         assert!(decide(&open(1), &past, "alice", Some(&policy), &p, now).is_err());
         let unack = decide(&d.after, &Action::Unack, "alice", Some(&policy), &p, now).unwrap();
-        assert_eq!(unack.after.chain.due_at, Some(now), "unack resumes paging now");
+        assert_eq!(
+            unack.after.chain.due_at,
+            Some(now),
+            "unack resumes paging now"
+        );
     }
 
     #[test]
     fn reassign_pages_the_new_target_now() {
         let (policy, p) = policies();
         let now = t("2026-11-25T10:02:00Z");
-        let to = Action::Reassign { target: Target::User("carol".into()) };
+        let to = Action::Reassign {
+            target: Target::User("carol".into()),
+        };
         let d = decide(&open(1), &to, "alice", Some(&policy), &p, now).unwrap();
         assert_eq!(d.pages.len(), 1);
         assert_eq!(d.pages[0].recipient.to_string(), "user:carol");
         assert_eq!(d.pages[0].channels, [Channel::Sms]);
-        let nobody = Action::Reassign { target: Target::Team("ghosts".into()) };
+        let nobody = Action::Reassign {
+            target: Target::Team("ghosts".into()),
+        };
         assert!(decide(&open(1), &nobody, "alice", Some(&policy), &p, now).is_err());
     }
 }

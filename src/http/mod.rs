@@ -1,9 +1,11 @@
 //! The HTTP API: each module owns its routes; this one merges them and adds the layers.
 
+pub mod api;
 mod auth;
 mod error;
 mod health;
 mod metrics;
+mod slack;
 mod twilio;
 mod webhook;
 
@@ -16,6 +18,7 @@ use tower_http::trace::TraceLayer;
 
 pub use self::auth::Authenticator;
 pub use self::error::ApiError;
+pub use self::slack::slack_signature;
 pub use self::twilio::twilio_signature;
 use crate::app::App;
 
@@ -24,7 +27,9 @@ pub fn router(app: Arc<App>) -> Router {
     layered(
         Router::new()
             .merge(webhook::router())
-            .merge(twilio::router()),
+            .merge(twilio::router())
+            .merge(api::router())
+            .merge(slack::router()),
         app,
     )
 }

@@ -56,7 +56,10 @@ pub enum Outcome {
         after: State,
     },
     /// Not possible in the incident's state; audited.
-    Refused { number: i64, reason: String },
+    Refused {
+        number: i64,
+        reason: String,
+    },
     NotFound,
 }
 
@@ -120,7 +123,18 @@ pub async fn perform(
     let detail = action_detail(action);
     match decide(&before, action, &actor.name, policy.as_ref(), policies, now) {
         Err(refused) => {
-            audit(&mut tx, actor, action, Some(id), &before, None, &refused.0, &detail, now).await?;
+            audit(
+                &mut tx,
+                actor,
+                action,
+                Some(id),
+                &before,
+                None,
+                &refused.0,
+                &detail,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             Ok(Outcome::Refused {
                 number,
@@ -328,7 +342,11 @@ pub async fn record_audit<'c, E: sqlx::PgExecutor<'c>>(
     .bind(e.before)
     .bind(e.after)
     .bind(e.client_addr)
-    .bind(if e.refused.is_some() { "refused" } else { "done" })
+    .bind(if e.refused.is_some() {
+        "refused"
+    } else {
+        "done"
+    })
     .bind(e.refused)
     .bind(e.detail)
     .execute(db)

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod escalation;
 mod ingest;
 pub mod outbox;
+pub mod read;
 mod stats;
 
 use std::str::FromStr;

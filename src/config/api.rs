@@ -1,0 +1,213 @@
+//! `api:` of alertrouter.yaml: how the incident API authenticates (JWT) and limits callers, and
+//! how acknowledge links in e-mails are signed; plus the secrets that verify Slack's and
+//! PagerDuty's callbacks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{ConfigError, Validator};
+use crate::workers::limits::Rate;
+
+/// `api:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiFile {
+    pub jwt: JwtFile,
+    /// Requests per client address and per token subject.
+    pub rate_limits: ApiRatesFile,
+    /// The address people and providers reach this service at (for links in e-mails).
+    pub public_url: Option<String>,
+    /// Signs e-mail acknowledge links.
+    pub link_secret: Option<String>,
+    pub link_secret_file: Option<PathBuf>,
+    pub link_ttl: Option<String>,
+}
+
+/// `api.jwt:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtFile {
+    pub hs256_secret: Option<String>,
+    pub hs256_secret_file: Option<PathBuf>,
+    /// Public keys chosen by the token's `kid`.
+    pub keys: Vec<JwtKeyFile>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// Tokens living longer than this (`exp - iat`) are refused.
+    pub max_lifetime: Option<String>,
+}
+
+/// One public key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtKeyFile {
+    pub kid: String,
+    /// RS256 or ES256.
+    pub alg: String,
+    pub public_key_file: PathBuf,
+}
+
+/// `api.rate_limits:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiRatesFile {
+    pub per_client: Option<String>,
+    pub per_subject: Option<String>,
+}
+
+/// A verification key of the API.
+#[derive(Clone)]
+pub struct JwtKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JwtKey({}, {:?})", self.kid, self.alg)
+    }
+}
+
+/// How API tokens are checked.
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub hs256_secret: Option<SecretString>,
+    pub keys: Vec<JwtKey>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub max_lifetime: Duration,
+}
+
+/// The API's settings.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub jwt: JwtSettings,
+    pub per_client: Rate,
+    pub per_subject: Rate,
+    pub public_url: Option<String>,
+    pub link_secret: Option<SecretString>,
+    pub link_ttl: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            jwt: JwtSettings {
+                hs256_secret: None,
+                keys: Vec::new(),
+                issuer: None,
+                audience: None,
+                max_lifetime: Duration::from_secs(3600),
+            },
+            per_client: Rate {
+                count: 100,
+                per: Duration::from_secs(60),
+            },
+            per_subject: Rate {
+                count: 1000,
+                per: Duration::from_secs(3600),
+            },
+            public_url: None,
+            link_secret: None,
+            link_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The API settings, keys read and parsed.
+    pub(super) fn api(&self, raw: &ApiFile) -> Result<ApiSettings, ConfigError> {
+        let defaults = ApiSettings::default();
+        let j = &raw.jwt;
+        let hs256_secret = match (&j.hs256_secret, &j.hs256_secret_file) {
+            (None, None) => None,
+            (inline, path) => {
+                Some(self.secret("api.jwt.hs256_secret", inline.as_deref(), path.as_deref())?)
+            }
+        };
+        let mut keys = Vec::new();
+        for (i, k) in j.keys.iter().enumerate() {
+            let key = format!("api.jwt.keys[{i}]");
+            let path = self.base.join(&k.public_key_file);
+            let pem = std::fs::read(&path).map_err(|e| {
+                self.error(
+                    format!("{key}.public_key_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let (alg, parsed) = match k.alg.as_str() {
+                "RS256" => (Algorithm::RS256, DecodingKey::from_rsa_pem(&pem)),
+                "ES256" => (Algorithm::ES256, DecodingKey::from_ec_pem(&pem)),
+                other => {
+                    return Err(self.error(
+                        format!("{key}.alg"),
+                        format!("{other:?} is not RS256 or ES256"),
+                    ));
+                }
+            };
+            let parsed = parsed.map_err(|e| {
+                self.error(
+                    format!("{key}.public_key_file"),
+                    format!("not a {} public key: {e}", k.alg),
+                )
+            })?;
+            if k.kid.is_empty() || keys.iter().any(|x: &JwtKey| x.kid == k.kid) {
+                return Err(self.error(format!("{key}.kid"), "missing or used twice"));
+            }
+            keys.push(JwtKey {
+                kid: k.kid.clone(),
+                alg,
+                key: parsed,
+            });
+        }
+        let rate = |key: &str, text: &Option<String>, default: Rate| match text {
+            None => Ok(default),
+            Some(t) => Rate::parse(t).map_err(|e| self.error(key, e)),
+        };
+        let link_secret = match (&raw.link_secret, &raw.link_secret_file) {
+            (None, None) => None,
+            (inline, path) => {
+                Some(self.secret("api.link_secret", inline.as_deref(), path.as_deref())?)
+            }
+        };
+        if let Some(url) = &raw.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(self.error("api.public_url", format!("{url:?} is not an http(s) URL")));
+        }
+        Ok(ApiSettings {
+            jwt: JwtSettings {
+                hs256_secret,
+                keys,
+                issuer: j.issuer.clone(),
+                audience: j.audience.clone(),
+                max_lifetime: self.duration(
+                    "api.jwt.max_lifetime",
+                    j.max_lifetime.clone(),
+                    "1h",
+                )?,
+            },
+            per_client: rate(
+                "api.rate_limits.per_client",
+                &raw.rate_limits.per_client,
+                defaults.per_client,
+            )?,
+            per_subject: rate(
+                "api.rate_limits.per_subject",
+                &raw.rate_limits.per_subject,
+                defaults.per_subject,
+            )?,
+            public_url: raw
+                .public_url
+                .clone()
+                .map(|u| u.trim_end_matches('/').to_string()),
+            link_secret,
+            link_ttl: self.duration("api.link_ttl", raw.link_ttl.clone(), "24h")?,
+        })
+    }
+}

@@ -1,0 +1,412 @@
+//! `/api/v1`: incidents for people and their tools, behind JWTs with roles, rate limited per
+//! client address and per subject. Every route is listed once in [`ROUTES`], which the OpenAPI
+//! document is generated from.
+
+pub mod auth;
+mod openapi;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use self::auth::{Caller, Role, authenticate};
+use super::error::ApiError;
+use crate::app::App;
+use crate::core::actions::Action;
+use crate::store::actions::{Actor, IncidentRef, Outcome, perform};
+use crate::store::read::{self, IncidentFilter};
+
+pub use self::openapi::{ROUTES, document};
+
+/// The largest page a list returns.
+pub const MAX_PAGE: i64 = 200;
+
+/// The API's routes.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/api/v1/incidents", get(list))
+        .route("/api/v1/incidents/{incident}", get(detail))
+        .route("/api/v1/incidents/{incident}/actions", post(act))
+        .route("/api/v1/oncall", get(oncall))
+        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/dead-letters", get(dead_letters))
+        .route("/api/v1/dead-letters/{id}/retry", post(retry))
+        .route("/api/v1/openapi.json", get(|| async { Json(document()) }))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+fn unavailable(e: sqlx::Error) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+/// Limits the client address, authenticates, limits the subject, and checks the role.
+fn caller(
+    app: &App,
+    headers: &HeaderMap,
+    addr: SocketAddr,
+    at_least: Role,
+) -> Result<Caller, ApiError> {
+    let retry = |wait: std::time::Duration| ApiError::TooManyRequests(wait.as_secs() + 1);
+    app.api_limits
+        .check("client", &addr.ip().to_string())
+        .map_err(retry)?;
+    let now = app.clock.now().timestamp();
+    let caller = authenticate(&app.settings.api.jwt, headers, now).map_err(ApiError::Unauthorized)?;
+    app.api_limits.check("subject", &caller.sub).map_err(retry)?;
+    if caller.role < at_least {
+        return Err(ApiError::Forbidden(format!(
+            "role {} may not do this (needs {} or above)",
+            caller.role.as_str(),
+            at_least.as_str()
+        )));
+    }
+    Ok(caller)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    severity: Option<String>,
+    service: Option<String>,
+    team: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+fn time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| ApiError::Unprocessable(format!("{name}: {v:?} is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+fn one_of(name: &str, value: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if !allowed.contains(&v.as_str()) => Err(ApiError::Unprocessable(format!(
+            "{name}: {v:?} is not one of {}",
+            allowed.join(", ")
+        ))),
+        v => Ok(v),
+    }
+}
+
+fn page_size(limit: Option<&str>) -> Result<i64, ApiError> {
+    let Some(text) = limit else {
+        return Ok(50);
+    };
+    match text.parse::<i64>() {
+        Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        _ => Err(ApiError::Unprocessable(format!(
+            "limit: {text:?} is not a number from 1 to {MAX_PAGE}"
+        ))),
+    }
+}
+
+fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
+    text.map(|c| {
+        c.parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ApiError::Unprocessable(format!("cursor: {c:?} is not a cursor from this API")))
+    })
+    .transpose()
+}
+
+fn query<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> Result<T, ApiError> {
+    match raw {
+        None | Some("") => Ok(T::default()),
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|e| ApiError::Unprocessable(format!("query: {e}"))),
+    }
+}
+
+/// `GET /api/v1/incidents`: newest first, filtered, a page at a time.
+async fn list(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&app, &headers, addr, Role::Viewer)?;
+    let q: ListQuery = query(uri.query())?;
+    let filter = IncidentFilter {
+        status: one_of("status", q.status, &["open", "resolved"])?,
+        severity: one_of("severity", q.severity, &["critical", "warning", "info"])?,
+        service: q.service,
+        team: q.team,
+        since: time("since", q.since.as_deref())?,
+        until: time("until", q.until.as_deref())?,
+        services: (caller.role == Role::Developer).then(|| caller.services.clone()),
+        before: cursor(q.cursor.as_deref())?,
+        limit: page_size(q.limit.as_deref())?,
+    };
+    let (items, next) = read::list_incidents(&app.pool, &filter)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(json!({"incidents": items, "next_cursor": next.map(|n| n.to_string())})))
+}
+
+fn incident_ref(text: &str) -> Result<IncidentRef, ApiError> {
+    text.parse().map_err(ApiError::NotFound)
+}
+
+/// `GET /api/v1/incidents/{incident}` (an id, a number or INC-n).
+async fn detail(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(incident): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&app, &headers, addr, Role::Developer)?;
+    let found = read::incident_detail(&app.pool, incident_ref(&incident)?)
+        .await
+        .map_err(unavailable)?;
+    let Some((body, service)) = found else {
+        return Err(ApiError::NotFound(format!("no incident {incident}")));
+    };
+    if caller.role == Role::Developer
+        && !service.as_ref().is_some_and(|s| caller.services.contains(s))
+    {
+        return Err(ApiError::Forbidden(
+            "this incident is not one of your services".into(),
+        ));
+    }
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    action: String,
+    /// snooze: until when (RFC 3339), or `for` a duration.
+    until: Option<String>,
+    #[serde(rename = "for")]
+    for_: Option<String>,
+    /// reassign: `user:NAME` or `schedule:NAME`.
+    to: Option<String>,
+    /// note.
+    text: Option<String>,
+}
+
+/// Reads an action from JSON, as the API and the tests spell it.
+pub fn parse_action(body: &[u8], now: DateTime<Utc>) -> Result<Action, ApiError> {
+    let b: ActionBody = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Unprocessable(format!("body: {e}")))?;
+    let need = |field: Option<String>, name: &str| {
+        field.ok_or_else(|| ApiError::Unprocessable(format!("{} needs {name}", b.action)))
+    };
+    Ok(match b.action.as_str() {
+        "ack" => Action::Ack,
+        "unack" => Action::Unack,
+        "resolve" => Action::Resolve,
+        "escalate" => Action::Escalate,
+        "snooze" => {
+            let until = match (b.until.as_deref(), b.for_.as_deref()) {
+                (Some(t), None) => time("until", Some(t))?.unwrap_or(now),
+                (None, Some(d)) => {
+                    let d = crate::config::parse_duration(d)
+                        .map_err(|e| ApiError::Unprocessable(format!("for: {e}")))?;
+                    now + chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+                }
+                _ => return Err(ApiError::Unprocessable("snooze needs until or for".into())),
+            };
+            Action::Snooze { until }
+        }
+        "reassign" => {
+            let to = need(b.to.clone(), "to")?;
+            let target = to
+                .parse()
+                .ok()
+                .filter(|t| {
+                    matches!(
+                        t,
+                        crate::core::policy::Target::User(_) | crate::core::policy::Target::Schedule(_)
+                    )
+                })
+                .ok_or_else(|| {
+                    ApiError::Unprocessable(format!("to: {to:?} is not user:NAME or schedule:NAME"))
+                })?;
+            Action::Reassign { target }
+        }
+        "note" => {
+            let text = need(b.text.clone(), "text")?;
+            if text.chars().count() > 4000 {
+                return Err(ApiError::Unprocessable("text: at most 4000 characters".into()));
+            }
+            Action::Note { text }
+        }
+        other => {
+            return Err(ApiError::Unprocessable(format!(
+                "action: {other:?} is not ack, unack, resolve, escalate, snooze, reassign or note"
+            )));
+        }
+    })
+}
+
+/// Runs an action and answers as the API does: 200 with the new state, 404, or 409 with why.
+pub async fn run_action(
+    app: &App,
+    actor: &Actor,
+    incident: IncidentRef,
+    action: &Action,
+) -> Result<Value, ApiError> {
+    let policies = app.live.get().policies.clone();
+    let outcome = perform(&app.pool, &policies, actor, incident, action, app.clock.now())
+        .await
+        .map_err(unavailable)?;
+    match outcome {
+        Outcome::Done { id, number, after } => {
+            app.metrics.action(actor.source, action.name(), "done");
+            tracing::info!(incident = number, action = action.name(), actor = %actor.name, source = actor.source, "incident action");
+            Ok(json!({"id": id, "incident": format!("INC-{number}"), "action": action.name(),
+                      "status": after.status, "acknowledged_by": after.acknowledged_by,
+                      "snoozed_until": after.snoozed_until}))
+        }
+        Outcome::Refused { number, reason } => {
+            app.metrics.action(actor.source, action.name(), "refused");
+            Err(ApiError::Conflict(format!("INC-{number}: {reason}")))
+        }
+        Outcome::NotFound => Err(ApiError::NotFound("no such incident".into())),
+    }
+}
+
+/// `POST /api/v1/incidents/{incident}/actions`.
+async fn act(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(incident): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&app, &headers, addr, Role::Sre)?;
+    let action = parse_action(&body, app.clock.now())?;
+    let actor = Actor {
+        name: caller.sub,
+        source: "api",
+        client_addr: Some(addr.ip().to_string()),
+    };
+    run_action(&app, &actor, incident_ref(&incident)?, &action)
+        .await
+        .map(Json)
+}
+
+/// `GET /api/v1/oncall`: who is on call now, per schedule.
+async fn oncall(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller(&app, &headers, addr, Role::Viewer)?;
+    let now = app.clock.now();
+    let live = app.live.get();
+    let schedules: Vec<Value> = live
+        .policies
+        .schedules
+        .values()
+        .map(|s| json!({"schedule": s.name, "on_call": s.on_call(now)}))
+        .collect();
+    Ok(Json(json!({"at": now, "schedules": schedules})))
+}
+
+/// `GET /api/v1/stats`.
+async fn stats(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller(&app, &headers, addr, Role::Viewer)?;
+    read::stats(&app.pool, app.clock.now())
+        .await
+        .map(Json)
+        .map_err(unavailable)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /api/v1/audit` (admin).
+async fn audit(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>, ApiError> {
+    caller(&app, &headers, addr, Role::Admin)?;
+    let q: PageQuery = query(uri.query())?;
+    let (items, next) = read::audit_page(
+        &app.pool,
+        cursor(q.cursor.as_deref())?,
+        page_size(q.limit.as_deref())?,
+    )
+    .await
+    .map_err(unavailable)?;
+    Ok(Json(json!({"entries": items, "next_cursor": next.map(|n| n.to_string())})))
+}
+
+/// `GET /api/v1/dead-letters` (admin).
+async fn dead_letters(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller(&app, &headers, addr, Role::Admin)?;
+    let items = read::dead_letters(&app.pool, MAX_PAGE)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(json!({"dead_letters": items})))
+}
+
+/// `POST /api/v1/dead-letters/{id}/retry` (admin): sent again from now, audited.
+async fn retry(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&app, &headers, addr, Role::Admin)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no dead letter {id:?}")))?;
+    let now = app.clock.now();
+    if !read::retry_dead_letter(&app.pool, id, now)
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(ApiError::NotFound(format!("no dead letter {id}")));
+    }
+    let ip = addr.ip().to_string();
+    let entry = crate::store::actions::AuditEntry {
+        actor: &caller.sub,
+        source: "api",
+        action: "retry_dead_letter",
+        incident: None,
+        before: None,
+        after: None,
+        client_addr: Some(&ip),
+        refused: None,
+        detail: Some(json!({"outbox_id": id})),
+    };
+    crate::store::actions::record_audit(&app.pool, entry, now)
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(json!({"retried": id})))
+}
