@@ -81,14 +81,14 @@ pub async fn serve(
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-            .await
+        .await
     } else {
         axum::serve(
             listener,
             http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-            .await
+        .await
     };
     let _ = stop_workers.send(true);
     if let Some((timers, deliveries)) = worker {

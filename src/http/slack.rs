@@ -49,7 +49,9 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: i64) -> Result<()
         header("x-slack-request-timestamp"),
         header("x-slack-signature"),
     ) else {
-        return Err(ApiError::Unauthorized("Slack signature headers missing".into()));
+        return Err(ApiError::Unauthorized(
+            "Slack signature headers missing".into(),
+        ));
     };
     let at: i64 = ts
         .parse()
@@ -60,8 +62,13 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: i64) -> Result<()
         ));
     }
     let expected = slack_signature(secret, ts, body);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given.as_bytes())) {
-        return Err(ApiError::Unauthorized("X-Slack-Signature does not match".into()));
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        given.as_bytes(),
+    )) {
+        return Err(ApiError::Unauthorized(
+            "X-Slack-Signature does not match".into(),
+        ));
     }
     Ok(())
 }
@@ -82,7 +89,12 @@ async fn interaction(
             "Slack interactions are not configured (channels.slack.signing_secret)".into(),
         ));
     };
-    verify(secret.expose_secret(), &headers, &body, app.clock.now().timestamp())?;
+    verify(
+        secret.expose_secret(),
+        &headers,
+        &body,
+        app.clock.now().timestamp(),
+    )?;
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a form: {e}")))?;
     let payload: Value = form

@@ -123,48 +123,33 @@ pub async fn incident_detail(
     else {
         return Ok(None);
     };
-    let alerts: Vec<(String, String, String, Value, Value, DateTime<Utc>, Option<DateTime<Utc>>, String)> =
-        sqlx::query_as(
-            "select a.fingerprint, a.alertname, a.status, a.labels, a.annotations, a.starts_at,
-                a.ends_at, a.generator_url
+    // The lists are built as JSON by Postgres.
+    let lists: (Value, Value, Value) = sqlx::query_as(
+        "select
+            (select coalesce(jsonb_agg(jsonb_build_object('fingerprint', a.fingerprint,
+                    'alertname', a.alertname, 'status', a.status, 'labels', a.labels,
+                    'annotations', a.annotations, 'starts_at', a.starts_at, 'ends_at', a.ends_at,
+                    'generator_url', a.generator_url) order by a.starts_at), '[]')
              from alerts a join incidents i on i.group_id = a.group_id
-             where i.id = $1 and a.incident_id = $1 order by a.starts_at",
-        )
-        .bind(row.id)
-        .fetch_all(pool)
-        .await?;
-    let timeline: Vec<(i64, String, DateTime<Utc>, Option<String>, Option<Value>)> = sqlx::query_as(
-        "select id, kind, occurred_at, fingerprint, detail from incident_events
-         where incident_id = $1 order by id",
+             where i.id = $1 and a.incident_id = $1),
+            (select coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'kind', e.kind,
+                    'at', e.occurred_at, 'fingerprint', e.fingerprint, 'detail', e.detail)
+                    order by e.id), '[]')
+             from incident_events e where e.incident_id = $1),
+            (select coalesce(jsonb_agg(jsonb_build_object('id', o.id, 'channel', o.channel,
+                    'recipient', o.recipient, 'status', o.status, 'kind', o.payload->>'kind',
+                    'attempts', o.attempts, 'due_at', o.due_at, 'sent_at', o.sent_at,
+                    'provider_ref', o.provider_ref, 'provider_status', o.provider_status,
+                    'last_error', o.last_error) order by o.id), '[]')
+             from outbox o where o.incident_id = $1)",
     )
     .bind(row.id)
-    .fetch_all(pool)
+    .fetch_one(pool)
     .await?;
-    let notifications: Vec<(i64, String, String, String, Option<String>, i32, DateTime<Utc>, Option<DateTime<Utc>>, Option<String>, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "select id, channel, recipient, status, payload->>'kind', attempts, due_at, sent_at,
-                provider_ref, provider_status, last_error
-             from outbox where incident_id = $1 order by id",
-        )
-        .bind(row.id)
-        .fetch_all(pool)
-        .await?;
     let mut out = row.json();
-    out["alerts"] = alerts
-        .into_iter()
-        .map(|a| json!({"fingerprint": a.0, "alertname": a.1, "status": a.2, "labels": a.3,
-                        "annotations": a.4, "starts_at": a.5, "ends_at": a.6, "generator_url": a.7}))
-        .collect();
-    out["timeline"] = timeline
-        .into_iter()
-        .map(|e| json!({"id": e.0, "kind": e.1, "at": e.2, "fingerprint": e.3, "detail": e.4}))
-        .collect();
-    out["notifications"] = notifications
-        .into_iter()
-        .map(|n| json!({"id": n.0, "channel": n.1, "recipient": n.2, "status": n.3, "kind": n.4,
-                        "attempts": n.5, "due_at": n.6, "sent_at": n.7, "provider_ref": n.8,
-                        "provider_status": n.9, "last_error": n.10}))
-        .collect();
+    out["alerts"] = lists.0;
+    out["timeline"] = lists.1;
+    out["notifications"] = lists.2;
     Ok(Some((out, row.service)))
 }
 
@@ -174,43 +159,33 @@ pub async fn audit_page(
     before: Option<i64>,
     limit: i64,
 ) -> Result<(Vec<Value>, Option<i64>), sqlx::Error> {
-    let rows: Vec<(i64, DateTime<Utc>, String, String, String, Option<Uuid>, Option<Value>, Option<Value>, Option<String>, String, Option<String>, Option<Value>)> =
-        sqlx::query_as(
-            "select id, at, actor, source, action, incident_id, before, after, client_addr, result,
-                reason, detail
-             from audit_log where ($1::bigint is null or id < $1) order by id desc limit $2",
-        )
-        .bind(before)
-        .bind(limit + 1)
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<(i64, Value)> = sqlx::query_as(
+        "select id, jsonb_build_object('id', id, 'at', at, 'actor', actor, 'source', source,
+                'action', action, 'incident_id', incident_id, 'before', before, 'after', after,
+                'client_addr', client_addr, 'result', result, 'reason', reason, 'detail', detail)
+         from audit_log where ($1::bigint is null or id < $1) order by id desc limit $2",
+    )
+    .bind(before)
+    .bind(limit + 1)
+    .fetch_all(pool)
+    .await?;
     let more = rows.len() as i64 > limit;
-    let page: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let page: Vec<(i64, Value)> = rows.into_iter().take(limit as usize).collect();
     let next = if more { page.last().map(|r| r.0) } else { None };
-    Ok((
-        page.into_iter()
-            .map(|r| json!({"id": r.0, "at": r.1, "actor": r.2, "source": r.3, "action": r.4,
-                            "incident_id": r.5, "before": r.6, "after": r.7, "client_addr": r.8,
-                            "result": r.9, "reason": r.10, "detail": r.11}))
-            .collect(),
-        next,
-    ))
+    Ok((page.into_iter().map(|r| r.1).collect(), next))
 }
 
 /// Dead letters, newest first.
 pub async fn dead_letters(pool: &PgPool, limit: i64) -> Result<Vec<Value>, sqlx::Error> {
-    let rows: Vec<(i64, Uuid, String, String, i32, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-        "select id, incident_id, channel, recipient, attempts, last_error, created_at
+    sqlx::query_scalar(
+        "select jsonb_build_object('id', id, 'incident_id', incident_id, 'channel', channel,
+                'recipient', recipient, 'attempts', attempts, 'last_error', last_error,
+                'created_at', created_at)
          from outbox where status = 'dead' order by id desc limit $1",
     )
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| json!({"id": r.0, "incident_id": r.1, "channel": r.2, "recipient": r.3,
-                        "attempts": r.4, "last_error": r.5, "created_at": r.6}))
-        .collect())
+    .await
 }
 
 /// Sends a dead letter again from now; false if it is not dead.

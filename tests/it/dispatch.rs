@@ -253,7 +253,8 @@ impl FakePagerDuty {
                     let severity_ok = ["critical", "error", "warning", "info"]
                         .contains(&event["payload"]["severity"].as_str().unwrap_or(""));
                     let summary = event["payload"]["summary"].as_str().unwrap_or("");
-                    let resolve = event["event_action"] == "resolve"
+                    // acknowledge and resolve need only the key and the dedup_key.
+                    let resolve = (event["event_action"] == "resolve" || event["event_action"] == "acknowledge")
                         && event["routing_key"].as_str().is_some_and(|k| k.len() == 32)
                         && event["dedup_key"].is_string();
                     let valid = resolve || headers.get("content-type").is_some_and(|v| v == "application/json")

@@ -1,6 +1,7 @@
 //! Integration tests: a real Postgres (a fresh database per test) and, end to end, a real
 //! Alertmanager. Run them with `scripts/test.sh`.
 
+mod actions;
 mod alertmanager_e2e;
 mod binary;
 mod dispatch;

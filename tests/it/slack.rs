@@ -19,9 +19,9 @@ use crate::escalation::{dispatcher_for, start_with, worker};
 use crate::support::{TestDb, alert, grouped, webhook};
 
 /// Every call: (method, body).
-type Calls = Arc<Mutex<Vec<(String, Value)>>>;
+pub type Calls = Arc<Mutex<Vec<(String, Value)>>>;
 
-async fn fake_slack(calls: Calls) -> String {
+pub async fn fake_slack(calls: Calls) -> String {
     fake_slack_throttled(calls, Arc::default()).await
 }
 

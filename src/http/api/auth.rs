@@ -101,7 +101,10 @@ pub fn verify(jwt: &JwtSettings, token: &str, now: i64) -> Result<Caller, String
             )
         }
         alg @ (Algorithm::RS256 | Algorithm::ES256) => {
-            let kid = header.kid.as_deref().ok_or("the token names no key (kid)")?;
+            let kid = header
+                .kid
+                .as_deref()
+                .ok_or("the token names no key (kid)")?;
             let key = jwt
                 .keys
                 .iter()
@@ -148,7 +151,8 @@ pub fn verify(jwt: &JwtSettings, token: &str, now: i64) -> Result<Caller, String
             jwt.max_lifetime.as_secs()
         ));
     }
-    let role = Role::parse(&claims.role).ok_or_else(|| format!("unknown role {:?}", claims.role))?;
+    let role =
+        Role::parse(&claims.role).ok_or_else(|| format!("unknown role {:?}", claims.role))?;
     if claims.sub.trim().is_empty() {
         return Err("the token has no subject".into());
     }

@@ -60,8 +60,11 @@ fn caller(
         .check("client", &addr.ip().to_string())
         .map_err(retry)?;
     let now = app.clock.now().timestamp();
-    let caller = authenticate(&app.settings.api.jwt, headers, now).map_err(ApiError::Unauthorized)?;
-    app.api_limits.check("subject", &caller.sub).map_err(retry)?;
+    let caller =
+        authenticate(&app.settings.api.jwt, headers, now).map_err(ApiError::Unauthorized)?;
+    app.api_limits
+        .check("subject", &caller.sub)
+        .map_err(retry)?;
     if caller.role < at_least {
         return Err(ApiError::Forbidden(format!(
             "role {} may not do this (needs {} or above)",
@@ -90,7 +93,9 @@ fn time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiErr
         .map(|v| {
             DateTime::parse_from_rfc3339(v)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| ApiError::Unprocessable(format!("{name}: {v:?} is not an RFC 3339 time")))
+                .map_err(|_| {
+                    ApiError::Unprocessable(format!("{name}: {v:?} is not an RFC 3339 time"))
+                })
         })
         .transpose()
 }
@@ -119,10 +124,9 @@ fn page_size(limit: Option<&str>) -> Result<i64, ApiError> {
 
 fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
     text.map(|c| {
-        c.parse::<i64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| ApiError::Unprocessable(format!("cursor: {c:?} is not a cursor from this API")))
+        c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::Unprocessable(format!("cursor: {c:?} is not a cursor from this API"))
+        })
     })
     .transpose()
 }
@@ -158,7 +162,9 @@ async fn list(
     let (items, next) = read::list_incidents(&app.pool, &filter)
         .await
         .map_err(unavailable)?;
-    Ok(Json(json!({"incidents": items, "next_cursor": next.map(|n| n.to_string())})))
+    Ok(Json(
+        json!({"incidents": items, "next_cursor": next.map(|n| n.to_string())}),
+    ))
 }
 
 fn incident_ref(text: &str) -> Result<IncidentRef, ApiError> {
@@ -180,7 +186,9 @@ async fn detail(
         return Err(ApiError::NotFound(format!("no incident {incident}")));
     };
     if caller.role == Role::Developer
-        && !service.as_ref().is_some_and(|s| caller.services.contains(s))
+        && !service
+            .as_ref()
+            .is_some_and(|s| caller.services.contains(s))
     {
         return Err(ApiError::Forbidden(
             "this incident is not one of your services".into(),
@@ -205,8 +213,8 @@ struct ActionBody {
 
 /// Reads an action from JSON, as the API and the tests spell it.
 pub fn parse_action(body: &[u8], now: DateTime<Utc>) -> Result<Action, ApiError> {
-    let b: ActionBody = serde_json::from_slice(body)
-        .map_err(|e| ApiError::Unprocessable(format!("body: {e}")))?;
+    let b: ActionBody =
+        serde_json::from_slice(body).map_err(|e| ApiError::Unprocessable(format!("body: {e}")))?;
     let need = |field: Option<String>, name: &str| {
         field.ok_or_else(|| ApiError::Unprocessable(format!("{} needs {name}", b.action)))
     };
@@ -235,7 +243,8 @@ pub fn parse_action(body: &[u8], now: DateTime<Utc>) -> Result<Action, ApiError>
                 .filter(|t| {
                     matches!(
                         t,
-                        crate::core::policy::Target::User(_) | crate::core::policy::Target::Schedule(_)
+                        crate::core::policy::Target::User(_)
+                            | crate::core::policy::Target::Schedule(_)
                     )
                 })
                 .ok_or_else(|| {
@@ -246,7 +255,9 @@ pub fn parse_action(body: &[u8], now: DateTime<Utc>) -> Result<Action, ApiError>
         "note" => {
             let text = need(b.text.clone(), "text")?;
             if text.chars().count() > 4000 {
-                return Err(ApiError::Unprocessable("text: at most 4000 characters".into()));
+                return Err(ApiError::Unprocessable(
+                    "text: at most 4000 characters".into(),
+                ));
             }
             Action::Note { text }
         }
@@ -266,16 +277,25 @@ pub async fn run_action(
     action: &Action,
 ) -> Result<Value, ApiError> {
     let policies = app.live.get().policies.clone();
-    let outcome = perform(&app.pool, &policies, actor, incident, action, app.clock.now())
-        .await
-        .map_err(unavailable)?;
+    let outcome = perform(
+        &app.pool,
+        &policies,
+        actor,
+        incident,
+        action,
+        app.clock.now(),
+    )
+    .await
+    .map_err(unavailable)?;
     match outcome {
         Outcome::Done { id, number, after } => {
             app.metrics.action(actor.source, action.name(), "done");
             tracing::info!(incident = number, action = action.name(), actor = %actor.name, source = actor.source, "incident action");
-            Ok(json!({"id": id, "incident": format!("INC-{number}"), "action": action.name(),
+            Ok(
+                json!({"id": id, "incident": format!("INC-{number}"), "action": action.name(),
                       "status": after.status, "acknowledged_by": after.acknowledged_by,
-                      "snoozed_until": after.snoozed_until}))
+                      "snoozed_until": after.snoozed_until}),
+            )
         }
         Outcome::Refused { number, reason } => {
             app.metrics.action(actor.source, action.name(), "refused");
@@ -359,7 +379,9 @@ async fn audit(
     )
     .await
     .map_err(unavailable)?;
-    Ok(Json(json!({"entries": items, "next_cursor": next.map(|n| n.to_string())})))
+    Ok(Json(
+        json!({"entries": items, "next_cursor": next.map(|n| n.to_string())}),
+    ))
 }
 
 /// `GET /api/v1/dead-letters` (admin).

@@ -40,7 +40,9 @@ pub const ROUTES: &[ApiRoute] = &[
         "/api/v1/incidents",
         Some("viewer"),
         "Incidents, newest first (a developer sees its services' only)",
-        &["status", "severity", "service", "team", "since", "until", "cursor", "limit"],
+        &[
+            "status", "severity", "service", "team", "since", "until", "cursor", "limit",
+        ],
         false,
     ),
     route(
@@ -59,7 +61,14 @@ pub const ROUTES: &[ApiRoute] = &[
         &[],
         true,
     ),
-    route("get", "/api/v1/oncall", Some("viewer"), "Who is on call now, per schedule", &[], false),
+    route(
+        "get",
+        "/api/v1/oncall",
+        Some("viewer"),
+        "Who is on call now, per schedule",
+        &[],
+        false,
+    ),
     route(
         "get",
         "/api/v1/stats",
@@ -68,8 +77,22 @@ pub const ROUTES: &[ApiRoute] = &[
         &[],
         false,
     ),
-    route("get", "/api/v1/audit", Some("admin"), "The audit log, newest first", &["cursor", "limit"], false),
-    route("get", "/api/v1/dead-letters", Some("admin"), "Notifications that could not be delivered", &[], false),
+    route(
+        "get",
+        "/api/v1/audit",
+        Some("admin"),
+        "The audit log, newest first",
+        &["cursor", "limit"],
+        false,
+    ),
+    route(
+        "get",
+        "/api/v1/dead-letters",
+        Some("admin"),
+        "Notifications that could not be delivered",
+        &[],
+        false,
+    ),
     route(
         "post",
         "/api/v1/dead-letters/{id}/retry",
@@ -78,7 +101,14 @@ pub const ROUTES: &[ApiRoute] = &[
         &[],
         false,
     ),
-    route("get", "/api/v1/openapi.json", None, "This document", &[], false),
+    route(
+        "get",
+        "/api/v1/openapi.json",
+        None,
+        "This document",
+        &[],
+        false,
+    ),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -129,9 +159,7 @@ pub fn document() -> Value {
         if r.body {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Action"}}}});
         }
-        let entry = paths
-            .entry(r.path.to_string())
-            .or_insert_with(|| json!({}));
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;
     }
     json!({

@@ -6,4 +6,4 @@ pub mod server;
 
 pub use db::TestDb;
 pub use payload::{alert, fixture, grouped, webhook};
-pub use server::{TOKEN, TestServer, settings, t0};
+pub use server::{SLACK_SIGNING_SECRET, TOKEN, TestServer, settings, t0, token};

@@ -57,8 +57,41 @@ pub fn settings(database_url: &str) -> Settings {
         policies: Default::default(),
         // Tests drive the workers themselves, one step at a time.
         role: alertrouter::config::Role::Api,
-        channels: Default::default(),
+        channels: alertrouter::config::ChannelSettings {
+            slack_signing_secret: Some(SecretString::from(SLACK_SIGNING_SECRET.to_string())),
+            ..Default::default()
+        },
+        api: {
+            let mut api = alertrouter::config::api::ApiSettings::default();
+            api.jwt.hs256_secret = Some(SecretString::from(JWT_SECRET.to_string()));
+            api
+        },
     }
+}
+
+/// The API's HS256 secret in tests.
+pub const JWT_SECRET: &str = "jwt-test-secret-0123456789abcdef";
+/// Slack's signing secret in tests.
+pub const SLACK_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// A token for `sub` with `role` (and `services`), issued now and valid for ten minutes by the
+/// test server's clock.
+pub fn token(server: &TestServer, sub: &str, role: &str, services: &[&str]) -> String {
+    let now = server.clock.now().timestamp();
+    alertrouter::http::api::auth::issue(
+        JWT_SECRET,
+        &alertrouter::http::api::auth::Claims {
+            sub: sub.into(),
+            role: role.into(),
+            services: services.iter().map(|s| s.to_string()).collect(),
+            exp: now + 600,
+            iat: Some(now),
+            nbf: None,
+            iss: None,
+            aud: None,
+        },
+    )
+    .unwrap()
 }
 
 /// A running alertrouter.
@@ -118,6 +151,24 @@ impl TestServer {
             .await
             .unwrap();
         read(response).await
+    }
+
+    /// A request to `path` with `token` (and a JSON body): status and JSON answer.
+    pub async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header(AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap()).await
     }
 
     /// A GET of `path`.
