@@ -9,6 +9,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
+use chrono::{DateTime, Utc};
+
+use super::links::LinkSigner;
 use super::templates::{Templates, context};
 use super::{Delivery, IncidentSummary, SendResult};
 
@@ -38,6 +41,7 @@ pub struct EmailChannel {
     transport: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
     problem: Option<String>,
     templates: Arc<Templates>,
+    links: Option<Arc<LinkSigner>>,
 }
 
 impl EmailChannel {
@@ -48,6 +52,7 @@ impl EmailChannel {
                 transport: None,
                 problem: Some("e-mail is not configured (channels.email)".into()),
                 templates,
+                links: None,
             };
         };
         match build(s) {
@@ -55,23 +60,43 @@ impl EmailChannel {
                 transport: Some(t),
                 problem: None,
                 templates,
+                links: None,
             },
             Err(e) => EmailChannel {
                 transport: None,
                 problem: Some(e),
                 templates,
+                links: None,
             },
         }
     }
 
+    /// Pages carry a signed acknowledge link when `links` is given.
+    pub fn with_links(mut self, links: Option<Arc<LinkSigner>>) -> Self {
+        self.links = links;
+        self
+    }
+
     /// Mails `to` about the delivery's incident.
-    pub async fn send(&self, to: &str, delivery: &Delivery) -> SendResult {
+    pub async fn send(&self, to: &str, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
         let Some((transport, from)) = &self.transport else {
             return SendResult::Dead {
                 error: self.problem.clone().unwrap_or_default(),
             };
         };
-        let message = match message(&self.templates, from, to, delivery) {
+        let ack_url = self
+            .links
+            .as_ref()
+            .filter(|_| delivery.payload["kind"] == "page")
+            .map(|l| {
+                l.url(
+                    &delivery.dedup_key,
+                    delivery.incident.id,
+                    &delivery.recipient,
+                    now,
+                )
+            });
+        let message = match message(&self.templates, from, to, delivery, ack_url.as_deref()) {
             Ok(m) => m,
             Err(error) => return SendResult::Dead { error },
         };
@@ -131,8 +156,18 @@ fn message_id(delivery: &Delivery) -> String {
 
 /// Subject, text and HTML of a mail, from the templates.
 pub fn render(templates: &Templates, delivery: &Delivery) -> (String, String, String) {
+    render_with_link(templates, delivery, None)
+}
+
+/// The same, with an acknowledge link (`ack_url` in the templates).
+pub fn render_with_link(
+    templates: &Templates,
+    delivery: &Delivery,
+    ack_url: Option<&str>,
+) -> (String, String, String) {
     let inc = &delivery.incident;
-    let ctx = context(inc, &inc.title, Some(delivery), "");
+    let mut ctx = context(inc, &inc.title, Some(delivery), "");
+    ctx["ack_url"] = serde_json::json!(ack_url);
     let subject = templates.text("email_subject.txt", &ctx);
     let text = templates.text("email_text.txt", &ctx);
     let html = templates.text("email_html.html", &ctx);
@@ -144,9 +179,10 @@ fn message(
     from: &Mailbox,
     to: &str,
     delivery: &Delivery,
+    ack_url: Option<&str>,
 ) -> Result<Message, String> {
     let inc = &delivery.incident;
-    let (subject, text, html) = render(templates, delivery);
+    let (subject, text, html) = render_with_link(templates, delivery, ack_url);
     let to: Mailbox = to.parse().map_err(|e| format!("recipient address: {e}"))?;
     Message::builder()
         .from(from.clone())

@@ -2,6 +2,7 @@
 //! dispatcher records the result).
 
 pub mod email;
+pub mod links;
 pub mod pagerduty;
 pub mod slack;
 pub mod sms;
@@ -53,7 +54,8 @@ impl Channels {
                 settings.slack_timeout,
                 settings.templates.clone(),
             ),
-            email: EmailChannel::new(settings.email.as_ref(), settings.templates.clone()),
+            email: EmailChannel::new(settings.email.as_ref(), settings.templates.clone())
+                .with_links(settings.ack_links.clone()),
             rate_limits: settings.rate_limits.clone(),
         }
     }

@@ -119,6 +119,16 @@ impl Default for ApiSettings {
     }
 }
 
+impl ApiSettings {
+    /// The signer of e-mail acknowledge links, when both the public URL and the secret are set.
+    pub fn links(&self) -> Option<std::sync::Arc<crate::channels::links::LinkSigner>> {
+        let (base, secret) = (self.public_url.as_ref()?, self.link_secret.clone()?);
+        Some(std::sync::Arc::new(
+            crate::channels::links::LinkSigner::new(base, secret, self.link_ttl),
+        ))
+    }
+}
+
 impl Validator<'_> {
     /// The API settings, keys read and parsed.
     pub(super) fn api(&self, raw: &ApiFile) -> Result<ApiSettings, ConfigError> {

@@ -42,6 +42,8 @@ pub struct ChannelSettings {
     pub email: Option<SmtpSettings>,
     /// Message texts.
     pub templates: Arc<Templates>,
+    /// Signs the acknowledge links in e-mails (from `api.public_url` and `api.link_secret`).
+    pub ack_links: Option<Arc<crate::channels::links::LinkSigner>>,
     /// Rate limits per channel (defaults for those not configured).
     pub rate_limits: BTreeMap<String, ChannelRates>,
 }
@@ -64,6 +66,7 @@ impl Default for ChannelSettings {
             pagerduty_webhook_secret: None,
             email: None,
             templates: Arc::new(Templates::default()),
+            ack_links: None,
             rate_limits: default_rates(),
         }
     }
@@ -152,6 +155,7 @@ impl Validator<'_> {
             },
             email: self.smtp(&file.email)?,
             templates: Arc::new(self.templates(templates)?),
+            ack_links: None,
             sms_timeout: self.duration("channels.sms.timeout", file.sms.timeout.clone(), "10s")?,
             rate_limits: self.rate_limits(&file.rate_limits)?,
         };

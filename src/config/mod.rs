@@ -456,8 +456,9 @@ impl Validator<'_> {
                 Some(dir) => routes::load_routes(&dir, &policies)?,
                 None => (Route::default_root(), Suppressions::default()),
             };
-        let channels = self.channels(&file.channels, &file.templates, &policies)?;
+        let mut channels = self.channels(&file.channels, &file.templates, &policies)?;
         let api = self.api(&file.api)?;
+        channels.ack_links = api.links();
         Ok(Settings {
             api,
             channels,

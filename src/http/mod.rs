@@ -2,9 +2,11 @@
 
 pub mod api;
 mod auth;
+mod email;
 mod error;
 mod health;
 mod metrics;
+mod pagerduty;
 mod slack;
 mod twilio;
 mod webhook;
@@ -18,6 +20,7 @@ use tower_http::trace::TraceLayer;
 
 pub use self::auth::Authenticator;
 pub use self::error::ApiError;
+pub use self::pagerduty::pagerduty_signature;
 pub use self::slack::slack_signature;
 pub use self::twilio::twilio_signature;
 use crate::app::App;
@@ -29,7 +32,9 @@ pub fn router(app: Arc<App>) -> Router {
             .merge(webhook::router())
             .merge(twilio::router())
             .merge(api::router())
-            .merge(slack::router()),
+            .merge(slack::router())
+            .merge(email::router())
+            .merge(pagerduty::router()),
         app,
     )
 }

@@ -1,5 +1,6 @@
-//! Twilio's callbacks: delivery receipts (`StatusCallback`) at `POST /hooks/twilio/status`,
-//! each checked against its `X-Twilio-Signature`.
+//! Twilio's callbacks, each checked against its `X-Twilio-Signature`: delivery receipts
+//! (`StatusCallback`) at `POST /hooks/twilio/status`, and replies to pages at
+//! `POST /hooks/twilio/sms` (`ACK 4821`, `RESOLVE 4821`, `4821 a`, STOP and START).
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -15,11 +17,16 @@ use secrecy::ExposeSecret;
 use super::error::ApiError;
 use crate::app::App;
 use crate::channels::mask_contacts;
-use crate::store::outbox::record_receipt;
+use crate::core::actions::Action;
+use crate::store::actions::{Actor, IncidentRef};
+use crate::store::outbox::{record_receipt, set_opt_out};
 
 /// Twilio's routes.
 pub fn router() -> Router<Arc<App>> {
-    Router::new().route("/hooks/twilio/status", post(status))
+    Router::new()
+        .route("/hooks/twilio/status", post(status))
+        .route("/hooks/twilio/sms", post(reply))
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }
 
 /// Twilio's signature of a form POST: HMAC-SHA1 with the auth token over the URL Twilio called
@@ -105,8 +112,154 @@ async fn status(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What an SMS reply asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsCommand {
+    Act(Action, i64),
+    Stop,
+    Start,
+}
+
+/// Reads `ACK 4821`, `RESOLVE 4821`, `4821 a` / `4821 r` (any case), STOP words and START words.
+pub fn parse_sms(body: &str) -> Option<SmsCommand> {
+    let words: Vec<String> = body
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let word = |w: &str| match w {
+        "ack" | "a" | "acknowledge" | "ok" => Some(Action::Ack),
+        "resolve" | "r" | "resolved" => Some(Action::Resolve),
+        _ => None,
+    };
+    let number = |w: &str| w.trim_start_matches("inc-").parse::<i64>().ok();
+    match words.as_slice() {
+        [w] if ["stop", "stopall", "unsubscribe", "cancel", "end", "quit"]
+            .contains(&w.as_str()) =>
+        {
+            Some(SmsCommand::Stop)
+        }
+        [w] if ["start", "unstop", "yes"].contains(&w.as_str()) => Some(SmsCommand::Start),
+        [a, b] => match (word(a), number(b), number(a), word(b)) {
+            (Some(action), Some(n), _, _) | (_, _, Some(n), Some(action)) => {
+                Some(SmsCommand::Act(action, n))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn twiml(text: &str) -> axum::response::Response {
+    let escaped = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{escaped}</Message></Response>"),
+    )
+        .into_response()
+}
+
+/// A reply to a page: the sender must be a person's phone; the answer is a TwiML message.
+async fn reply(
+    State(app): State<Arc<App>>,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let (Some(t), Some(base)) = (app.settings.channels.twilio(), &app.settings.api.public_url)
+    else {
+        return Err(ApiError::NotFound(
+            "SMS replies need Twilio (channels.sms) and api.public_url".into(),
+        ));
+    };
+    let url = format!("{base}/hooks/twilio/sms");
+    let params = verified_form(t.auth_token.expose_secret(), &url, &headers, &body)?;
+    let from = param(&params, "From").unwrap_or("").to_string();
+    let text = param(&params, "Body").unwrap_or("");
+    let Some(command) = parse_sms(text) else {
+        return Ok(twiml(
+            "Reply ACK <number> or RESOLVE <number>, e.g. ACK 42.",
+        ));
+    };
+    let now = app.clock.now();
+    match command {
+        SmsCommand::Stop | SmsCommand::Start => {
+            let stop = command == SmsCommand::Stop;
+            set_opt_out(&app.pool, &from, stop, now)
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            tracing::info!(from = %mask_contacts(&from), stop, "SMS opt-out changed");
+            // Twilio answers STOP and START itself; say nothing more.
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
+            )
+                .into_response())
+        }
+        SmsCommand::Act(action, number) => {
+            let person = app
+                .live
+                .get()
+                .policies
+                .users
+                .values()
+                .find(|u| u.phone.as_deref() == Some(from.as_str()))
+                .map(|u| u.name.clone());
+            let Some(name) = person else {
+                app.metrics.action("sms", action.name(), "refused");
+                tracing::info!(from = %mask_contacts(&from), "SMS reply from an unknown number refused");
+                return Ok(twiml(
+                    "This number belongs to no one in alertrouter; nothing was done.",
+                ));
+            };
+            let actor = Actor {
+                name,
+                source: "sms",
+                client_addr: Some(addr.ip().to_string()),
+            };
+            let done =
+                super::api::run_action(&app, &actor, IncidentRef::Number(number), &action).await;
+            Ok(match done {
+                Ok(_) => twiml(&format!(
+                    "INC-{number} {}.",
+                    if action == Action::Ack {
+                        "acknowledged"
+                    } else {
+                        "resolved"
+                    }
+                )),
+                Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => twiml(&why),
+                Err(other) => return Err(other),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sms_replies_are_understood() {
+        use super::{Action, SmsCommand, parse_sms};
+        let ack = |n| Some(SmsCommand::Act(Action::Ack, n));
+        assert_eq!(parse_sms("ACK 4821"), ack(4821));
+        assert_eq!(parse_sms("  ack   4821 "), ack(4821));
+        assert_eq!(parse_sms("4821 a"), ack(4821));
+        assert_eq!(parse_sms("4821 A"), ack(4821));
+        assert_eq!(parse_sms("ack INC-4821"), ack(4821));
+        assert_eq!(
+            parse_sms("RESOLVE 7"),
+            Some(SmsCommand::Act(Action::Resolve, 7))
+        );
+        assert_eq!(parse_sms("7 r"), Some(SmsCommand::Act(Action::Resolve, 7)));
+        assert_eq!(parse_sms("STOP"), Some(SmsCommand::Stop));
+        assert_eq!(parse_sms("start"), Some(SmsCommand::Start));
+        for junk in ["", "ACK", "ACK x", "hello there", "ack 1 2", "4821"] {
+            assert_eq!(parse_sms(junk), None, "{junk:?}");
+        }
+    }
+
     use super::*;
 
     /// The worked example of Twilio's webhook security guide.

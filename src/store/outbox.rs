@@ -270,6 +270,30 @@ pub async fn record_receipt(
     Ok(done.rows_affected() > 0)
 }
 
+/// Records that `phone` replied STOP (`stop`), or START again.
+pub async fn set_opt_out(
+    pool: &PgPool,
+    phone: &str,
+    stop: bool,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let sql = if stop {
+        "insert into sms_opt_outs (phone, at) values ($1, $2) on conflict (phone) do nothing"
+    } else {
+        "delete from sms_opt_outs where phone = $1 and $2::timestamptz is not null"
+    };
+    sqlx::query(sql).bind(phone).bind(now).execute(pool).await?;
+    Ok(())
+}
+
+/// Whether `phone` replied STOP.
+pub async fn opted_out(pool: &PgPool, phone: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from sms_opt_outs where phone = $1)")
+        .bind(phone)
+        .fetch_one(pool)
+        .await
+}
+
 /// The Slack message already showing an incident at `target`, as (channel, ts).
 pub async fn slack_message(
     pool: &PgPool,

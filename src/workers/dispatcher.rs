@@ -233,14 +233,23 @@ impl Dispatcher {
                 }
             }
             "sms" => match self.contact(delivery, |u| u.phone.clone()) {
-                Some(phone) => self.channels.sms.send(&phone, delivery, now).await,
+                Some(phone) => match store::opted_out(&self.pool, &phone).await {
+                    Ok(true) => SendResult::Dead {
+                        error: format!("{} replied STOP to SMS", delivery.recipient),
+                    },
+                    Ok(false) => self.channels.sms.send(&phone, delivery, now).await,
+                    Err(e) => SendResult::Retry {
+                        after: None,
+                        error: format!("database: {e}"),
+                    },
+                },
                 None => SendResult::Dead {
                     error: format!("{} has no phone number", delivery.recipient),
                 },
             },
             "slack" => self.send_slack(delivery, now).await,
             "email" => match self.contact(delivery, |u| u.email.clone()) {
-                Some(address) => self.channels.email.send(&address, delivery).await,
+                Some(address) => self.channels.email.send(&address, delivery, now).await,
                 None => SendResult::Dead {
                     error: format!("{} has no e-mail address", delivery.recipient),
                 },

@@ -1,0 +1,169 @@
+//! The acknowledge links of e-mails: `GET /hooks/email/ack?t=…` only shows a page asking to
+//! confirm (mail scanners that follow links acknowledge nothing); its form `POST`s the token
+//! back, which acts once.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Html;
+use axum::routing::get;
+
+use super::error::ApiError;
+use crate::app::App;
+use crate::channels::links::Link;
+use crate::core::actions::Action;
+use crate::store::actions::{Actor, IncidentRef};
+
+/// The links' routes.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/hooks/email/ack", get(confirm).post(acknowledge))
+        .layer(DefaultBodyLimit::max(16 * 1024))
+}
+
+type Page = (StatusCode, Html<String>);
+
+fn page(status: StatusCode, title: &str, body: &str) -> Page {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body><h1>{t}</h1>{body}</body></html>",
+            t = esc(title)
+        )),
+    )
+}
+
+fn token_of(form: &[(String, String)]) -> Option<&str> {
+    form.iter().find(|(k, _)| k == "t").map(|(_, v)| v.as_str())
+}
+
+/// Checks the token; a used or bad link gets a page saying so.
+async fn check(app: &App, token: Option<&str>) -> Result<(Link, i64), Page> {
+    let Some(signer) = &app.settings.channels.ack_links else {
+        return Err(page(StatusCode::NOT_FOUND, "Links are not configured", ""));
+    };
+    let bad = |why: &str| {
+        page(
+            StatusCode::FORBIDDEN,
+            "This link does not work",
+            &format!("<p>{why}.</p>"),
+        )
+    };
+    let link = signer
+        .verify(token.ok_or_else(|| bad("no token"))?, app.clock.now())
+        .map_err(|why| {
+            if why.contains("expired") {
+                page(
+                    StatusCode::GONE,
+                    "This link has expired",
+                    "<p>Acknowledge in Slack, by SMS or in the API instead.</p>",
+                )
+            } else {
+                bad(why)
+            }
+        })?;
+    let found: Option<(i64, bool)> = sqlx::query_as(
+        "select number, exists (select 1 from action_links where nonce = $2)
+         from incidents where id = $1",
+    )
+    .bind(link.incident)
+    .bind(&link.nonce)
+    .fetch_optional(&app.pool)
+    .await
+    .map_err(|_| page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""))?;
+    match found {
+        None => Err(bad("its incident is gone")),
+        Some((_, true)) => Err(page(
+            StatusCode::GONE,
+            "This link was already used",
+            "<p>Each link works once.</p>",
+        )),
+        Some((number, false)) => Ok((link, number)),
+    }
+}
+
+/// `GET`: a confirmation page, changing nothing.
+async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Page {
+    let form: Vec<(String, String)> =
+        serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+    let token = token_of(&form).map(str::to_string);
+    match check(&app, token.as_deref()).await {
+        Err(p) => p,
+        Ok((_, number)) => page(
+            StatusCode::OK,
+            &format!("Acknowledge INC-{number}?"),
+            &format!(
+                "<form method=\"post\" action=\"/hooks/email/ack\"><input type=\"hidden\" name=\"t\" value=\"{}\"><button type=\"submit\">Acknowledge INC-{number}</button></form>",
+                token.unwrap_or_default().replace('"', "")
+            ),
+        ),
+    }
+}
+
+/// `POST` from the page: acknowledges as the person the mail went to; the link is spent.
+async fn acknowledge(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Page {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let (link, number) = match check(&app, token_of(&form)).await {
+        Ok(found) => found,
+        Err(p) => return p,
+    };
+    let now = app.clock.now();
+    let spent = sqlx::query(
+        "insert into action_links (nonce, incident_id, action, recipient, expires_at, used_at)
+         values ($1, $2, 'ack', $3, to_timestamp($4), $5) on conflict (nonce) do nothing",
+    )
+    .bind(&link.nonce)
+    .bind(link.incident)
+    .bind(&link.recipient)
+    .bind(link.expires as f64)
+    .bind(now)
+    .execute(&app.pool)
+    .await;
+    match spent {
+        Ok(done) if done.rows_affected() == 1 => {}
+        Ok(_) => {
+            return page(
+                StatusCode::GONE,
+                "This link was already used",
+                "<p>Each link works once.</p>",
+            );
+        }
+        Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""),
+    }
+    let actor = Actor {
+        name: link
+            .recipient
+            .strip_prefix("user:")
+            .unwrap_or(&link.recipient)
+            .to_string(),
+        source: "email",
+        client_addr: Some(addr.ip().to_string()),
+    };
+    match super::api::run_action(&app, &actor, IncidentRef::Id(link.incident), &Action::Ack).await {
+        Ok(_) => page(
+            StatusCode::OK,
+            &format!("INC-{number} acknowledged"),
+            "<p>Thank you.</p>",
+        ),
+        Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => page(
+            StatusCode::CONFLICT,
+            &format!("INC-{number}"),
+            &format!("<p>{why}</p>"),
+        ),
+        Err(_) => page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""),
+    }
+}

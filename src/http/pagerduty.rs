@@ -1,0 +1,109 @@
+//! `POST /hooks/pagerduty`: PagerDuty's v3 webhooks. An acknowledgement or resolution made in
+//! PagerDuty is mirrored here (and so in Slack). Each request must carry an
+//! `X-PagerDuty-Signature` (`v1=` HMAC-SHA256 of the body with the subscription's secret).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use hmac::{Hmac, Mac};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::app::App;
+use crate::core::actions::Action;
+use crate::store::actions::{Actor, IncidentRef};
+
+/// PagerDuty's route.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/hooks/pagerduty", post(webhook))
+        .layer(DefaultBodyLimit::max(256 * 1024))
+}
+
+/// The `v1=` signature of a body.
+pub fn pagerduty_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key");
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("v1={hex}")
+}
+
+/// Whether any of the header's comma-separated signatures (several during secret rotation)
+/// matches, compared in constant time.
+fn signed(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    let expected = pagerduty_signature(secret, body);
+    headers
+        .get("x-pagerduty-signature")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',').any(|s| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    s.trim().as_bytes(),
+                    expected.as_bytes(),
+                ))
+            })
+        })
+}
+
+async fn webhook(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let Some(secret) = &app.settings.channels.pagerduty_webhook_secret else {
+        return Err(ApiError::NotFound(
+            "PagerDuty webhooks are not configured (channels.pagerduty.webhook_secret)".into(),
+        ));
+    };
+    if !signed(secret.expose_secret(), &headers, &body) {
+        return Err(ApiError::Unauthorized(
+            "X-PagerDuty-Signature missing or wrong".into(),
+        ));
+    }
+    let payload: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+    let event = &payload["event"];
+    let action = match event["event_type"].as_str().unwrap_or("") {
+        "incident.acknowledged" => Action::Ack,
+        "incident.resolved" => Action::Resolve,
+        other => return Ok(Json(json!({"status": "ignored", "event_type": other}))),
+    };
+    // Our trigger's dedup_key is the incident's id; PagerDuty reports it as incident_key.
+    let Some(incident) = event["data"]["incident_key"]
+        .as_str()
+        .and_then(|k| uuid::Uuid::parse_str(k).ok())
+    else {
+        return Ok(Json(
+            json!({"status": "ignored", "reason": "not an alertrouter incident"}),
+        ));
+    };
+    let agent = event["agent"]["summary"].as_str().unwrap_or("someone");
+    let actor = Actor {
+        name: format!("pagerduty:{agent}"),
+        source: "pagerduty",
+        client_addr: Some(addr.ip().to_string()),
+    };
+    match super::api::run_action(&app, &actor, IncidentRef::Id(incident), &action).await {
+        Ok(done) => Ok(Json(
+            json!({"status": "mirrored", "incident": done["incident"]}),
+        )),
+        // Already so here (often because we told PagerDuty first): nothing to mirror.
+        Err(ApiError::Conflict(why)) => Ok(Json(json!({"status": "unchanged", "reason": why}))),
+        Err(ApiError::NotFound(_)) => Ok(Json(
+            json!({"status": "ignored", "reason": "no such incident"}),
+        )),
+        Err(other) => Err(other),
+    }
+}
