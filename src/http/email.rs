@@ -162,7 +162,7 @@ async fn acknowledge(
         Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => page(
             StatusCode::CONFLICT,
             &format!("INC-{number}"),
-            &format!("<p>{why}</p>"),
+            &format!("<p>{}</p>", why.replace('&', "&amp;").replace('<', "&lt;")),
         ),
         Err(_) => page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""),
     }
