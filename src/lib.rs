@@ -68,6 +68,13 @@ pub async fn serve(
             DispatchSettings::default(),
         );
         let stopping_too = stopping.clone();
+        tokio::spawn(workers::retention::run(
+            app.pool.clone(),
+            app.clock.clone(),
+            app.settings.api.retention,
+            std::time::Duration::from_secs(3600),
+            stopping.clone(),
+        ));
         let timers = tokio::spawn(worker.run(stopping));
         let deliveries = tokio::spawn(dispatcher.run(stopping_too));
         (timers, deliveries)

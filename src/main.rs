@@ -55,6 +55,31 @@ enum Command {
         #[arg(long)]
         at: Option<DateTime<Utc>>,
     },
+    /// API tokens for scripts and bots.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint an HS256 token from api.jwt.hs256_secret and print it.
+    Issue {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        sub: String,
+        /// admin, sre, developer or viewer.
+        #[arg(long)]
+        role: String,
+        /// What a developer owns, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
+        /// Lifetime, at most api.jwt.max_lifetime.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
 }
 
 #[derive(clap::Args)]
@@ -132,6 +157,52 @@ async fn execute(command: Command) -> Result<(), String> {
                 at.unwrap_or_else(Utc::now),
             )?;
             print!("{text}");
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    config,
+                    sub,
+                    role,
+                    services,
+                    ttl,
+                },
+        } => {
+            let settings = config.load_with(&offline_env)?;
+            let secret = settings
+                .api
+                .jwt
+                .hs256_secret
+                .as_ref()
+                .ok_or("api.jwt.hs256_secret is not configured")?;
+            if !["admin", "sre", "developer", "viewer"].contains(&role.as_str()) {
+                return Err(format!(
+                    "--role {role:?} is not admin, sre, developer or viewer"
+                ));
+            }
+            let ttl =
+                alertrouter::config::parse_duration(&ttl).map_err(|e| format!("--ttl: {e}"))?;
+            if ttl > settings.api.jwt.max_lifetime {
+                return Err(format!(
+                    "--ttl is longer than api.jwt.max_lifetime ({} s)",
+                    settings.api.jwt.max_lifetime.as_secs()
+                ));
+            }
+            let now = Utc::now().timestamp();
+            let claims = alertrouter::http::api::auth::Claims {
+                sub,
+                role,
+                services,
+                exp: now + ttl.as_secs() as i64,
+                iat: Some(now),
+                nbf: None,
+                iss: settings.api.jwt.issuer.clone(),
+                aud: settings.api.jwt.audience.clone(),
+            };
+            use secrecy::ExposeSecret;
+            let token = alertrouter::http::api::auth::issue(secret.expose_secret(), &claims)?;
+            println!("{token}");
             Ok(())
         }
         Command::Migrate(arg) => {

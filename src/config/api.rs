@@ -25,6 +25,8 @@ pub struct ApiFile {
     pub link_secret: Option<String>,
     pub link_secret_file: Option<PathBuf>,
     pub link_ttl: Option<String>,
+    /// Audit rows and finished notifications older than this are pruned.
+    pub retention: Option<String>,
 }
 
 /// `api.jwt:`.
@@ -92,6 +94,7 @@ pub struct ApiSettings {
     pub public_url: Option<String>,
     pub link_secret: Option<SecretString>,
     pub link_ttl: Duration,
+    pub retention: Duration,
 }
 
 impl Default for ApiSettings {
@@ -115,6 +118,7 @@ impl Default for ApiSettings {
             public_url: None,
             link_secret: None,
             link_ttl: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(90 * 86400),
         }
     }
 }
@@ -218,6 +222,7 @@ impl Validator<'_> {
                 .map(|u| u.trim_end_matches('/').to_string()),
             link_secret,
             link_ttl: self.duration("api.link_ttl", raw.link_ttl.clone(), "24h")?,
+            retention: self.duration("api.retention", raw.retention.clone(), "90d")?,
         })
     }
 }

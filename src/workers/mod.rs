@@ -3,6 +3,7 @@
 pub mod dispatcher;
 pub mod escalation;
 pub mod limits;
+pub mod retention;
 
 use std::time::Duration;
 

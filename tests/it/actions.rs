@@ -28,6 +28,14 @@ pub struct Paged {
 
 /// A critical incident (INC-1) paged to alice by Slack and PagerDuty, both delivered.
 pub async fn paged() -> Paged {
+    paged_with(|_| {}, ChannelSettings::default()).await
+}
+
+/// The same, with the server's settings adjusted and more channels for the dispatcher.
+pub async fn paged_with(
+    configure: impl FnOnce(&mut alertrouter::config::Settings),
+    channels: ChannelSettings,
+) -> Paged {
     let db = TestDb::new().await;
     let slack: Calls = Arc::default();
     let slack_url = fake_slack(slack.clone()).await;
@@ -46,6 +54,7 @@ pub async fn paged() -> Paged {
                     .retain(|ch| *ch != alertrouter::core::policy::Channel::Sms);
             }
         }
+        configure(c);
     })
     .await;
     let metrics = Arc::new(Metrics::new());
@@ -56,7 +65,7 @@ pub async fn paged() -> Paged {
             slack_url,
             slack_token: Some(SecretString::from("xoxb-test".to_string())),
             pagerduty_url: pd_url,
-            ..ChannelSettings::default()
+            ..channels
         },
     )
     .with_env(|name| (name == "PD_KEY").then(|| PD_KEY.to_string()));

@@ -13,9 +13,9 @@ use crate::escalation::{dispatcher_for, start_with, worker};
 use crate::support::{TestDb, alert, webhook};
 
 /// Mail taken: (envelope recipients, message text).
-type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+pub type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
 
-async fn fake_smtp(inbox: Inbox) -> u16 {
+pub async fn fake_smtp(inbox: Inbox) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {

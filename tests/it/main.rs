@@ -8,6 +8,7 @@ mod dispatch;
 mod email;
 mod escalation;
 mod fixtures;
+mod hooks;
 mod hostile;
 mod lifecycle;
 mod messages;

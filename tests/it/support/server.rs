@@ -171,6 +171,12 @@ impl TestServer {
         read(request.send().await.unwrap()).await
     }
 
+    /// The test clock's time.
+    pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use alertrouter::clock::Clock;
+        self.clock.now()
+    }
+
     /// A GET of `path`.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self
