@@ -302,4 +302,3 @@ async fn retention_prunes_old_audit_rows_and_finished_notifications_in_batches()
     assert_eq!(p.db.count("audit_log").await, 0);
     assert_eq!(p.db.count("outbox").await, 0);
 }
-

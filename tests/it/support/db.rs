@@ -70,10 +70,19 @@ impl TestDb {
         TestDb { url, pool }
     }
 
-    /// Every row of the ingest tables, as text, for "nothing changed" comparisons.
+    /// Every row of the incident, notification and audit tables, as text, for "nothing changed" comparisons.
     pub async fn dump(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for table in ["incident_groups", "incidents", "alerts", "incident_events"] {
+        for table in [
+            "incident_groups",
+            "incidents",
+            "alerts",
+            "incident_events",
+            "outbox",
+            "audit_log",
+            "action_links",
+            "sms_opt_outs",
+        ] {
             let rows: Vec<String> =
                 sqlx::query_scalar(&format!("select t::text from {table} t order by 1"))
                     .fetch_all(&self.pool)

@@ -1,0 +1,650 @@
+//! Hostile requests to the API and the callbacks: each is answered with its status and changes
+//! nothing (every incident, notification, audit, link and opt-out row compared before and after).
+
+use std::time::Duration;
+
+use alertrouter::config::ChannelSettings;
+use alertrouter::config::api::JwtKey;
+use alertrouter::http::api::auth::Claims;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::actions::{Paged, incident_id, paged_with};
+use crate::support::SLACK_SIGNING_SECRET;
+
+const AUD: &str = "alertrouter";
+
+fn key(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/jwt/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn claims(p: &Paged, role: &str, services: &[&str]) -> Claims {
+    let now = p.server.clock_now().timestamp();
+    Claims {
+        sub: "mallory".into(),
+        role: role.into(),
+        services: services.iter().map(|s| s.to_string()).collect(),
+        exp: now + 600,
+        iat: Some(now),
+        nbf: None,
+        iss: None,
+        aud: Some(AUD.into()),
+    }
+}
+
+fn hs(claims: &Claims, secret: &[u8]) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap()
+}
+
+fn rs(claims: &Claims, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(&key("rsa-private.pem")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn es(claims: &Claims, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_ec_pem(&key("ec-private.pem")).unwrap(),
+    )
+    .unwrap()
+}
+
+/// A token with `alg: none` and no signature.
+fn unsigned(claims: &Claims) -> String {
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&serde_json::to_value(claims).unwrap())
+    )
+}
+
+const SECRET: &[u8] = crate::support::server::JWT_SECRET.as_bytes();
+
+#[tokio::test]
+async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
+    let p = paged_with(
+        |c| {
+            c.api.jwt.audience = Some(AUD.into());
+            c.api.jwt.keys = vec![
+                JwtKey {
+                    kid: "rsa1".into(),
+                    alg: Algorithm::RS256,
+                    key: DecodingKey::from_rsa_pem(&key("rsa-public.pem")).unwrap(),
+                },
+                JwtKey {
+                    kid: "ec1".into(),
+                    alg: Algorithm::ES256,
+                    key: DecodingKey::from_ec_pem(&key("ec-public.pem")).unwrap(),
+                },
+            ];
+            c.channels.pagerduty_webhook_secret = Some(SecretString::from("pd-secret".to_string()));
+            c.channels.sms = Some(alertrouter::channels::sms::SmsProvider::Twilio(
+                alertrouter::channels::sms::TwilioSettings {
+                    base_url: "http://127.0.0.1:9".into(),
+                    account_sid: "AC123".into(),
+                    auth_token: SecretString::from("twilio-token".to_string()),
+                    from: "+15005550006".into(),
+                    status_callback: None,
+                },
+            ));
+            c.api.public_url = Some("https://alertrouter.example".into());
+            c.api.link_secret = Some(SecretString::from("link-secret".to_string()));
+            c.channels.ack_links = c.api.links();
+            // The incident belongs to service "web".
+        },
+        ChannelSettings::default(),
+    )
+    .await;
+    let id = incident_id(&p.db).await;
+    let now = p.server.clock_now().timestamp();
+    let sre = claims(&p, "sre", &[]);
+    let ack = json!({"action": "ack"});
+    let act = "/api/v1/incidents/INC-1/actions";
+
+    // Positive controls first: the keys work, so the refusals below are about what is wrong.
+    for good in [
+        hs(&claims(&p, "viewer", &[]), SECRET),
+        rs(&claims(&p, "viewer", &[]), "rsa1"),
+        es(&claims(&p, "viewer", &[]), "ec1"),
+    ] {
+        assert_eq!(
+            p.server
+                .api("GET", "/api/v1/incidents", &good, None)
+                .await
+                .0,
+            200
+        );
+    }
+    let before = p.db.dump().await;
+
+    let mut cases: Vec<(&str, u16, (u16, Value))> = Vec::new();
+    macro_rules! case {
+        ($name:expr, $want:expr, $got:expr) => {
+            cases.push(($name, $want, $got));
+        };
+    }
+    let with = |f: &dyn Fn(&mut Claims)| {
+        let mut c = sre.clone();
+        f(&mut c);
+        c
+    };
+    case!(
+        "no token",
+        401,
+        p.server.api("POST", act, "", Some(ack.clone())).await
+    );
+    case!(
+        "alg none",
+        401,
+        p.server
+            .api("POST", act, &unsigned(&sre), Some(ack.clone()))
+            .await
+    );
+    case!(
+        "wrong HS256 key",
+        401,
+        p.server
+            .api("POST", act, &hs(&sre, b"guessed"), Some(ack.clone()))
+            .await
+    );
+    case!(
+        "HS256 signed with the RSA public key (alg confusion)",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &{
+                    let mut h = Header::new(Algorithm::HS256);
+                    h.kid = Some("rsa1".into());
+                    jsonwebtoken::encode(
+                        &h,
+                        &sre,
+                        &EncodingKey::from_secret(&key("rsa-public.pem")),
+                    )
+                    .unwrap()
+                },
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "RS256 with an unknown kid",
+        401,
+        p.server
+            .api("POST", act, &rs(&sre, "nope"), Some(ack.clone()))
+            .await
+    );
+    case!(
+        "RS256 token under the EC key's kid",
+        401,
+        p.server
+            .api("POST", act, &rs(&sre, "ec1"), Some(ack.clone()))
+            .await
+    );
+    case!(
+        "expired",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(
+                    &with(&|c| {
+                        c.iat = Some(now - 3000);
+                        c.exp = now - 600
+                    }),
+                    SECRET
+                ),
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "not yet valid",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(&with(&|c| c.nbf = Some(now + 600)), SECRET),
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "lifetime over 1 h",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(&with(&|c| c.exp = now + 7200), SECRET),
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "wrong audience",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(&with(&|c| c.aud = Some("other".into())), SECRET),
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "no audience",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(&with(&|c| c.aud = None), SECRET),
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "unknown role",
+        401,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(&with(&|c| c.role = "root".into()), SECRET),
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "garbage token",
+        401,
+        p.server
+            .api("POST", act, "abc.def.ghi", Some(ack.clone()))
+            .await
+    );
+    let dev_other = hs(&claims(&p, "developer", &["payments"]), SECRET);
+    case!(
+        "developer reads another service's incident",
+        403,
+        p.server
+            .api("GET", "/api/v1/incidents/INC-1", &dev_other, None)
+            .await
+    );
+    case!(
+        "developer acts",
+        403,
+        p.server
+            .api(
+                "POST",
+                act,
+                &hs(&claims(&p, "developer", &["web"]), SECRET),
+                Some(ack.clone())
+            )
+            .await
+    );
+    let viewer = hs(&claims(&p, "viewer", &[]), SECRET);
+    case!(
+        "viewer acts",
+        403,
+        p.server.api("POST", act, &viewer, Some(ack.clone())).await
+    );
+    case!(
+        "viewer reads an incident whole",
+        403,
+        p.server
+            .api("GET", "/api/v1/incidents/INC-1", &viewer, None)
+            .await
+    );
+    let sre_token = hs(&sre, SECRET);
+    case!(
+        "sre reads the audit log",
+        403,
+        p.server.api("GET", "/api/v1/audit", &sre_token, None).await
+    );
+    case!(
+        "sre retries a dead letter",
+        403,
+        p.server
+            .api("POST", "/api/v1/dead-letters/1/retry", &sre_token, None)
+            .await
+    );
+    case!(
+        "injection in a status filter",
+        422,
+        p.server
+            .api(
+                "GET",
+                "/api/v1/incidents?status=open'%20or%20'1'='1",
+                &sre_token,
+                None
+            )
+            .await
+    );
+    case!(
+        "huge page size",
+        422,
+        p.server
+            .api("GET", "/api/v1/incidents?limit=1000000", &sre_token, None)
+            .await
+    );
+    case!(
+        "forged cursor",
+        422,
+        p.server
+            .api(
+                "GET",
+                "/api/v1/incidents?cursor=1;drop%20table%20incidents",
+                &sre_token,
+                None
+            )
+            .await
+    );
+    case!(
+        "unknown filter",
+        422,
+        p.server
+            .api("GET", "/api/v1/incidents?owner=me", &sre_token, None)
+            .await
+    );
+    case!(
+        "unknown action",
+        422,
+        p.server
+            .api("POST", act, &sre_token, Some(json!({"action": "delete"})))
+            .await
+    );
+    case!(
+        "action with unknown fields",
+        422,
+        p.server
+            .api(
+                "POST",
+                act,
+                &sre_token,
+                Some(json!({"action": "ack", "as": "root"}))
+            )
+            .await
+    );
+    case!(
+        "reassign to a channel",
+        422,
+        p.server
+            .api(
+                "POST",
+                act,
+                &sre_token,
+                Some(json!({"action": "reassign", "to": "webhook:x"}))
+            )
+            .await
+    );
+    case!(
+        "unknown incident",
+        404,
+        p.server
+            .api(
+                "POST",
+                "/api/v1/incidents/INC-999/actions",
+                &sre_token,
+                Some(ack.clone())
+            )
+            .await
+    );
+    case!(
+        "not an incident reference",
+        404,
+        p.server
+            .api("GET", "/api/v1/incidents/'%20or%201=1", &sre_token, None)
+            .await
+    );
+    {
+        let big = "x".repeat(100 * 1024);
+        case!(
+            "oversized action body",
+            413,
+            p.server
+                .api(
+                    "POST",
+                    act,
+                    &sre_token,
+                    Some(json!({"action": "note", "text": big}))
+                )
+                .await
+        );
+    }
+    // Slack: forged, stale and replayed signatures, and none at all.
+    let payload = json!({"type": "block_actions", "user": {"id": "U0ALICE"}, "actions": [{"action_id": "incident_ack", "value": id}]});
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let ts_now = now.to_string();
+    let sig =
+        |ts: &str, secret: &str| alertrouter::http::slack_signature(secret, ts, body.as_bytes());
+    case!(
+        "Slack: forged signature",
+        401,
+        crate::actions::signed_click(&p, &ts_now, &sig(&ts_now, "not-the-secret"), body.clone())
+            .await
+    );
+    let stale = (now - 600).to_string();
+    case!(
+        "Slack: stale request, correctly signed",
+        401,
+        crate::actions::signed_click(&p, &stale, &sig(&stale, SLACK_SIGNING_SECRET), body.clone())
+            .await
+    );
+    case!(
+        "Slack: signature replayed with a new timestamp",
+        401,
+        crate::actions::signed_click(
+            &p,
+            &ts_now,
+            &sig(&stale, SLACK_SIGNING_SECRET),
+            body.clone()
+        )
+        .await
+    );
+    case!(
+        "Slack: body changed after signing",
+        401,
+        crate::actions::signed_click(
+            &p,
+            &ts_now,
+            &sig(&ts_now, SLACK_SIGNING_SECRET),
+            body.replace("ack", "resolve")
+        )
+        .await
+    );
+    case!(
+        "Slack: no signature",
+        401,
+        crate::actions::signed_click(&p, "", "", body.clone()).await
+    );
+    // Twilio and PagerDuty: forged signatures.
+    let form = "From=%2B4915112345678&Body=ACK+1";
+    let post =
+        |path: &str, header: (&'static str, String), body: String, content_type: &'static str| {
+            let request = p
+                .server
+                .http
+                .post(format!("{}{path}", p.server.base))
+                .header(header.0, header.1)
+                .header("content-type", content_type)
+                .body(body);
+            async move { crate::support::server::read(request.send().await.unwrap()).await }
+        };
+    case!(
+        "Twilio: forged signature",
+        403,
+        post(
+            "/hooks/twilio/sms",
+            ("x-twilio-signature", "bm9wZQ==".into()),
+            form.into(),
+            "application/x-www-form-urlencoded"
+        )
+        .await
+    );
+    let pd = json!({"event": {"event_type": "incident.resolved", "data": {"incident_key": id}}})
+        .to_string();
+    case!(
+        "PagerDuty: forged signature",
+        401,
+        post(
+            "/hooks/pagerduty",
+            (
+                "x-pagerduty-signature",
+                alertrouter::http::pagerduty_signature("guess", pd.as_bytes())
+            ),
+            pd.clone(),
+            "application/json"
+        )
+        .await
+    );
+    // E-mail links: forged and expired.
+    let signer = p.server.app.settings.channels.ack_links.clone().unwrap();
+    let incident = uuid::Uuid::parse_str(&id).unwrap();
+    let expired = signer.url(
+        "m1",
+        incident,
+        "user:alice",
+        p.server.clock_now() - chrono::TimeDelta::days(2),
+    );
+    let expired = expired.split_once("?t=").unwrap().1.to_string();
+    case!(
+        "e-mail: expired link",
+        410,
+        post(
+            "/hooks/email/ack",
+            ("x-none", String::new()),
+            format!("t={expired}"),
+            "application/x-www-form-urlencoded"
+        )
+        .await
+    );
+    let forged = alertrouter::channels::links::LinkSigner::new(
+        "https://alertrouter.example",
+        SecretString::from("guess".to_string()),
+        Duration::from_secs(3600),
+    )
+    .url("m2", incident, "user:alice", p.server.clock_now());
+    let forged = forged.split_once("?t=").unwrap().1.to_string();
+    case!(
+        "e-mail: link signed with another secret",
+        403,
+        post(
+            "/hooks/email/ack",
+            ("x-none", String::new()),
+            format!("t={forged}"),
+            "application/x-www-form-urlencoded"
+        )
+        .await
+    );
+
+    let mut wrong = Vec::new();
+    for (name, want, (got, body)) in &cases {
+        if want != got {
+            wrong.push(format!("{name}: wanted {want}, got {got} {body}"));
+        }
+        if *got == 401 && !name.starts_with("Slack") && !name.starts_with("PagerDuty") {
+            assert!(
+                body["error"].is_string(),
+                "{name}: a JSON error body: {body}"
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(cases.len() >= 25, "{} cases", cases.len());
+    assert_eq!(p.db.dump().await, before, "nothing changed");
+
+    // The injection-shaped service filter is just a value that matches nothing.
+    let (status, body) = p
+        .server
+        .api(
+            "GET",
+            "/api/v1/incidents?service=%27%20or%201%3D1%20--",
+            &sre_token,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["incidents"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    // 401s tell the client how to authenticate.
+    let r = p
+        .server
+        .http
+        .get(format!("{}/api/v1/incidents", p.server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=\"alertrouter\""
+    );
+}
+
+#[tokio::test]
+async fn the_api_limits_each_client_and_answers_429_with_retry_after() {
+    let p = paged_with(
+        |c| c.api.per_client = alertrouter::workers::limits::Rate::parse("3/1m").unwrap(),
+        ChannelSettings::default(),
+    )
+    .await;
+    let t = crate::support::token(&p.server, "bob", "viewer", &[]);
+    for _ in 0..3 {
+        assert_eq!(p.server.api("GET", "/api/v1/stats", &t, None).await.0, 200);
+    }
+    let r = p
+        .server
+        .http
+        .get(format!("{}/api/v1/stats", p.server.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "21");
+    // The Alertmanager webhook is never limited.
+    for n in 0..5 {
+        let a = crate::support::alert(
+            &format!("x{n}"),
+            "warning",
+            "firing",
+            "2026-11-25T18:50:00Z",
+            None,
+        );
+        assert_eq!(
+            p.server
+                .post(crate::support::grouped(&format!("x{n}"), vec![a]))
+                .await
+                .0,
+            200
+        );
+    }
+    p.server.clock.advance(chrono::TimeDelta::seconds(20));
+    assert_eq!(p.server.api("GET", "/api/v1/stats", &t, None).await.0, 200);
+}
