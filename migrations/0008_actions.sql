@@ -48,3 +48,28 @@ create table sms_opt_outs (
 
 -- Retention prunes finished notifications by age.
 create index outbox_finished_idx on outbox (created_at) where status <> 'pending';
+
+-- One-off maintenance windows opened through the API (config has its own).
+create table maintenance_windows (
+    id bigint generated always as identity primary key,
+    name text not null,
+    -- Alertmanager matcher syntax, e.g. {service="web"}.
+    matchers text not null,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null check (ends_at > starts_at),
+    created_by text not null,
+    created_at timestamptz not null
+);
+create index maintenance_windows_ends_idx on maintenance_windows (ends_at);
+
+-- Schedule overrides made through the API: `user` is on call for `schedule` in [starts, ends).
+create table schedule_overrides (
+    id bigint generated always as identity primary key,
+    schedule text not null,
+    username text not null,
+    starts_at timestamptz not null,
+    ends_at timestamptz not null check (ends_at > starts_at),
+    created_by text not null,
+    created_at timestamptz not null
+);
+create index schedule_overrides_ends_idx on schedule_overrides (ends_at);

@@ -54,6 +54,18 @@ impl Suppressions {
         firing: &[LabelSet],
         sources: &[LabelSet],
     ) -> Option<Suppression> {
+        self.check_with(now, route, firing, sources, &[])
+    }
+
+    /// The same, with `extra` maintenance windows (opened through the API) besides config's.
+    pub fn check_with(
+        &self,
+        now: DateTime<Utc>,
+        route: Option<&Route>,
+        firing: &[LabelSet],
+        sources: &[LabelSet],
+        extra: &[MaintenanceWindow],
+    ) -> Option<Suppression> {
         if firing.is_empty() {
             return None;
         }
@@ -83,6 +95,7 @@ impl Suppressions {
         let windows: Vec<&MaintenanceWindow> = self
             .maintenance
             .iter()
+            .chain(extra)
             .filter(|w| w.start <= now && now < w.end)
             .collect();
         let covering: Option<Vec<&MaintenanceWindow>> = firing

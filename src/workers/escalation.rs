@@ -124,20 +124,19 @@ impl EscalationWorker {
             let sources =
                 store::inhibit_sources(&mut tx, &live.suppressions.inhibit_rules, &firing).await?;
             let route = live.routes.find(&row.route);
-            quiet = live.suppressions.check(now, route, &firing, &sources);
+            let windows = crate::store::windows::active_windows(&mut tx, now).await?;
+            quiet = live
+                .suppressions
+                .check_with(now, route, &firing, &sources, &windows);
         }
+        // Schedule overrides made through the API, on top of config's.
+        let overridden =
+            crate::store::windows::with_overrides(&mut tx, &live.policies, now).await?;
+        let policies = overridden.as_ref().unwrap_or(&live.policies);
         let recheck = TimeDelta::from_std(RECHECK).unwrap_or(TimeDelta::MAX);
         let held = row.held_since.is_some();
         let until = quiet.as_ref().map(|q| q.until);
-        let fired = match tick(
-            &row.chain,
-            held,
-            until,
-            &policy,
-            &live.policies,
-            now,
-            recheck,
-        ) {
+        let fired = match tick(&row.chain, held, until, &policy, policies, now, recheck) {
             Tick::Held { until, first } => {
                 let reason = quiet.map(|q| q.reason).unwrap_or_default();
                 store::hold(&mut tx, id, until, &reason, first, now).await?;

@@ -22,3 +22,4 @@ mod sms;
 mod support;
 mod suppression;
 mod unavailable;
+mod windows_api;

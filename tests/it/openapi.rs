@@ -31,8 +31,11 @@ async fn every_listed_route_is_served_and_every_served_route_is_listed() {
     let admin = token(&p.server, "root", "admin", &[]);
     for r in ROUTES {
         let path = r.path.replace("{incident}", "INC-1").replace("{id}", "1");
-        let body = (r.method == "post" && r.body)
-            .then(|| serde_json::json!({"action": "note", "text": "hi"}));
+        let body = match r.body {
+            Some("Action") => Some(serde_json::json!({"action": "note", "text": "hi"})),
+            Some(_) => Some(serde_json::json!({})),
+            None => None,
+        };
         let (status, answer) = p
             .server
             .api(&r.method.to_uppercase(), &path, &admin, body)
@@ -50,11 +53,18 @@ async fn every_listed_route_is_served_and_every_served_route_is_listed() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let re = regex::Regex::new(r#"\.route\(\s*"([^"]+)",\s*(get|post)\("#).unwrap();
-    let mut served: Vec<(String, String)> = re
-        .captures_iter(&source)
-        .map(|c| (c[2].to_string(), c[1].to_string()))
-        .collect();
+    // Each `.route("path", get(..).post(..))` up to the next `.route(` or `.layer(`.
+    let route =
+        regex::Regex::new(r#"\.route\(\s*"([^"]+)",([^;]*?)(?:\.route\(|\.layer\()"#).unwrap();
+    let method = regex::Regex::new(r"(?:^|[\s.])(get|post|put|patch|delete)\(").unwrap();
+    let mut served = Vec::new();
+    let mut rest = source.as_str();
+    while let Some(c) = route.captures(rest) {
+        for m in method.captures_iter(&c[2]) {
+            served.push((m[1].to_string(), c[1].to_string()));
+        }
+        rest = &rest[c.get(2).unwrap().end()..];
+    }
     let mut listed: Vec<(String, String)> = ROUTES
         .iter()
         .map(|r| (r.method.to_string(), r.path.to_string()))

@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod openapi;
+mod windows;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,15 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/v1/incidents/{incident}", get(detail))
         .route("/api/v1/incidents/{incident}/actions", post(act))
         .route("/api/v1/oncall", get(oncall))
+        .route(
+            "/api/v1/maintenance",
+            get(windows::list_windows).post(windows::open_window),
+        )
+        .route("/api/v1/maintenance/{id}/end", post(windows::end_window))
+        .route(
+            "/api/v1/schedule-overrides",
+            get(windows::list_overrides).post(windows::add_override),
+        )
         .route("/api/v1/stats", get(stats))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/dead-letters", get(dead_letters))

@@ -11,8 +11,8 @@ pub struct ApiRoute {
     pub summary: &'static str,
     /// Query parameters.
     pub query: &'static [&'static str],
-    /// Whether it takes a JSON body (an action).
-    pub body: bool,
+    /// The schema of its JSON body, if it takes one.
+    pub body: Option<&'static str>,
 }
 
 const fn route(
@@ -21,7 +21,7 @@ const fn route(
     role: Option<&'static str>,
     summary: &'static str,
     query: &'static [&'static str],
-    body: bool,
+    body: Option<&'static str>,
 ) -> ApiRoute {
     ApiRoute {
         method,
@@ -43,7 +43,7 @@ pub const ROUTES: &[ApiRoute] = &[
         &[
             "status", "severity", "service", "team", "since", "until", "cursor", "limit",
         ],
-        false,
+        None,
     ),
     route(
         "get",
@@ -51,7 +51,7 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("developer"),
         "One incident: alerts, labels, annotations, timeline, notifications and their delivery",
         &[],
-        false,
+        None,
     ),
     route(
         "post",
@@ -59,7 +59,7 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("sre"),
         "Acknowledge, unacknowledge, resolve, escalate now, snooze, reassign or add a note",
         &[],
-        true,
+        Some("Action"),
     ),
     route(
         "get",
@@ -67,7 +67,47 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("viewer"),
         "Who is on call now, per schedule",
         &[],
-        false,
+        None,
+    ),
+    route(
+        "get",
+        "/api/v1/maintenance",
+        Some("viewer"),
+        "Maintenance windows not yet over",
+        &[],
+        None,
+    ),
+    route(
+        "post",
+        "/api/v1/maintenance",
+        Some("sre"),
+        "Open a one-off maintenance window",
+        &[],
+        Some("Window"),
+    ),
+    route(
+        "post",
+        "/api/v1/maintenance/{id}/end",
+        Some("sre"),
+        "End a maintenance window now",
+        &[],
+        None,
+    ),
+    route(
+        "get",
+        "/api/v1/schedule-overrides",
+        Some("viewer"),
+        "Schedule overrides not yet over",
+        &[],
+        None,
+    ),
+    route(
+        "post",
+        "/api/v1/schedule-overrides",
+        Some("sre"),
+        "Put someone on call for a schedule for a while",
+        &[],
+        Some("Override"),
     ),
     route(
         "get",
@@ -75,7 +115,7 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("viewer"),
         "Open incidents by severity; mean time to acknowledge and resolve over 30 days",
         &[],
-        false,
+        None,
     ),
     route(
         "get",
@@ -83,7 +123,7 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("admin"),
         "The audit log, newest first",
         &["cursor", "limit"],
-        false,
+        None,
     ),
     route(
         "get",
@@ -91,7 +131,7 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("admin"),
         "Notifications that could not be delivered",
         &[],
-        false,
+        None,
     ),
     route(
         "post",
@@ -99,7 +139,7 @@ pub const ROUTES: &[ApiRoute] = &[
         Some("admin"),
         "Send a dead letter again",
         &[],
-        false,
+        None,
     ),
     route(
         "get",
@@ -107,7 +147,7 @@ pub const ROUTES: &[ApiRoute] = &[
         None,
         "This document",
         &[],
-        false,
+        None,
     ),
 ];
 
@@ -141,10 +181,10 @@ pub fn document() -> Value {
         if r.path.contains('{') {
             responses["404"] = error_response("Not found");
         }
-        if r.body {
+        if r.body == Some("Action") {
             responses["409"] = error_response("Not possible in the incident's state");
         }
-        if !r.query.is_empty() || r.body {
+        if !r.query.is_empty() || r.body.is_some() {
             responses["422"] = error_response("Invalid input");
         }
         let mut op = json!({
@@ -156,8 +196,8 @@ pub fn document() -> Value {
             op["security"] = json!([{"bearer": []}]);
             op["x-min-role"] = json!(role);
         }
-        if r.body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Action"}}}});
+        if let Some(schema) = r.body {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
         }
         let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
         entry[r.method] = op;
@@ -171,6 +211,15 @@ pub fn document() -> Value {
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "detail"], "properties": {
                     "error": {"type": "string"}, "detail": {"type": "string"}}},
+                "Window": {"type": "object", "required": ["name", "matchers", "end"], "properties": {
+                    "name": {"type": "string"},
+                    "matchers": {"type": "string", "description": "Alertmanager matchers, e.g. {service=\"web\"}"},
+                    "start": {"type": "string", "format": "date-time", "description": "default now"},
+                    "end": {"type": "string", "format": "date-time"}}},
+                "Override": {"type": "object", "required": ["schedule", "user", "end"], "properties": {
+                    "schedule": {"type": "string"}, "user": {"type": "string"},
+                    "start": {"type": "string", "format": "date-time", "description": "default now"},
+                    "end": {"type": "string", "format": "date-time"}}},
                 "Action": {"type": "object", "required": ["action"], "properties": {
                     "action": {"type": "string", "enum": ["ack", "unack", "resolve", "escalate", "snooze", "reassign", "note"]},
                     "until": {"type": "string", "format": "date-time", "description": "snooze: until when"},

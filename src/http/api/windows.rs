@@ -1,0 +1,193 @@
+//! `/api/v1/maintenance` and `/api/v1/schedule-overrides`: one-off maintenance windows and
+//! on-call overrides, for SREs; each change is audited.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Role;
+use super::{caller, time, unavailable};
+use crate::app::App;
+use crate::http::error::ApiError;
+use crate::store::actions::{AuditEntry, record_audit};
+use crate::store::windows;
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Unprocessable(format!("body: {e}")))
+}
+
+/// A start and an end: in order, not over, and at most 30 days apart.
+fn span(
+    start: Option<&str>,
+    end: &str,
+    now: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let start = time("start", start)?.unwrap_or(now);
+    let end = time("end", Some(end))?.unwrap_or(now);
+    if end <= start || end <= now {
+        return Err(ApiError::Unprocessable(
+            "end must be after start and in the future".into(),
+        ));
+    }
+    if end - start > TimeDelta::days(30) {
+        return Err(ApiError::Unprocessable("at most 30 days".into()));
+    }
+    Ok((start, end))
+}
+
+async fn audited(
+    app: &App,
+    who: &str,
+    addr: SocketAddr,
+    action: &str,
+    detail: Value,
+) -> Result<(), ApiError> {
+    let ip = addr.ip().to_string();
+    let entry = AuditEntry {
+        actor: who,
+        source: "api",
+        action,
+        incident: None,
+        before: None,
+        after: None,
+        client_addr: Some(&ip),
+        refused: None,
+        detail: Some(detail),
+    };
+    record_audit(&app.pool, entry, app.clock.now())
+        .await
+        .map_err(unavailable)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowBody {
+    name: String,
+    /// Alertmanager matchers, e.g. `{service="web", env="prod"}`.
+    matchers: String,
+    start: Option<String>,
+    end: String,
+}
+
+/// `POST /api/v1/maintenance`.
+pub async fn open_window(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = caller(&app, &headers, addr, Role::Sre)?;
+    let b: WindowBody = body(&bytes)?;
+    let matchers = crate::routing::matcher::parse_matchers(&b.matchers)
+        .map_err(|e| ApiError::Unprocessable(format!("matchers: {e}")))?;
+    if matchers.is_empty() || b.name.trim().is_empty() {
+        return Err(ApiError::Unprocessable(
+            "a window needs a name and at least one matcher".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let (start, end) = span(b.start.as_deref(), &b.end, now)?;
+    let id = windows::create_window(&app.pool, &b.name, &b.matchers, start, end, &who.sub, now)
+        .await
+        .map_err(unavailable)?;
+    let detail =
+        json!({"id": id, "name": b.name, "matchers": b.matchers, "start": start, "end": end});
+    audited(&app, &who.sub, addr, "open_maintenance", detail.clone()).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// `POST /api/v1/maintenance/{id}/end`.
+pub async fn end_window(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let who = caller(&app, &headers, addr, Role::Sre)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no window {id:?}")))?;
+    if !windows::end_window(&app.pool, id, app.clock.now())
+        .await
+        .map_err(unavailable)?
+    {
+        return Err(ApiError::NotFound(format!("no open window {id}")));
+    }
+    audited(&app, &who.sub, addr, "end_maintenance", json!({"id": id})).await?;
+    Ok(Json(json!({"ended": id})))
+}
+
+/// `GET /api/v1/maintenance`: windows not yet over.
+pub async fn list_windows(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller(&app, &headers, addr, Role::Viewer)?;
+    let items = windows::list_windows(&app.pool, app.clock.now())
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(json!({"windows": items})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideBody {
+    schedule: String,
+    user: String,
+    start: Option<String>,
+    end: String,
+}
+
+/// `POST /api/v1/schedule-overrides`.
+pub async fn add_override(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let who = caller(&app, &headers, addr, Role::Sre)?;
+    let b: OverrideBody = body(&bytes)?;
+    let live = app.live.get();
+    if !live.policies.schedules.contains_key(&b.schedule) {
+        return Err(ApiError::Unprocessable(format!(
+            "schedule: no schedule {:?}",
+            b.schedule
+        )));
+    }
+    if !live.policies.users.contains_key(&b.user) {
+        return Err(ApiError::Unprocessable(format!(
+            "user: no person {:?}",
+            b.user
+        )));
+    }
+    let now = app.clock.now();
+    let (start, end) = span(b.start.as_deref(), &b.end, now)?;
+    let id = windows::create_override(&app.pool, &b.schedule, &b.user, start, end, &who.sub, now)
+        .await
+        .map_err(unavailable)?;
+    let detail =
+        json!({"id": id, "schedule": b.schedule, "user": b.user, "start": start, "end": end});
+    audited(&app, &who.sub, addr, "override_schedule", detail.clone()).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// `GET /api/v1/schedule-overrides`: overrides not yet over.
+pub async fn list_overrides(
+    State(app): State<Arc<App>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    caller(&app, &headers, addr, Role::Viewer)?;
+    let items = windows::list_overrides(&app.pool, app.clock.now())
+        .await
+        .map_err(unavailable)?;
+    Ok(Json(json!({"overrides": items})))
+}

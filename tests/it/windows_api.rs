@@ -1,0 +1,134 @@
+//! Maintenance windows and schedule overrides made through the API change who is paged.
+
+use alertrouter::metrics::Metrics;
+use chrono::TimeDelta;
+use serde_json::json;
+use std::sync::Arc;
+
+use crate::escalation::{outbox, start_with, worker};
+use crate::support::{TestDb, alert, grouped, token};
+
+#[tokio::test]
+async fn an_api_maintenance_window_holds_paging_until_it_is_ended() {
+    let db = TestDb::new().await;
+    let server = start_with(&db, |_| {}).await;
+    let sre = token(&server, "bob", "sre", &[]);
+    let end = (server.clock_now() + TimeDelta::hours(1)).to_rfc3339();
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/maintenance",
+            &sre,
+            Some(json!({"name": "db upgrade", "matchers": "{service=\"web\"}", "end": end})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().unwrap();
+    // Bad windows are refused.
+    for bad in [
+        json!({"name": "x", "matchers": "{service=~\"(\"}", "end": end}),
+        json!({"name": "x", "matchers": "{service=\"web\"}", "end": "2020-01-01T00:00:00Z"}),
+        json!({"name": "x", "matchers": "{service=\"web\"}", "end": (server.clock_now() + TimeDelta::days(60)).to_rfc3339()}),
+    ] {
+        assert_eq!(
+            server
+                .api("POST", "/api/v1/maintenance", &sre, Some(bad))
+                .await
+                .0,
+            422
+        );
+    }
+    let metrics = Arc::new(Metrics::new());
+    let a = alert("web-1", "critical", "firing", "2026-11-25T18:50:00Z", None);
+    server.post(grouped("web-1", vec![a])).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    assert!(outbox(&db).await.is_empty(), "held by the window");
+    let held: i64 = db.count("incident_events where kind = 'suppressed'").await;
+    assert_eq!(held, 1);
+
+    server.clock.advance(TimeDelta::minutes(10));
+    let (status, _) = server
+        .api("POST", &format!("/api/v1/maintenance/{id}/end"), &sre, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        server
+            .api("POST", &format!("/api/v1/maintenance/{id}/end"), &sre, None)
+            .await
+            .0,
+        404
+    );
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    assert!(
+        !outbox(&db).await.is_empty(),
+        "paging starts as soon as the window ends"
+    );
+    let audit: Vec<String> = sqlx::query_scalar("select action from audit_log order by id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audit, ["open_maintenance", "end_maintenance"]);
+}
+
+#[tokio::test]
+async fn an_api_schedule_override_pages_the_stand_in() {
+    let db = TestDb::new().await;
+    let server = start_with(&db, |_| {}).await;
+    let sre = token(&server, "bob", "sre", &[]);
+    let end = (server.clock_now() + TimeDelta::hours(8)).to_rfc3339();
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/schedule-overrides",
+            &sre,
+            Some(json!({"schedule": "primary", "user": "carol", "end": end})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        server
+            .api(
+                "POST",
+                "/api/v1/schedule-overrides",
+                &sre,
+                Some(json!({"schedule": "primary", "user": "nobody", "end": end}))
+            )
+            .await
+            .0,
+        422
+    );
+    let viewer = token(&server, "vic", "viewer", &[]);
+    assert_eq!(
+        server
+            .api(
+                "POST",
+                "/api/v1/schedule-overrides",
+                &viewer,
+                Some(json!({"schedule": "primary", "user": "carol", "end": end}))
+            )
+            .await
+            .0,
+        403
+    );
+    let (_, listed) = server
+        .api("GET", "/api/v1/schedule-overrides", &viewer, None)
+        .await;
+    assert_eq!(listed["overrides"][0]["user"], "carol");
+    let a = alert("web-1", "critical", "firing", "2026-11-25T18:50:00Z", None);
+    server.post(grouped("web-1", vec![a])).await;
+    worker(&server, Arc::new(Metrics::new()), 100)
+        .run_once()
+        .await
+        .unwrap();
+    let paged: Vec<String> = outbox(&db).await.into_iter().map(|r| r.0).collect();
+    assert!(
+        !paged.is_empty() && paged.iter().all(|r| r == "user:carol"),
+        "{paged:?}"
+    );
+}
