@@ -24,6 +24,8 @@ pub struct App {
     pub ingestor: Ingestor,
     /// Request limits of the API, per client address and per token subject.
     pub api_limits: Limits,
+    /// API keys from `api.jwt.jwks_url`.
+    pub jwks: Arc<crate::http::api::jwks::Jwks>,
 }
 
 impl App {
@@ -56,6 +58,9 @@ impl App {
             ),
         ]);
         Ok(Arc::new(App {
+            jwks: Arc::new(crate::http::api::jwks::Jwks::new(
+                settings.api.jwt.jwks_url.clone(),
+            )),
             api_limits: Limits::new(clock.clone(), &rates),
             live,
             settings,

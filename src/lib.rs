@@ -51,6 +51,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let migrations = tokio::spawn(migrate_until_done(app.pool.clone()));
     let (stop_workers, stopping) = tokio::sync::watch::channel(false);
+    tokio::spawn(
+        app.jwks
+            .clone()
+            .run(app.settings.api.jwt.jwks_refresh, stopping.clone()),
+    );
     let worker = app.settings.role.runs_workers().then(|| {
         let worker = EscalationWorker::new(
             app.pool.clone(),

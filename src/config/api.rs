@@ -41,6 +41,9 @@ pub struct JwtFile {
     pub audience: Option<String>,
     /// Tokens living longer than this (`exp - iat`) are refused.
     pub max_lifetime: Option<String>,
+    /// A JWKS document of public keys, fetched and refreshed.
+    pub jwks_url: Option<String>,
+    pub jwks_refresh: Option<String>,
 }
 
 /// One public key.
@@ -83,6 +86,8 @@ pub struct JwtSettings {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub max_lifetime: Duration,
+    pub jwks_url: Option<String>,
+    pub jwks_refresh: Duration,
 }
 
 /// The API's settings.
@@ -106,6 +111,8 @@ impl Default for ApiSettings {
                 issuer: None,
                 audience: None,
                 max_lifetime: Duration::from_secs(3600),
+                jwks_url: None,
+                jwks_refresh: Duration::from_secs(600),
             },
             per_client: Rate {
                 count: 100,
@@ -204,6 +211,12 @@ impl Validator<'_> {
                     "api.jwt.max_lifetime",
                     j.max_lifetime.clone(),
                     "1h",
+                )?,
+                jwks_url: j.jwks_url.clone(),
+                jwks_refresh: self.duration(
+                    "api.jwt.jwks_refresh",
+                    j.jwks_refresh.clone(),
+                    "10m",
                 )?,
             },
             per_client: rate(

@@ -648,3 +648,43 @@ async fn the_api_limits_each_client_and_answers_429_with_retry_after() {
     p.server.clock.advance(chrono::TimeDelta::seconds(20));
     assert_eq!(p.server.api("GET", "/api/v1/stats", &t, None).await.0, 200);
 }
+
+#[tokio::test]
+async fn keys_from_a_jwks_url_are_fetched_when_a_token_names_one() {
+    let jwks = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/jwt/jwks.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let app = axum::Router::new().route(
+        "/.well-known/jwks.json",
+        axum::routing::get(move || async move { jwks }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let p = paged_with(
+        |c| c.api.jwt.jwks_url = Some(url),
+        ChannelSettings::default(),
+    )
+    .await;
+    let mut c = claims(&p, "viewer", &[]);
+    c.aud = None;
+    let (status, body) = p
+        .server
+        .api("GET", "/api/v1/incidents", &rs(&c, "jwks1"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = p
+        .server
+        .api("GET", "/api/v1/incidents", &rs(&c, "rotated-away"), None)
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["detail"].as_str().unwrap().contains("unknown key"),
+        "{body}"
+    );
+}

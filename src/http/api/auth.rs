@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::config::api::JwtSettings;
+use crate::config::api::{JwtKey, JwtSettings};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
 const LEEWAY: i64 = 30;
@@ -73,7 +73,12 @@ pub struct Caller {
 }
 
 /// Reads `Authorization: Bearer <jwt>` and checks it at `now` (Unix seconds).
-pub fn authenticate(jwt: &JwtSettings, headers: &HeaderMap, now: i64) -> Result<Caller, String> {
+pub fn authenticate(
+    jwt: &JwtSettings,
+    fetched: &[JwtKey],
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Caller, String> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -81,13 +86,19 @@ pub fn authenticate(jwt: &JwtSettings, headers: &HeaderMap, now: i64) -> Result<
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or("a Bearer token is required")?;
-    verify(jwt, token, now)
+    verify(jwt, fetched, token, now)
 }
 
 /// Checks a token: its algorithm must be the one its key is for (no `none`, no HS/RS confusion),
 /// its signature, `exp` (required), `nbf`, its lifetime, `iss`/`aud` when configured, and a
 /// known role.
-pub fn verify(jwt: &JwtSettings, token: &str, now: i64) -> Result<Caller, String> {
+/// `fetched` are keys from the JWKS URL, besides config's.
+pub fn verify(
+    jwt: &JwtSettings,
+    fetched: &[JwtKey],
+    token: &str,
+    now: i64,
+) -> Result<Caller, String> {
     let header = decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
     let (alg, key) = match header.alg {
         Algorithm::HS256 => {
@@ -108,6 +119,7 @@ pub fn verify(jwt: &JwtSettings, token: &str, now: i64) -> Result<Caller, String
             let key = jwt
                 .keys
                 .iter()
+                .chain(fetched)
                 .find(|k| k.kid == kid)
                 .ok_or_else(|| format!("unknown key {kid:?}"))?;
             if key.alg != alg {

@@ -3,6 +3,7 @@
 //! document is generated from.
 
 pub mod auth;
+pub mod jwks;
 mod openapi;
 mod windows;
 
@@ -59,7 +60,7 @@ fn unavailable(e: sqlx::Error) -> ApiError {
 }
 
 /// Limits the client address, authenticates, limits the subject, and checks the role.
-fn caller(
+async fn caller(
     app: &App,
     headers: &HeaderMap,
     addr: SocketAddr,
@@ -70,8 +71,15 @@ fn caller(
         .check("client", &addr.ip().to_string())
         .map_err(retry)?;
     let now = app.clock.now().timestamp();
-    let caller =
-        authenticate(&app.settings.api.jwt, headers, now).map_err(ApiError::Unauthorized)?;
+    let jwt = &app.settings.api.jwt;
+    let caller = match authenticate(jwt, &app.jwks.keys(), headers, now) {
+        // A key we have not seen: the JWKS may have rotated since we fetched it.
+        Err(e) if e.starts_with("unknown key") && app.jwks.refresh_for_unknown().await => {
+            authenticate(jwt, &app.jwks.keys(), headers, now)
+        }
+        other => other,
+    }
+    .map_err(ApiError::Unauthorized)?;
     app.api_limits
         .check("subject", &caller.sub)
         .map_err(retry)?;
@@ -156,7 +164,7 @@ async fn list(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Viewer)?;
+    let caller = caller(&app, &headers, addr, Role::Viewer).await?;
     let q: ListQuery = query(uri.query())?;
     let filter = IncidentFilter {
         status: one_of("status", q.status, &["open", "resolved"])?,
@@ -188,7 +196,7 @@ async fn detail(
     headers: HeaderMap,
     Path(incident): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Developer)?;
+    let caller = caller(&app, &headers, addr, Role::Developer).await?;
     let found = read::incident_detail(&app.pool, incident_ref(&incident)?)
         .await
         .map_err(unavailable)?;
@@ -323,7 +331,7 @@ async fn act(
     Path(incident): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Sre)?;
+    let caller = caller(&app, &headers, addr, Role::Sre).await?;
     let action = parse_action(&body, app.clock.now())?;
     let actor = Actor {
         name: caller.sub,
@@ -341,7 +349,7 @@ async fn oncall(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer)?;
+    caller(&app, &headers, addr, Role::Viewer).await?;
     let now = app.clock.now();
     let live = app.live.get();
     let schedules: Vec<Value> = live
@@ -359,7 +367,7 @@ async fn stats(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer)?;
+    caller(&app, &headers, addr, Role::Viewer).await?;
     read::stats(&app.pool, app.clock.now())
         .await
         .map(Json)
@@ -380,7 +388,7 @@ async fn audit(
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Admin)?;
+    caller(&app, &headers, addr, Role::Admin).await?;
     let q: PageQuery = query(uri.query())?;
     let (items, next) = read::audit_page(
         &app.pool,
@@ -400,7 +408,7 @@ async fn dead_letters(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Admin)?;
+    caller(&app, &headers, addr, Role::Admin).await?;
     let items = read::dead_letters(&app.pool, MAX_PAGE)
         .await
         .map_err(unavailable)?;
@@ -414,7 +422,7 @@ async fn retry(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Admin)?;
+    let caller = caller(&app, &headers, addr, Role::Admin).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no dead letter {id:?}")))?;

@@ -83,7 +83,7 @@ pub async fn open_window(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = caller(&app, &headers, addr, Role::Sre)?;
+    let who = caller(&app, &headers, addr, Role::Sre).await?;
     let b: WindowBody = body(&bytes)?;
     let matchers = crate::routing::matcher::parse_matchers(&b.matchers)
         .map_err(|e| ApiError::Unprocessable(format!("matchers: {e}")))?;
@@ -110,7 +110,7 @@ pub async fn end_window(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&app, &headers, addr, Role::Sre)?;
+    let who = caller(&app, &headers, addr, Role::Sre).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no window {id:?}")))?;
@@ -130,7 +130,7 @@ pub async fn list_windows(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer)?;
+    caller(&app, &headers, addr, Role::Viewer).await?;
     let items = windows::list_windows(&app.pool, app.clock.now())
         .await
         .map_err(unavailable)?;
@@ -153,7 +153,7 @@ pub async fn add_override(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = caller(&app, &headers, addr, Role::Sre)?;
+    let who = caller(&app, &headers, addr, Role::Sre).await?;
     let b: OverrideBody = body(&bytes)?;
     let live = app.live.get();
     if !live.policies.schedules.contains_key(&b.schedule) {
@@ -185,7 +185,7 @@ pub async fn list_overrides(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer)?;
+    caller(&app, &headers, addr, Role::Viewer).await?;
     let items = windows::list_overrides(&app.pool, app.clock.now())
         .await
         .map_err(unavailable)?;
