@@ -14,6 +14,7 @@ mod hostile_api;
 mod lifecycle;
 mod messages;
 mod openapi;
+mod pipeline;
 mod replay;
 mod routing;
 mod service;
