@@ -32,7 +32,7 @@ async fn a_hanging_slack_does_not_hold_back_the_next_steps_sms_and_pagerduty() {
     // A Slack that takes every request and never answers.
     let app = axum::Router::new().route(
         "/api/{method}",
-        axum::routing::post(|| std::future::pending::<&'static str>()),
+        axum::routing::post(std::future::pending::<&'static str>),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let slack_url = format!("http://{}/api", listener.local_addr().unwrap());
