@@ -18,20 +18,12 @@ smtp=19098
 
 rm -rf "$work"
 mkdir -p "$work/routes" "$work/policies"
-url=$(scripts/pg.sh fresh "$dir" "$port" alertrouter)
+pg_port=$port
+source scripts/bench-lib.sh
 if [ -n "${BENCH_SLOW_MS:-}" ]; then  # log statements slower than this, to find what limits a run
   psql -q "$url" -c "alter system set log_min_duration_statement = $BENCH_SLOW_MS" -c "select pg_reload_conf()" >/dev/null
 fi
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-echo "building release binaries..." >&2
-cargo build --release --quiet --bin alertrouter --bin deliverybench
-bin=target/release
+bench_build alertrouter deliverybench
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
 cat > "$work/alertrouter.yaml" <<CFG
 listen: 127.0.0.1:19096
@@ -76,13 +68,7 @@ PY
 export PD_KEY=0123456789abcdef0123456789abcdef
 "$bin/alertrouter" check-config --config "$work/alertrouter.yaml" >/dev/null
 "$bin/alertrouter" migrate --config "$work/alertrouter.yaml" >/dev/null
-"$bin/alertrouter" serve --config "$work/alertrouter.yaml" >>"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  curl -sf http://127.0.0.1:19096/readyz >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -sf http://127.0.0.1:19096/readyz >/dev/null || { echo "not ready; log:" >&2; tail "$work/server.log" >&2; exit 1; }
+bench_serve 19096 --config "$work/alertrouter.yaml"
 
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 echo "(1) commit → Slack at $rate incidents/s..." >&2

@@ -15,17 +15,9 @@ work="$PWD/.data/bench-esc"
 
 rm -rf "$work"
 mkdir -p "$work/routes" "$work/policies"
-url=$(scripts/pg.sh fresh "$dir" "$port" alertrouter)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-echo "building release binaries..." >&2
-cargo build --release --quiet --bin alertrouter --bin loadgen
-bin=target/release
+pg_port=$port
+source scripts/bench-lib.sh
+bench_build alertrouter loadgen
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
 cat > "$work/alertrouter.yaml" <<CFG
 listen: 127.0.0.1:19096
@@ -48,9 +40,7 @@ route:
     - matchers: ['group=~"cap-.*"']
       policy: bench-now
 CFG
-"$bin/alertrouter" serve --config "$work/alertrouter.yaml" >>"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:19096/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+bench_serve 19096 --config "$work/alertrouter.yaml"
 
 echo "opening $n incidents..." >&2
 open=$("$bin/loadgen" --url http://127.0.0.1:19096/hooks/alertmanager --token "@$work/token" \
@@ -77,14 +67,12 @@ psql -tA -F ' ' "$url" -c "
 read -r steps window p50 p99 max rate < "$work/result"
 
 # 2. Capacity: open N incidents with no worker running, then let one worker process drain them.
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
-"$bin/alertrouter" serve --role api --config "$work/alertrouter.yaml" >>"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:19096/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+bench_stop
+bench_serve 19096 --role api --config "$work/alertrouter.yaml"
 echo "capacity: opening $n incidents with the workers stopped..." >&2
 "$bin/loadgen" --url http://127.0.0.1:19096/hooks/alertmanager --token "@$work/token" \
   --scenario new --count "$n" --duration 600s --json --run-id cap >/dev/null
-kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+bench_stop
 ALERTROUTER_LISTEN=127.0.0.1:19097 "$bin/alertrouter" serve --role worker --config "$work/alertrouter.yaml" >>"$work/server.log" 2>&1 &
 server_pid=$!
 echo "capacity: draining..." >&2

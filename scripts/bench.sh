@@ -15,17 +15,9 @@ work="$PWD/.data/bench"
 
 rm -rf "$work"
 mkdir -p "$work"
-url=$(scripts/pg.sh fresh "$dir" "$port" alertrouter)
-server_pid=""
-cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-
-echo "building release binaries..." >&2
-cargo build --release --quiet --bin alertrouter --bin loadgen
-bin=target/release
+pg_port=$port
+source scripts/bench-lib.sh
+bench_build alertrouter loadgen
 
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/token"
 write_config() { # $1 = file, $2 = dedup cache entries
@@ -41,16 +33,8 @@ write_config "$work/cache.yaml" 65536
 write_config "$work/nocache.yaml" 0
 "$bin/alertrouter" migrate --config "$work/cache.yaml" >/dev/null
 
-start_server() { # $1 = config
-  "$bin/alertrouter" serve --config "$1" >>"$work/server.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 100); do
-    curl -sf http://127.0.0.1:19095/readyz >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "alertrouter did not become ready; log:" >&2; tail "$work/server.log" >&2; exit 1
-}
-stop_server() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+start_server() { bench_serve 19095 --config "$1"; }
+stop_server() { bench_stop; }
 load() { "$bin/loadgen" --url http://127.0.0.1:19095/hooks/alertmanager --token "@$work/token" \
   --connections $conns --duration "${secs}s" --json "$@"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }

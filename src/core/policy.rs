@@ -268,5 +268,15 @@ pub struct Policies {
     pub webhooks: BTreeMap<String, String>,
 }
 
+impl Policies {
+    /// The name of the person whose contact detail `field` is `value` (a Slack id, a phone).
+    pub fn person_by(&self, field: impl Fn(&User) -> Option<&str>, value: &str) -> Option<String> {
+        self.users
+            .values()
+            .find(|u| !value.is_empty() && field(u) == Some(value))
+            .map(|u| u.name.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -125,10 +125,7 @@ async fn interaction(
         .live
         .get()
         .policies
-        .users
-        .values()
-        .find(|u| u.slack_id.as_deref() == Some(slack_user.as_str()))
-        .map(|u| u.name.clone());
+        .person_by(|u| u.slack_id.as_deref(), &slack_user);
     let name = match person {
         Some(name) => name,
         None if app.settings.channels.slack_allow_unlinked && !slack_user.is_empty() => {

@@ -203,10 +203,7 @@ async fn reply(
                 .live
                 .get()
                 .policies
-                .users
-                .values()
-                .find(|u| u.phone.as_deref() == Some(from.as_str()))
-                .map(|u| u.name.clone());
+                .person_by(|u| u.phone.as_deref(), &from);
             let Some(name) = person else {
                 app.metrics.action("sms", action.name(), "refused");
                 tracing::info!(from = %mask_contacts(&from), "SMS reply from an unknown number refused");

@@ -445,6 +445,20 @@ impl FakeTwilio {
     }
 }
 
+/// Twilio settings for the fake at `base_url` (account AC123, token `twilio-token`).
+pub fn twilio_at(
+    base_url: &str,
+    status_callback: Option<&str>,
+) -> alertrouter::channels::sms::SmsProvider {
+    alertrouter::channels::sms::SmsProvider::Twilio(alertrouter::channels::sms::TwilioSettings {
+        base_url: base_url.to_string(),
+        account_sid: "AC123".into(),
+        auth_token: SecretString::from("twilio-token".to_string()),
+        from: "+15005550006".into(),
+        status_callback: status_callback.map(str::to_string),
+    })
+}
+
 #[tokio::test]
 async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
     let db = TestDb::new().await;
@@ -459,15 +473,7 @@ async fn the_on_call_sre_gets_one_segment_sms_with_how_to_reply() {
         &server,
         metrics.clone(),
         ChannelSettings {
-            sms: Some(alertrouter::channels::sms::SmsProvider::Twilio(
-                alertrouter::channels::sms::TwilioSettings {
-                    base_url: base,
-                    account_sid: "AC123".into(),
-                    auth_token: SecretString::from("twilio-token".to_string()),
-                    from: "+15005550006".into(),
-                    status_callback: None,
-                },
-            )),
+            sms: Some(twilio_at(&base, None)),
             ..ChannelSettings::default()
         },
     );

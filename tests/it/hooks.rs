@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertrouter::channels::sms::{SmsProvider, TwilioSettings};
 use alertrouter::config::ChannelSettings;
 use chrono::TimeDelta;
 use secrecy::SecretString;
@@ -16,14 +15,8 @@ use crate::support::TestDb;
 
 const PUBLIC: &str = "https://alertrouter.example";
 
-fn twilio() -> SmsProvider {
-    SmsProvider::Twilio(TwilioSettings {
-        base_url: "http://127.0.0.1:9".into(),
-        account_sid: "AC123".into(),
-        auth_token: SecretString::from("twilio-token".to_string()),
-        from: "+15005550006".into(),
-        status_callback: None,
-    })
+fn twilio() -> alertrouter::channels::sms::SmsProvider {
+    crate::dispatch::twilio_at("http://127.0.0.1:9", None)
 }
 
 async fn sms(p: &Paged, from: &str, text: &str, token: &str) -> (u16, String) {

@@ -99,15 +99,7 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
                 },
             ];
             c.channels.pagerduty_webhook_secret = Some(SecretString::from("pd-secret".to_string()));
-            c.channels.sms = Some(alertrouter::channels::sms::SmsProvider::Twilio(
-                alertrouter::channels::sms::TwilioSettings {
-                    base_url: "http://127.0.0.1:9".into(),
-                    account_sid: "AC123".into(),
-                    auth_token: SecretString::from("twilio-token".to_string()),
-                    from: "+15005550006".into(),
-                    status_callback: None,
-                },
-            ));
+            c.channels.sms = Some(crate::dispatch::twilio_at("http://127.0.0.1:9", None));
             c.api.public_url = Some("https://alertrouter.example".into());
             c.api.link_secret = Some(SecretString::from("link-secret".to_string()));
             c.channels.ack_links = c.api.links();

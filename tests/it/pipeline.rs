@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertrouter::channels::sms::{SmsProvider, TwilioSettings};
 use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
 use chrono::TimeDelta;
@@ -59,13 +58,7 @@ async fn a_hanging_slack_does_not_hold_back_the_next_steps_sms_and_pagerduty() {
             slack_token: Some(SecretString::from("xoxb-test".to_string())),
             slack_timeout: Duration::from_secs(600),
             pagerduty_url: pd_url,
-            sms: Some(SmsProvider::Twilio(TwilioSettings {
-                base_url: twilio_url,
-                account_sid: "AC123".into(),
-                auth_token: SecretString::from("twilio-token".to_string()),
-                from: "+15005550006".into(),
-                status_callback: None,
-            })),
+            sms: Some(crate::dispatch::twilio_at(&twilio_url, None)),
             ..ChannelSettings::default()
         },
     )

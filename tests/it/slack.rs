@@ -284,15 +284,7 @@ async fn while_slack_fails_the_next_steps_sms_and_pagerduty_leave_on_time() {
             slack_url,
             slack_token: Some(SecretString::from("xoxb-test".to_string())),
             pagerduty_url: pd_url,
-            sms: Some(alertrouter::channels::sms::SmsProvider::Twilio(
-                alertrouter::channels::sms::TwilioSettings {
-                    base_url: twilio_url,
-                    account_sid: "AC123".into(),
-                    auth_token: SecretString::from("twilio-token".to_string()),
-                    from: "+15005550006".into(),
-                    status_callback: None,
-                },
-            )),
+            sms: Some(crate::dispatch::twilio_at(&twilio_url, None)),
             ..ChannelSettings::default()
         },
     )

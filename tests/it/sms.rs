@@ -3,12 +3,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use alertrouter::channels::sms::{SmsProvider, TwilioSettings};
+use alertrouter::channels::sms::SmsProvider;
 use alertrouter::channels::sms_http::HttpSmsSettings;
 use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
 use axum::http::{HeaderMap, StatusCode};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::dispatch::FakeTwilio;
@@ -104,13 +103,7 @@ async fn signed_delivery_receipts_are_recorded_and_forged_ones_change_nothing() 
     let db = TestDb::new().await;
     let twilio = FakeTwilio::default();
     let base = twilio.start().await;
-    let sms = SmsProvider::Twilio(TwilioSettings {
-        base_url: base,
-        account_sid: "AC123".into(),
-        auth_token: SecretString::from("twilio-token".to_string()),
-        from: "+15005550006".into(),
-        status_callback: Some(CALLBACK.into()),
-    });
+    let sms = crate::dispatch::twilio_at(&base, Some(CALLBACK));
     let channels = ChannelSettings {
         sms: Some(sms),
         ..ChannelSettings::default()

@@ -1,0 +1,33 @@
+# Shared by the bench scripts (sourced): a throwaway Postgres, the release build, and starting and
+# stopping alertrouter. Set `dir` (Postgres data folder), `pg_port` and `work` before sourcing.
+
+url=$(scripts/pg.sh fresh "$dir" "$pg_port" alertrouter)
+server_pid=""
+bench_cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
+}
+trap bench_cleanup EXIT
+
+# bench_build BIN...: the release binaries, in target/release ($bin).
+bench_build() {
+  echo "building release binaries..." >&2
+  cargo build --release --quiet "${@/#/--bin=}"
+  bin=target/release
+}
+
+# bench_serve PORT ARGS...: starts `alertrouter serve ARGS` and waits until PORT answers /readyz.
+bench_serve() {
+  local port=$1
+  shift
+  "$bin/alertrouter" serve "$@" >>"$work/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "alertrouter did not become ready; log:" >&2; tail "$work/server.log" >&2; exit 1
+}
+
+# bench_stop: stops the server started last.
+bench_stop() { kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
