@@ -347,3 +347,23 @@ async fn racing_a_slack_ack_and_an_api_resolve_ends_consistently_every_time() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_unlinked_slack_user_may_act_when_allowed_and_is_audited_by_slack_id() {
+    let p = paged_with(
+        |c| c.channels.slack_allow_unlinked = true,
+        ChannelSettings::default(),
+    )
+    .await;
+    let id = incident_id(&p.db).await;
+    let (status, body) = click(&p, "U0GUEST", "incident_ack", &id, 1).await;
+    assert_eq!(
+        (status, body["text"].as_str()),
+        (200, Some("INC-1 acknowledged."))
+    );
+    let actor: String = sqlx::query_scalar("select actor from audit_log")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(actor, "slack:U0GUEST");
+}

@@ -156,6 +156,55 @@ fn check_config_names_file_key_and_reason() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[test]
+fn token_issue_mints_a_token_the_api_accepts_and_refuses_a_long_ttl() {
+    let dir = temp_dir();
+    let path = dir.join("alertrouter.yaml");
+    std::fs::write(
+        &path,
+        "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: x}]\napi:\n  jwt: {hs256_secret: s3cret-for-tokens, max_lifetime: 2h}\n",
+    )
+    .unwrap();
+    let issue = |extra: &[&str]| {
+        Command::new(BIN)
+            .args(["token", "issue", "--config"])
+            .arg(&path)
+            .args([
+                "--sub",
+                "deploy-bot",
+                "--role",
+                "sre",
+                "--services",
+                "web,db",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = issue(&["--ttl", "90m"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let settings = alertrouter::config::Settings::load(Some(&path), &|_| None).unwrap();
+    let caller = alertrouter::http::api::auth::verify(
+        &settings.api.jwt,
+        &[],
+        &token,
+        chrono::Utc::now().timestamp(),
+    )
+    .unwrap();
+    assert_eq!(caller.sub, "deploy-bot");
+    assert_eq!(caller.role, alertrouter::http::api::auth::Role::Sre);
+    assert_eq!(caller.services, ["web", "db"]);
+    let out = issue(&["--ttl", "3h"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("longer than api.jwt.max_lifetime"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_migrating_together_apply_each_migration_once() {
     // An empty database (not the migrated template).
