@@ -72,15 +72,9 @@ async fn check(app: &App, token: Option<&str>) -> Result<(Link, i64), Page> {
                 bad(why)
             }
         })?;
-    let found: Option<(i64, bool)> = sqlx::query_as(
-        "select number, exists (select 1 from action_links where nonce = $2)
-         from incidents where id = $1",
-    )
-    .bind(link.incident)
-    .bind(&link.nonce)
-    .fetch_optional(&app.pool)
-    .await
-    .map_err(|_| page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""))?;
+    let found = crate::store::actions::link_state(&app.pool, link.incident, &link.nonce)
+        .await
+        .map_err(|_| page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""))?;
     match found {
         None => Err(bad("its incident is gone")),
         Some((_, true)) => Err(page(
@@ -122,20 +116,10 @@ async fn acknowledge(
         Err(p) => return p,
     };
     let now = app.clock.now();
-    let spent = sqlx::query(
-        "insert into action_links (nonce, incident_id, action, recipient, expires_at, used_at)
-         values ($1, $2, 'ack', $3, to_timestamp($4), $5) on conflict (nonce) do nothing",
-    )
-    .bind(&link.nonce)
-    .bind(link.incident)
-    .bind(&link.recipient)
-    .bind(link.expires as f64)
-    .bind(now)
-    .execute(&app.pool)
-    .await;
+    let spent = crate::store::actions::spend_link(&app.pool, &link, now).await;
     match spent {
-        Ok(done) if done.rows_affected() == 1 => {}
-        Ok(_) => {
+        Ok(true) => {}
+        Ok(false) => {
             return page(
                 StatusCode::GONE,
                 "This link was already used",

@@ -353,3 +353,40 @@ pub async fn record_audit<'c, E: sqlx::PgExecutor<'c>>(
     .await?;
     Ok(())
 }
+
+/// The incident number of an e-mail link's incident and whether the link was used; `None` if
+/// the incident is gone.
+pub async fn link_state(
+    pool: &PgPool,
+    incident: Uuid,
+    nonce: &str,
+) -> Result<Option<(i64, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "select number, exists (select 1 from action_links where nonce = $2)
+         from incidents where id = $1",
+    )
+    .bind(incident)
+    .bind(nonce)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Spends an e-mail link; false if it was spent already.
+pub async fn spend_link(
+    pool: &PgPool,
+    link: &crate::channels::links::Link,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into action_links (nonce, incident_id, action, recipient, expires_at, used_at)
+         values ($1, $2, 'ack', $3, to_timestamp($4), $5) on conflict (nonce) do nothing",
+    )
+    .bind(&link.nonce)
+    .bind(link.incident)
+    .bind(&link.recipient)
+    .bind(link.expires as f64)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -313,6 +313,18 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
             .api("GET", "/api/v1/incidents/INC-1", &viewer, None)
             .await
     );
+    case!(
+        "viewer reads who is on call",
+        403,
+        p.server.api("GET", "/api/v1/oncall", &viewer, None).await
+    );
+    case!(
+        "viewer reads maintenance windows",
+        403,
+        p.server
+            .api("GET", "/api/v1/maintenance", &viewer, None)
+            .await
+    );
     let sre_token = hs(&sre, SECRET);
     case!(
         "sre reads the audit log",

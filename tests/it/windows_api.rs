@@ -116,8 +116,15 @@ async fn an_api_schedule_override_pages_the_stand_in() {
             .0,
         403
     );
+    assert_eq!(
+        server
+            .api("GET", "/api/v1/schedule-overrides", &viewer, None)
+            .await
+            .0,
+        403
+    );
     let (_, listed) = server
-        .api("GET", "/api/v1/schedule-overrides", &viewer, None)
+        .api("GET", "/api/v1/schedule-overrides", &sre, None)
         .await;
     assert_eq!(listed["overrides"][0]["user"], "carol");
     let a = alert("web-1", "critical", "firing", "2026-11-25T18:50:00Z", None);

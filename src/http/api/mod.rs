@@ -349,7 +349,7 @@ async fn oncall(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer).await?;
+    caller(&app, &headers, addr, Role::Sre).await?;
     let now = app.clock.now();
     let live = app.live.get();
     let schedules: Vec<Value> = live

@@ -64,7 +64,7 @@ pub const ROUTES: &[ApiRoute] = &[
     route(
         "get",
         "/api/v1/oncall",
-        Some("viewer"),
+        Some("sre"),
         "Who is on call now, per schedule",
         &[],
         None,
@@ -72,7 +72,7 @@ pub const ROUTES: &[ApiRoute] = &[
     route(
         "get",
         "/api/v1/maintenance",
-        Some("viewer"),
+        Some("sre"),
         "Maintenance windows not yet over",
         &[],
         None,
@@ -96,7 +96,7 @@ pub const ROUTES: &[ApiRoute] = &[
     route(
         "get",
         "/api/v1/schedule-overrides",
-        Some("viewer"),
+        Some("sre"),
         "Schedule overrides not yet over",
         &[],
         None,

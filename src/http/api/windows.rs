@@ -130,7 +130,7 @@ pub async fn list_windows(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer).await?;
+    caller(&app, &headers, addr, Role::Sre).await?;
     let items = windows::list_windows(&app.pool, app.clock.now())
         .await
         .map_err(unavailable)?;
@@ -185,7 +185,7 @@ pub async fn list_overrides(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer).await?;
+    caller(&app, &headers, addr, Role::Sre).await?;
     let items = windows::list_overrides(&app.pool, app.clock.now())
         .await
         .map_err(unavailable)?;
