@@ -53,6 +53,13 @@ pub struct EscalationWorker {
     settings: EscalationSettings,
 }
 
+/// What the API adds to config for one batch: maintenance windows in force, and the policies
+/// with schedule overrides applied (`None` when there are none).
+struct Extra {
+    windows: Vec<crate::routing::suppress::MaintenanceWindow>,
+    policies: Option<crate::core::policy::Policies>,
+}
+
 impl EscalationWorker {
     /// A worker with a fresh id.
     pub fn new(
@@ -79,10 +86,23 @@ impl EscalationWorker {
             claimed.len(),
             claimed.iter().filter(|c| c.taken_over).count(),
         );
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        // Maintenance windows and schedule overrides made through the API, read once a batch.
+        let extra = {
+            let now = self.clock.now();
+            let mut conn = self.pool.acquire().await?;
+            let windows = crate::store::windows::active_windows(&mut conn, now).await?;
+            let policies =
+                crate::store::windows::with_overrides(&mut conn, &self.live.get().policies, now)
+                    .await?;
+            Extra { windows, policies }
+        };
         // Each incident commits in its own transaction, several at a time.
         let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
         let mut firing = futures_util::stream::iter(ids)
-            .map(|id| self.fire_logged(id))
+            .map(|id| self.fire_logged(id, &extra))
             .buffer_unordered(self.settings.concurrency.max(1));
         while firing.next().await.is_some() {}
         Ok(claimed.len())
@@ -100,14 +120,14 @@ impl EscalationWorker {
             .await
     }
 
-    async fn fire_logged(&self, id: Uuid) {
-        if let Err(e) = self.fire(id).await {
+    async fn fire_logged(&self, id: Uuid, extra: &Extra) {
+        if let Err(e) = self.fire(id, extra).await {
             // The lease runs out and this or another worker tries again.
             tracing::warn!(incident = %id, error = %e, "escalation step not committed");
         }
     }
 
-    async fn fire(&self, id: Uuid) -> Result<(), sqlx::Error> {
+    async fn fire(&self, id: Uuid, extra: &Extra) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let Some(row) = store::lock_claimed(&mut tx, id, self.id).await? else {
             return Ok(()); // Another worker took it over.
@@ -124,15 +144,12 @@ impl EscalationWorker {
             let sources =
                 store::inhibit_sources(&mut tx, &live.suppressions.inhibit_rules, &firing).await?;
             let route = live.routes.find(&row.route);
-            let windows = crate::store::windows::active_windows(&mut tx, now).await?;
             quiet = live
                 .suppressions
-                .check_with(now, route, &firing, &sources, &windows);
+                .check_with(now, route, &firing, &sources, &extra.windows);
         }
         // Schedule overrides made through the API, on top of config's.
-        let overridden =
-            crate::store::windows::with_overrides(&mut tx, &live.policies, now).await?;
-        let policies = overridden.as_ref().unwrap_or(&live.policies);
+        let policies = extra.policies.as_ref().unwrap_or(&live.policies);
         let recheck = TimeDelta::from_std(RECHECK).unwrap_or(TimeDelta::MAX);
         let held = row.held_since.is_some();
         let until = quiet.as_ref().map(|q| q.until);
