@@ -44,17 +44,29 @@ pub async fn claim_deliveries(
     limit: i64,
 ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
     let rows: Vec<Claimed> = sqlx::query_as(
-        "with heads as (
-            -- The oldest pending row of each destination: only it may leave.
-            select distinct on (channel, recipient) id, due_at, lease_until from outbox
-            where status = 'pending' and channel = any($5)
-            order by channel, recipient, id
+        "with recursive heads as (
+            -- The oldest pending row of each destination: only it may leave. A skip scan of
+            -- the (channel, recipient, id) index: one probe per destination, however long the
+            -- queue behind each.
+            (select channel, recipient, id, due_at, lease_until from outbox
+             where status = 'pending' and channel = any($5)
+             order by channel, recipient, id limit 1)
+            union all
+            select n.channel, n.recipient, n.id, n.due_at, n.lease_until
+            from heads h cross join lateral (
+                select channel, recipient, id, due_at, lease_until from outbox
+                where status = 'pending' and (channel, recipient) > (h.channel, h.recipient)
+                order by channel, recipient, id limit 1
+            ) n
+            -- The row comparison alone bounds the index scan; channels are sorted, so the
+            -- walk stops after the last channel asked for.
+            where n.channel <= (select max(c) from unnest($5::text[]) c)
         ), due as (
             -- The limit bounds the join below whatever the statistics say.
             select o.id, o.lease_owner is not null as was_leased from outbox o
             where o.id in (
                 select id from heads
-                where due_at <= $2 and (lease_until is null or lease_until < $2)
+                where channel = any($5) and due_at <= $2 and (lease_until is null or lease_until < $2)
                 order by due_at, id
                 limit $4)
               and o.status = 'pending'
