@@ -33,16 +33,17 @@ struct Claimed {
     was_leased: bool,
 }
 
-/// Leases up to `limit` due rows of `channels`, at most the oldest pending row per destination,
-/// so a destination's messages leave in the order they were written.
+/// Leases up to `limit` due rows, at most `cap` of each `(channel, cap)` and at most the oldest
+/// pending row per destination, so a destination's messages leave in the order they were written.
 pub async fn claim_deliveries(
     pool: &PgPool,
     worker: Uuid,
-    channels: &[&str],
+    channels: &[(&str, i64)],
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
+    let (names, caps): (Vec<&str>, Vec<i64>) = channels.iter().copied().unzip();
     let rows: Vec<Claimed> = sqlx::query_as(
         "with recursive heads as (
             -- The oldest pending row of each destination: only it may leave. A skip scan of
@@ -65,9 +66,15 @@ pub async fn claim_deliveries(
             -- The limit bounds the join below whatever the statistics say.
             select o.id, o.lease_owner is not null as was_leased from outbox o
             where o.id in (
-                select id from heads
-                where channel = any($5) and due_at <= $2 and (lease_until is null or lease_until < $2)
-                order by due_at, id
+                select r.id from (
+                    select h.id, h.due_at, h.channel,
+                        row_number() over (partition by h.channel order by h.due_at, h.id) as rank
+                    from heads h
+                    where h.due_at <= $2 and (h.lease_until is null or h.lease_until < $2)
+                ) r
+                join unnest($5::text[], $6::bigint[]) as c(channel, cap) on c.channel = r.channel
+                where r.rank <= c.cap
+                order by r.due_at, r.id
                 limit $4)
               and o.status = 'pending'
             for update of o skip locked
@@ -91,7 +98,8 @@ pub async fn claim_deliveries(
     .bind(now)
     .bind(lease_until)
     .bind(limit)
-    .bind(channels)
+    .bind(&names)
+    .bind(&caps)
     // Planned afresh for each claim: a plan cached while the outbox was empty would be
     // quadratic once it is not.
     .persistent(false)

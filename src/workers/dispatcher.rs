@@ -108,10 +108,14 @@ impl Dispatcher {
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let now = self.clock.now();
         let lease_until = now + delta(self.settings.lease);
+        let all: Vec<(&str, i64)> = DELIVERED_CHANNELS
+            .iter()
+            .map(|c| (*c, self.settings.batch))
+            .collect();
         let claimed = store::claim_deliveries(
             &self.pool,
             self.id,
-            &DELIVERED_CHANNELS,
+            &all,
             now,
             lease_until,
             self.settings.batch,
@@ -385,44 +389,50 @@ impl Dispatcher {
             .collect();
         let mut sends = tokio::task::JoinSet::new();
         while !*shutdown.borrow() {
-            let mut claimed = 0;
-            for (channel, slot) in &slots {
-                let free = slot.available_permits() as i64;
-                if free == 0 {
-                    continue;
-                }
-                let now = this.clock.now();
-                let lease_until = now + delta(this.settings.lease);
-                let rows = match store::claim_deliveries(
+            // One claim for every channel with a free slot, each up to its free slots.
+            let free: Vec<(&str, i64)> = slots
+                .iter()
+                .map(|(c, slot)| (*c, slot.available_permits() as i64))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let now = this.clock.now();
+            let lease_until = now + delta(this.settings.lease);
+            let rows = if free.is_empty() {
+                Vec::new()
+            } else {
+                match store::claim_deliveries(
                     &this.pool,
                     this.id,
-                    &[channel],
+                    &free,
                     now,
                     lease_until,
-                    free.min(this.settings.batch),
+                    this.settings.batch,
                 )
                 .await
                 {
                     Ok(rows) => rows,
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox claim failed; retrying");
-                        break;
+                        Vec::new()
                     }
-                };
-                claimed += rows.len();
-                for (delivery, created_at) in rows {
-                    let Ok(permit) = slot.clone().try_acquire_owned() else {
-                        break; // cannot happen: only this loop takes permits
-                    };
-                    let (this, done) = (this.clone(), done.clone());
-                    sends.spawn(async move {
-                        if let Err(e) = this.deliver(delivery, created_at).await {
-                            tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
-                        }
-                        drop(permit);
-                        done.notify_one();
-                    });
                 }
+            };
+            let claimed = rows.len();
+            for (delivery, created_at) in rows {
+                let Some((_, slot)) = slots.iter().find(|(c, _)| *c == delivery.channel) else {
+                    continue;
+                };
+                let Ok(permit) = slot.clone().try_acquire_owned() else {
+                    continue; // cannot happen: the claim took at most the free slots
+                };
+                let (this, done) = (this.clone(), done.clone());
+                sends.spawn(async move {
+                    if let Err(e) = this.deliver(delivery, created_at).await {
+                        tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
+                    }
+                    drop(permit);
+                    done.notify_one();
+                });
             }
             while sends.try_join_next().is_some() {}
             if claimed > 0 {

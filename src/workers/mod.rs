@@ -27,6 +27,8 @@ pub(crate) async fn idle(
         match listener.as_mut() {
             Some(l) => {
                 let _ = l.recv().await;
+                // A burst of notifications wakes the worker once.
+                while l.next_buffered().is_some() {}
             }
             None => std::future::pending::<()>().await,
         }

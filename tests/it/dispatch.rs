@@ -523,7 +523,7 @@ async fn a_crash_between_send_and_record_causes_one_counted_redelivery() {
     let claimed = alertrouter::store::outbox::claim_deliveries(
         &server.app.pool,
         crashed,
-        &["webhook"],
+        &[("webhook", 10)],
         now,
         now + TimeDelta::seconds(60),
         10,
