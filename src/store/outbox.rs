@@ -31,50 +31,60 @@ struct Claimed {
     external_url: Option<String>,
     acknowledged_by: Option<String>,
     was_leased: bool,
+    destinations: i64,
 }
 
-/// Leases up to `limit` due rows, at most `cap` of each `(channel, cap)` and at most the oldest
-/// pending row per destination, so a destination's messages leave in the order they were written.
+/// How to claim one channel's rows: at most `cap`, and whether it has few destinations (then its
+/// queue heads are found by a skip scan, one index probe per destination, which costs nothing
+/// however long a queue grows; with many destinations one pass over the pending rows is cheaper).
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelClaim<'a> {
+    pub channel: &'a str,
+    pub cap: i64,
+    pub few_destinations: bool,
+}
+
+/// Below this many destinations with pending rows, a channel's heads are found by a skip scan.
+pub const FEW_DESTINATIONS: i64 = 64;
+
+/// Leases up to `limit` due rows, at most `cap` of each channel and at most the oldest pending row
+/// per destination, so a destination's messages leave in the order they were written. Also says
+/// how many destinations each channel had pending rows for (when it claimed any).
 pub async fn claim_deliveries(
     pool: &PgPool,
     worker: Uuid,
-    channels: &[(&str, i64)],
+    channels: &[ChannelClaim<'_>],
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
-    let (names, caps): (Vec<&str>, Vec<i64>) = channels.iter().copied().unzip();
-    let rows: Vec<Claimed> = sqlx::query_as(
-        "with recursive heads as (
-            -- The oldest pending row of each destination: only it may leave. A skip scan of
-            -- the (channel, recipient, id) index: one probe per destination, however long the
-            -- queue behind each.
-            (select channel, recipient, id, due_at, lease_until from outbox
-             where status = 'pending' and channel = any($5)
-             order by channel, recipient, id limit 1)
-            union all
-            select n.channel, n.recipient, n.id, n.due_at, n.lease_until
-            from heads h cross join lateral (
-                select channel, recipient, id, due_at, lease_until from outbox
-                where status = 'pending' and (channel, recipient) > (h.channel, h.recipient)
-                order by channel, recipient, id limit 1
-            ) n
-            -- The row comparison alone bounds the index scan; channels are sorted, so the
-            -- walk stops after the last channel asked for.
-            where n.channel <= (select max(c) from unnest($5::text[]) c)
-        ), due as (
+) -> Result<(Vec<(Delivery, DateTime<Utc>)>, Vec<(String, i64)>), sqlx::Error> {
+    let mut rows: Vec<Claimed> = Vec::new();
+    let mut destinations = Vec::new();
+    for c in channels {
+        let room = c.cap.min(limit - rows.len() as i64);
+        if room <= 0 {
+            break;
+        }
+        let claimed = claim_channel(pool, worker, c, now, lease_until, room).await?;
+        if let Some(first) = claimed.first() {
+            destinations.push((c.channel.to_string(), first.destinations));
+        }
+        rows.extend(claimed);
+    }
+    Ok((
+        rows.into_iter().map(Claimed::into_delivery).collect(),
+        destinations,
+    ))
+}
+
+/// After the heads: lease the due ones and read what the messages need.
+const CLAIM_REST: &str = ", due as (
             -- The limit bounds the join below whatever the statistics say.
             select o.id, o.lease_owner is not null as was_leased from outbox o
             where o.id in (
-                select r.id from (
-                    select h.id, h.due_at, h.channel,
-                        row_number() over (partition by h.channel order by h.due_at, h.id) as rank
-                    from heads h
-                    where h.due_at <= $2 and (h.lease_until is null or h.lease_until < $2)
-                ) r
-                join unnest($5::text[], $6::bigint[]) as c(channel, cap) on c.channel = r.channel
-                where r.rank <= c.cap
-                order by r.due_at, r.id
+                select id from heads
+                where due_at <= $2 and (lease_until is null or lease_until < $2)
+                order by due_at, id
                 limit $4)
               and o.status = 'pending'
             for update of o skip locked
@@ -92,49 +102,85 @@ pub async fn claim_deliveries(
         returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
             o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
             first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
-            due.was_leased",
-    )
-    .bind(worker)
-    .bind(now)
-    .bind(lease_until)
-    .bind(limit)
-    .bind(&names)
-    .bind(&caps)
-    // Planned afresh for each claim: a plan cached while the outbox was empty would be
-    // quadratic once it is not.
-    .persistent(false)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let incident = IncidentSummary {
-                id: row.incident_id,
-                number: row.number,
-                status: row.status,
-                severity: row.severity,
-                group_labels: row.group_labels,
-                title: row.title.unwrap_or_else(|| "alert".into()),
-                annotations: row.annotations.unwrap_or_default(),
-                generator_url: row.generator_url.filter(|u| !u.is_empty()),
-                external_url: row.external_url,
-                acknowledged_by: row.acknowledged_by,
-            };
-            let delivery = Delivery {
-                id: row.id,
-                dedup_key: row.dedup_key,
-                channel: row.channel,
-                recipient: row.recipient,
-                payload: row.payload,
-                attempts: row.attempts,
-                deferrals: row.deferrals,
-                incident,
-                redelivery: row.was_leased,
-                bundled: Vec::new(),
-            };
-            (delivery, row.created_at)
-        })
-        .collect())
+            due.was_leased, (select count(*) from heads) as destinations";
+
+/// The heads of a channel's queues (its oldest pending row per destination: only it may leave),
+/// by skip scan or by one pass.
+const HEADS_SKIP_SCAN: &str = "with recursive heads as (
+            (select recipient, id, due_at, lease_until from outbox
+             where status = 'pending' and channel = $5
+             order by recipient, id limit 1)
+            union all
+            select n.recipient, n.id, n.due_at, n.lease_until
+            from heads h cross join lateral (
+                select recipient, id, due_at, lease_until from outbox
+                where status = 'pending' and channel = $5 and recipient > h.recipient
+                order by recipient, id limit 1
+            ) n
+        )";
+const HEADS_ONE_PASS: &str = "with heads as (
+            select distinct on (recipient) recipient, id, due_at, lease_until from outbox
+            where status = 'pending' and channel = $5
+            order by recipient, id
+        )";
+
+/// One channel's share of [`claim_deliveries`].
+async fn claim_channel(
+    pool: &PgPool,
+    worker: Uuid,
+    claim: &ChannelClaim<'_>,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let heads = if claim.few_destinations {
+        HEADS_SKIP_SCAN
+    } else {
+        HEADS_ONE_PASS
+    };
+    let sql = format!("{heads}{CLAIM_REST}");
+    sqlx::query_as(&sql)
+        .bind(worker)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .bind(claim.channel)
+        // Planned afresh for each claim: a plan cached while the outbox was empty would be
+        // quadratic once it is not.
+        .persistent(false)
+        .fetch_all(pool)
+        .await
+}
+
+impl Claimed {
+    fn into_delivery(self) -> (Delivery, DateTime<Utc>) {
+        let row = self;
+        let incident = IncidentSummary {
+            id: row.incident_id,
+            number: row.number,
+            status: row.status,
+            severity: row.severity,
+            group_labels: row.group_labels,
+            title: row.title.unwrap_or_else(|| "alert".into()),
+            annotations: row.annotations.unwrap_or_default(),
+            generator_url: row.generator_url.filter(|u| !u.is_empty()),
+            external_url: row.external_url,
+            acknowledged_by: row.acknowledged_by,
+        };
+        let delivery = Delivery {
+            id: row.id,
+            dedup_key: row.dedup_key,
+            channel: row.channel,
+            recipient: row.recipient,
+            payload: row.payload,
+            attempts: row.attempts,
+            deferrals: row.deferrals,
+            incident,
+            redelivery: row.was_leased,
+            bundled: Vec::new(),
+        };
+        (delivery, row.created_at)
+    }
 }
 
 /// How a send ended, as stored.

@@ -70,6 +70,8 @@ pub struct Dispatcher {
     limits: Limits,
     /// Where `${ENV}` references of routing keys are read (tests inject their own).
     env: Arc<EnvFn>,
+    /// How many destinations each channel had pending rows for at its last claim.
+    destinations: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Dispatcher {
@@ -92,6 +94,7 @@ impl Dispatcher {
             channels,
             settings,
             env: Arc::new(crate::config::process_env),
+            destinations: Default::default(),
         }
     }
 
@@ -112,15 +115,9 @@ impl Dispatcher {
             .iter()
             .map(|c| (*c, self.settings.batch))
             .collect();
-        let claimed = store::claim_deliveries(
-            &self.pool,
-            self.id,
-            &all,
-            now,
-            lease_until,
-            self.settings.batch,
-        )
-        .await?;
+        let claimed = self
+            .claim(&all, now, lease_until, self.settings.batch)
+            .await?;
         let n = claimed.len();
         let mut sends = futures_util::stream::iter(claimed)
             .map(|(delivery, created_at)| self.deliver(delivery, created_at))
@@ -368,6 +365,36 @@ impl Dispatcher {
             })
     }
 
+    /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how
+    /// its queue heads are found from how many destinations it had last time.
+    async fn claim(
+        &self,
+        caps: &[(&str, i64)],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
+        let plan: Vec<store::ChannelClaim<'_>> = {
+            let seen = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+            caps.iter()
+                .map(|(channel, cap)| store::ChannelClaim {
+                    channel,
+                    cap: *cap,
+                    few_destinations: seen
+                        .get(*channel)
+                        .is_some_and(|n| *n < store::FEW_DESTINATIONS),
+                })
+                .collect()
+        };
+        let (rows, destinations) =
+            store::claim_deliveries(&self.pool, self.id, &plan, now, lease_until, limit).await?;
+        let mut seen = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        for (channel, n) in destinations {
+            seen.insert(channel, n);
+        }
+        Ok(rows)
+    }
+
     /// Runs until `shutdown`, woken by NOTIFY when rows are written and whenever a send ends
     /// (it frees its destination's next row); a short poll is the net. Each channel has its own
     /// `concurrency` sends in flight and is claimed separately, so a slow or hanging provider
@@ -392,24 +419,21 @@ impl Dispatcher {
             // One claim for every channel with a free slot, each up to its free slots.
             let free: Vec<(&str, i64)> = slots
                 .iter()
-                .map(|(c, slot)| (*c, slot.available_permits() as i64))
+                .map(|(c, slot)| {
+                    (
+                        *c,
+                        (slot.available_permits() as i64).min(this.settings.batch),
+                    )
+                })
                 .filter(|(_, n)| *n > 0)
                 .collect();
+            let room: i64 = free.iter().map(|(_, n)| n).sum();
             let now = this.clock.now();
             let lease_until = now + delta(this.settings.lease);
             let rows = if free.is_empty() {
                 Vec::new()
             } else {
-                match store::claim_deliveries(
-                    &this.pool,
-                    this.id,
-                    &free,
-                    now,
-                    lease_until,
-                    this.settings.batch,
-                )
-                .await
-                {
+                match this.claim(&free, now, lease_until, room).await {
                     Ok(rows) => rows,
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox claim failed; retrying");

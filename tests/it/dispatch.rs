@@ -520,10 +520,14 @@ async fn a_crash_between_send_and_record_causes_one_counted_redelivery() {
     // Another dispatcher claims the row, sends it, and dies before recording the result.
     let now = server.clock.now();
     let crashed = uuid::Uuid::now_v7();
-    let claimed = alertrouter::store::outbox::claim_deliveries(
+    let (claimed, _) = alertrouter::store::outbox::claim_deliveries(
         &server.app.pool,
         crashed,
-        &[("webhook", 10)],
+        &[alertrouter::store::outbox::ChannelClaim {
+            channel: "webhook",
+            cap: 10,
+            few_destinations: true,
+        }],
         now,
         now + TimeDelta::seconds(60),
         10,
