@@ -58,18 +58,37 @@ pub async fn claim_deliveries(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<(Vec<(Delivery, DateTime<Utc>)>, Vec<(String, i64)>), sqlx::Error> {
-    let mut rows: Vec<Claimed> = Vec::new();
-    let mut destinations = Vec::new();
-    for c in channels {
-        let room = c.cap.min(limit - rows.len() as i64);
-        if room <= 0 {
-            break;
+    let few: Vec<&str> = channels
+        .iter()
+        .filter(|c| c.few_destinations)
+        .map(|c| c.channel)
+        .collect();
+    let many: Vec<&str> = channels
+        .iter()
+        .filter(|c| !c.few_destinations)
+        .map(|c| c.channel)
+        .collect();
+    let names: Vec<&str> = channels.iter().map(|c| c.channel).collect();
+    let caps: Vec<i64> = channels.iter().map(|c| c.cap).collect();
+    let rows: Vec<Claimed> = sqlx::query_as(CLAIM)
+        .bind(worker)
+        .bind(now)
+        .bind(lease_until)
+        .bind(limit)
+        .bind(&few)
+        .bind(&many)
+        .bind(&names)
+        .bind(&caps)
+        // Planned afresh for each claim: a plan cached while the outbox was empty would be
+        // quadratic once it is not.
+        .persistent(false)
+        .fetch_all(pool)
+        .await?;
+    let mut destinations: Vec<(String, i64)> = Vec::new();
+    for r in &rows {
+        if !destinations.iter().any(|(c, _)| *c == r.channel) {
+            destinations.push((r.channel.clone(), r.destinations));
         }
-        let claimed = claim_channel(pool, worker, c, now, lease_until, room).await?;
-        if let Some(first) = claimed.first() {
-            destinations.push((c.channel.to_string(), first.destinations));
-        }
-        rows.extend(claimed);
     }
     Ok((
         rows.into_iter().map(Claimed::into_delivery).collect(),
@@ -77,80 +96,62 @@ pub async fn claim_deliveries(
     ))
 }
 
-/// After the heads: lease the due ones and read what the messages need.
-const CLAIM_REST: &str = ", due as (
-            -- The limit bounds the join below whatever the statistics say.
-            select o.id, o.lease_owner is not null as was_leased from outbox o
-            where o.id in (
-                select id from heads
-                where due_at <= $2 and (lease_until is null or lease_until < $2)
-                order by due_at, id
-                limit $4)
-              and o.status = 'pending'
-            for update of o skip locked
-        )
-        update outbox o set lease_owner = $1, lease_until = $3
-        from due, incidents i
-        left join lateral (
-            select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations,
-                   a.generator_url
-            -- group_id leads the alerts key, so this is an index lookup.
-            from alerts a where a.group_id = i.group_id and a.incident_id = i.id
-            order by a.starts_at limit 1
-        ) first on true
-        where o.id = due.id and i.id = o.incident_id
-        returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
-            o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
-            first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
-            due.was_leased, (select count(*) from heads) as destinations";
-
-/// The heads of a channel's queues (its oldest pending row per destination: only it may leave),
-/// by skip scan or by one pass.
-const HEADS_SKIP_SCAN: &str = "with recursive heads as (
-            (select recipient, id, due_at, lease_until from outbox
-             where status = 'pending' and channel = $5
-             order by recipient, id limit 1)
-            union all
-            select n.recipient, n.id, n.due_at, n.lease_until
-            from heads h cross join lateral (
-                select recipient, id, due_at, lease_until from outbox
-                where status = 'pending' and channel = $5 and recipient > h.recipient
-                order by recipient, id limit 1
-            ) n
-        )";
-const HEADS_ONE_PASS: &str = "with heads as (
-            select distinct on (recipient) recipient, id, due_at, lease_until from outbox
-            where status = 'pending' and channel = $5
-            order by recipient, id
-        )";
-
-/// One channel's share of [`claim_deliveries`].
-async fn claim_channel(
-    pool: &PgPool,
-    worker: Uuid,
-    claim: &ChannelClaim<'_>,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<Claimed>, sqlx::Error> {
-    let heads = if claim.few_destinations {
-        HEADS_SKIP_SCAN
-    } else {
-        HEADS_ONE_PASS
-    };
-    let sql = format!("{heads}{CLAIM_REST}");
-    sqlx::query_as(&sql)
-        .bind(worker)
-        .bind(now)
-        .bind(lease_until)
-        .bind(limit)
-        .bind(claim.channel)
-        // Planned afresh for each claim: a plan cached while the outbox was empty would be
-        // quadratic once it is not.
-        .persistent(false)
-        .fetch_all(pool)
-        .await
-}
+/// The claim. Queue heads (the oldest pending row per destination: only it may leave) are found
+/// by a skip scan for the channels in `$5` (one index probe per destination, so a long queue
+/// behind one number costs nothing) and by one pass over the pending rows for those in `$6`
+/// (cheaper with thousands of destinations). Then at most `cap` due heads per channel, `$4` in
+/// all, are leased, with what their messages need.
+const CLAIM: &str = "with recursive skip as (
+        (select channel, recipient, id, due_at, lease_until from outbox
+         where status = 'pending' and channel = any($5)
+         order by channel, recipient, id limit 1)
+        union all
+        select n.channel, n.recipient, n.id, n.due_at, n.lease_until
+        from skip h cross join lateral (
+            select channel, recipient, id, due_at, lease_until from outbox
+            where status = 'pending' and (channel, recipient) > (h.channel, h.recipient)
+            order by channel, recipient, id limit 1
+        ) n
+        -- Channels sort, so the walk stops after the last one asked for.
+        where n.channel <= (select max(c) from unnest($5::text[]) c)
+    ), heads as (
+        select * from skip where channel = any($5)
+        union all
+        select distinct on (channel, recipient) channel, recipient, id, due_at, lease_until
+        from outbox where status = 'pending' and channel = any($6)
+        order by channel, recipient, id
+    ), due as (
+        -- The limit bounds the join below whatever the statistics say.
+        select o.id, o.lease_owner is not null as was_leased from outbox o
+        where o.id in (
+            select r.id from (
+                select h.id, h.due_at, h.channel,
+                    row_number() over (partition by h.channel order by h.due_at, h.id) as rank
+                from heads h
+                where h.due_at <= $2 and (h.lease_until is null or h.lease_until < $2)
+            ) r
+            join unnest($7::text[], $8::bigint[]) as c(channel, cap) on c.channel = r.channel
+            where r.rank <= c.cap
+            order by r.due_at, r.id
+            limit $4)
+          and o.status = 'pending'
+        for update of o skip locked
+    )
+    update outbox o set lease_owner = $1, lease_until = $3
+    from due, incidents i
+    left join lateral (
+        select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations,
+               a.generator_url
+        -- group_id leads the alerts key, so this is an index lookup.
+        from alerts a where a.group_id = i.group_id and a.incident_id = i.id
+        order by a.starts_at limit 1
+    ) first on true
+    where o.id = due.id and i.id = o.incident_id
+    returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
+        o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
+        first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
+        due.was_leased,
+        (select count(*) from heads h where h.channel = o.channel) as destinations";
 
 impl Claimed {
     fn into_delivery(self) -> (Delivery, DateTime<Utc>) {
