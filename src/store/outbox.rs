@@ -136,9 +136,11 @@ const CLAIM: &str = "with recursive skip as (
             limit $4)
           and o.status = 'pending'
         for update of o skip locked
+    ), counts as (
+        select channel, count(*) as destinations from heads group by channel
     )
     update outbox o set lease_owner = $1, lease_until = $3
-    from due, incidents i
+    from due, counts, incidents i
     left join lateral (
         select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations,
                a.generator_url
@@ -146,12 +148,11 @@ const CLAIM: &str = "with recursive skip as (
         from alerts a where a.group_id = i.group_id and a.incident_id = i.id
         order by a.starts_at limit 1
     ) first on true
-    where o.id = due.id and i.id = o.incident_id
+    where o.id = due.id and i.id = o.incident_id and counts.channel = o.channel
     returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
         o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
         first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
-        due.was_leased,
-        (select count(*) from heads h where h.channel = o.channel) as destinations";
+        due.was_leased, counts.destinations";
 
 impl Claimed {
     fn into_delivery(self) -> (Delivery, DateTime<Utc>) {
