@@ -13,10 +13,13 @@ fi
 
 # The demo integration's bearer token: generated once, never printed, read by both sides.
 token=.data/alertmanager-token
-if [ ! -s "$token" ]; then
-  mkdir -p .data
-  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$token")
-fi
+# The demo API's token secret, the same way (alertrouter token issue mints tokens from it).
+for secret in "$token" .data/api-secret; do
+  if [ ! -s "$secret" ]; then
+    mkdir -p .data
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secret")
+  fi
+done
 
 cargo build --release --quiet --bin alertrouter
 bin=target/release/alertrouter
@@ -38,5 +41,7 @@ Paste into alertmanager.yml (receivers:) to send alerts here:
             type: Bearer
             credentials_file: $PWD/$token
 
+
+API token for trying /api/v1 (1 h): target/release/alertrouter token issue --config $config --sub you --role sre
 SNIPPET
 exec "$bin" serve --config "$config"

@@ -243,10 +243,13 @@ async fn replicas_migrating_together_apply_each_migration_once() {
 #[test]
 fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies() {
     let root = env!("CARGO_MANIFEST_DIR");
-    let token = format!("{root}/.data/alertmanager-token");
-    if !std::path::Path::new(&token).exists() {
-        std::fs::create_dir_all(format!("{root}/.data")).unwrap();
-        std::fs::write(&token, "test-token\n").unwrap();
+    // The secrets scripts/run.sh generates for the demo config.
+    for name in ["alertmanager-token", "api-secret"] {
+        let path = format!("{root}/.data/{name}");
+        if !std::path::Path::new(&path).exists() {
+            std::fs::create_dir_all(format!("{root}/.data")).unwrap();
+            std::fs::write(&path, "test-secret\n").unwrap();
+        }
     }
     let run = |args: &[&str]| {
         let out = Command::new(BIN)
