@@ -366,7 +366,8 @@ impl Dispatcher {
     }
 
     /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how
-    /// its queue heads are found from how many destinations it had last time.
+    /// its queue heads are found from how many destinations it had last time (a skip scan until
+    /// a claim shows many: it never costs more than one probe per destination).
     async fn claim(
         &self,
         caps: &[(&str, i64)],
@@ -382,7 +383,7 @@ impl Dispatcher {
                     cap: *cap,
                     few_destinations: seen
                         .get(*channel)
-                        .is_some_and(|n| *n < store::FEW_DESTINATIONS),
+                        .is_none_or(|n| *n < store::FEW_DESTINATIONS),
                 })
                 .collect()
         };
