@@ -69,9 +69,12 @@ fn the_shipped_config_is_valid_and_reproduces_the_severity_table() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let env = |name: &str| (name == "DATABASE_URL").then(|| "postgres://h/d".to_string());
     std::fs::create_dir_all(root.join(".data")).unwrap();
-    let token = root.join(".data/alertmanager-token");
-    if !token.exists() {
-        std::fs::write(&token, "test-token\n").unwrap();
+    // The secrets scripts/run.sh generates for the demo config.
+    for name in ["alertmanager-token", "api-secret"] {
+        let path = root.join(".data").join(name);
+        if !path.exists() {
+            std::fs::write(&path, "test-secret\n").unwrap();
+        }
     }
     let s = Settings::load(Some(&root.join("alertrouter.yaml")), &env).unwrap();
     let p = &s.policies;
