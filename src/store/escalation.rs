@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
-use crate::core::escalation::{Chain, FiredStep, PolicySnapshot, acknowledge, resolve};
+use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
 use crate::core::policy::EscalationPolicy;
 use crate::routing::matcher::{MatchOp, all_match};
 use crate::routing::suppress::InhibitRule;
@@ -254,54 +254,6 @@ pub async fn record_fired_steps(
     .fetch_one(&mut *tx)
     .await?;
     Ok(written as u64)
-}
-
-/// What an acknowledgement or a manual resolve changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionOutcome {
-    Done,
-    /// The incident is resolved (or already acknowledged): nothing to do.
-    NotApplicable,
-    NotFound,
-}
-
-/// Acknowledges an open incident: its chain stops (or waits for the policy's `ack_timeout`),
-/// and the timeline records who did it.
-pub async fn acknowledge_incident(
-    pool: &PgPool,
-    id: Uuid,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<ActionOutcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let Some(row) = lock_chain(&mut tx, id, None).await? else {
-        return Ok(ActionOutcome::NotFound);
-    };
-    if row.status != "open" || row.acknowledged_at.is_some() {
-        return Ok(ActionOutcome::NotApplicable);
-    }
-    let after = match row.policy() {
-        Some(p) => acknowledge(&row.chain, &p, now),
-        None => resolve(&row.chain),
-    };
-    sqlx::query(
-        "with acked as (
-            update incidents set acknowledged_at = $2, acknowledged_by = $3, chain_origin = $4,
-                escalation_due_at = $5, updated_at = $2
-            where id = $1
-        )
-        insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
-        values ($1, 'acknowledged', $2, $2, 'action', jsonb_build_object('actor', $3::text))",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(actor)
-    .bind(after.origin)
-    .bind(after.due_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(ActionOutcome::Done)
 }
 
 /// Labels of the incident's firing alerts.

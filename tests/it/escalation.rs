@@ -310,21 +310,33 @@ async fn an_acknowledged_incident_pages_no_one_more() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    use alertrouter::store::escalation::{ActionOutcome, acknowledge_incident};
+    use alertrouter::core::actions::Action;
+    use alertrouter::store::actions::{Actor, IncidentRef, Outcome, perform};
     server.clock.advance(TimeDelta::minutes(2));
     let now = server.clock.now();
-    assert_eq!(
-        acknowledge_incident(&db.pool, id, "user:alice", now)
+    let policies = server.app.live.get().policies.clone();
+    let ack = |name: &str| {
+        let actor = Actor {
+            name: name.into(),
+            source: "api",
+            client_addr: None,
+        };
+        let (pool, policies) = (db.pool.clone(), policies.clone());
+        async move {
+            perform(
+                &pool,
+                &policies,
+                &actor,
+                IncidentRef::Id(id),
+                &Action::Ack,
+                now,
+            )
             .await
-            .unwrap(),
-        ActionOutcome::Done
-    );
-    assert_eq!(
-        acknowledge_incident(&db.pool, id, "user:bob", now)
-            .await
-            .unwrap(),
-        ActionOutcome::NotApplicable
-    );
+            .unwrap()
+        }
+    };
+    assert!(matches!(ack("alice").await, Outcome::Done { .. }));
+    assert!(matches!(ack("bob").await, Outcome::Refused { .. }));
     server.clock.advance(TimeDelta::hours(1));
     assert_eq!(w.run_once().await.unwrap(), 0);
     assert_eq!(outbox(&db).await.len(), 3, "only the first step's pages");
