@@ -56,14 +56,6 @@ impl SmsChannel {
         }
     }
 
-    /// The Twilio account, when SMS go through Twilio.
-    pub fn twilio(&self) -> Option<&TwilioSettings> {
-        match &self.provider {
-            Some(SmsProvider::Twilio(t)) => Some(t),
-            _ => None,
-        }
-    }
-
     /// Texts `to` (E.164) about the delivery's incident.
     pub async fn send(&self, to: &str, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
         let body = sms_body(&self.templates, delivery);
