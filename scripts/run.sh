@@ -36,6 +36,7 @@ Paste into alertmanager.yml (receivers:) to send alerts here:
     webhook_configs:
       - url: http://${listen}/hooks/alertmanager
         send_resolved: true
+        max_alerts: 10000
         http_config:
           authorization:
             type: Bearer

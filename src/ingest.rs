@@ -14,7 +14,7 @@ use crate::alertmanager::{AlertStatus, Webhook};
 use crate::clock::Clock;
 use crate::config::IngestSettings;
 use crate::core::IncidentStatus;
-use crate::core::escalation::{self, PolicySnapshot};
+use crate::core::escalation::{self, ChainChange, PolicySnapshot};
 use crate::core::ingest::{EventKind, GroupSnapshot, IngestPolicy, Plan, decide};
 use crate::core::policy::Policies;
 use crate::live::{Live, Reloadable};
@@ -65,6 +65,9 @@ impl Ingestor {
             clock,
             policy: IngestPolicy {
                 reopen_window: TimeDelta::from_std(settings.reopen_window)
+                    .unwrap_or(TimeDelta::MAX),
+                flapping_reopens: settings.flapping_reopens,
+                flapping_window: TimeDelta::from_std(settings.flapping_window)
                     .unwrap_or(TimeDelta::MAX),
                 default_severity: settings.default_severity,
             },
@@ -146,8 +149,10 @@ impl Ingestor {
                         escalation: escalation_write(
                             &live.policies,
                             b.route.policy.as_deref(),
+                            &snapshot,
                             &plan,
                             now,
+                            &self.metrics,
                         ),
                         integration,
                         route: &b.route.id,
@@ -207,29 +212,54 @@ impl Ingestor {
     }
 }
 
-/// What the plan does to the escalation chain: an incident that opens or reopens starts
-/// its route's policy; one that resolves stops it.
+/// What the plan does to the escalation chain: an incident that opens starts its route's
+/// policy, one that reopens within the window resumes where it was, one that resolves stops.
 fn escalation_write(
     policies: &Policies,
     policy: Option<&str>,
+    snapshot: &GroupSnapshot,
     plan: &Plan<'_>,
     now: DateTime<Utc>,
+    metrics: &Metrics,
 ) -> EscalationWrite {
-    if plan.incident.status == IncidentStatus::Resolved {
-        return EscalationWrite::Stop;
-    }
-    let starts = plan
+    let opening = plan
         .events
         .iter()
-        .any(|e| matches!(e.kind, EventKind::Opened | EventKind::Reopened));
-    match policy.and_then(|p| policies.policies.get(p)) {
-        Some(policy) if starts => EscalationWrite::Start {
-            due_at: escalation::start(policy, None, now).due_at,
-            snapshot: serde_json::to_value(PolicySnapshot::from(policy))
-                .unwrap_or(serde_json::Value::Null),
-        },
-        _ => EscalationWrite::Keep,
+        .map(|e| e.kind)
+        .find(|k| matches!(k, EventKind::Opened | EventKind::Reopened));
+    let route_policy = policy.and_then(|p| policies.policies.get(p));
+    if let (Some(name), None, Some(_)) = (policy, route_policy, opening) {
+        tracing::error!(incident = %plan.incident.id, policy = name,
+            "the route names a policy that does not exist; nobody is paged");
+        metrics.chain_fallback("missing_policy");
     }
+    let stored = snapshot
+        .incident
+        .as_ref()
+        .filter(|i| i.id == plan.incident.id)
+        .and_then(|i| i.chain.as_ref());
+    if let Some(s) = stored.filter(|s| s.policy.is_none() && opening.is_some()) {
+        tracing::error!(incident = %plan.incident.id, generation = s.chain.generation,
+            "the incident's stored policy does not parse; its route's current policy takes over");
+        metrics.chain_fallback("unreadable_snapshot");
+    }
+    let resolved = plan.incident.status == IncidentStatus::Resolved;
+    match escalation::after_ingest(opening, resolved, stored, route_policy, now) {
+        ChainChange::Keep => EscalationWrite::Keep,
+        ChainChange::Stop => EscalationWrite::Stop,
+        ChainChange::Start { chain, policy } => EscalationWrite::Start {
+            due_at: chain.due_at,
+            snapshot: snapshot_json(&policy),
+        },
+        ChainChange::Resume { chain, policy } => EscalationWrite::Resume {
+            due_at: chain.due_at,
+            snapshot: policy.as_ref().map(snapshot_json),
+        },
+    }
+}
+
+fn snapshot_json(policy: &crate::core::policy::EscalationPolicy) -> serde_json::Value {
+    serde_json::to_value(PolicySnapshot::from(policy)).unwrap_or(serde_json::Value::Null)
 }
 
 /// One batch of a webhook on its way through the core.

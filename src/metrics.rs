@@ -55,8 +55,15 @@ struct IntegrationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SeverityLabels {
+struct OpenLabels {
     severity: String,
+    /// "true" for incidents marked flapping.
+    flapping: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -72,7 +79,10 @@ pub struct Metrics {
     ingest_seconds: Histogram,
     conflicts: Counter,
     cache_hits: Counter,
-    open_incidents: Family<SeverityLabels, Gauge<i64, AtomicI64>>,
+    open_incidents: Family<OpenLabels, Gauge<i64, AtomicI64>>,
+    chain_fallbacks: Family<ReasonLabels, Counter>,
+    bodies_refused: Family<WebhookRefusedLabels, Counter>,
+    plain_fallbacks: Family<ChannelLabels, Counter>,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
     escalation_lateness: Histogram,
@@ -84,6 +94,12 @@ pub struct Metrics {
     redeliveries: Family<ChannelLabels, Counter>,
     sms_receipts: Family<StatusLabels, Counter>,
     actions: Family<ActionLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookRefusedLabels {
+    integration: String,
+    reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -151,11 +167,29 @@ impl Metrics {
             "Exact re-sends answered from memory without a database round trip",
             cache_hits.clone(),
         );
-        let open_incidents = Family::<SeverityLabels, Gauge<i64, AtomicI64>>::default();
+        let open_incidents = Family::<OpenLabels, Gauge<i64, AtomicI64>>::default();
         registry.register(
-            "open_incidents",
-            "Open incidents by severity (read from the database at scrape time)",
+            "incidents_open",
+            "Open incidents by severity and flapping (read from the database at scrape time)",
             open_incidents.clone(),
+        );
+        let chain_fallbacks = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "escalation_chain_fallbacks",
+            "Chains whose stored policy was unusable or missing (missing_policy, unreadable_snapshot)",
+            chain_fallbacks.clone(),
+        );
+        let bodies_refused = Family::<WebhookRefusedLabels, Counter>::default();
+        registry.register(
+            "webhook_bodies_refused",
+            "Webhook bodies refused for good (4xx: Alertmanager does not retry), by reason",
+            bodies_refused.clone(),
+        );
+        let plain_fallbacks = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "delivery_plain_text_fallbacks",
+            "Messages the provider refused as formatted and that were sent again as plain text",
+            plain_fallbacks.clone(),
         );
         let pool_connections = Family::<PoolLabels, Gauge<i64, AtomicI64>>::default();
         registry.register(
@@ -241,6 +275,9 @@ impl Metrics {
             conflicts,
             cache_hits,
             open_incidents,
+            chain_fallbacks,
+            bodies_refused,
+            plain_fallbacks,
             pool_connections,
             pool_max,
         }
@@ -276,13 +313,42 @@ impl Metrics {
         self.cache_hits.inc();
     }
 
-    /// Records the open incidents per severity.
-    pub fn set_open_incidents(&self, severity: &str, count: i64) {
+    /// Records the open incidents of one severity, flapping or not.
+    pub fn set_open_incidents(&self, severity: &str, flapping: bool, count: i64) {
         self.open_incidents
-            .get_or_create(&SeverityLabels {
+            .get_or_create(&OpenLabels {
                 severity: severity.to_string(),
+                flapping: flapping.to_string(),
             })
             .set(count);
+    }
+
+    /// Counts a chain that could not run the policy it was stored with.
+    pub fn chain_fallback(&self, reason: &str) {
+        self.chain_fallbacks
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a webhook body refused for good (too large, malformed).
+    pub fn body_refused(&self, integration: &str, reason: &str) {
+        self.bodies_refused
+            .get_or_create(&WebhookRefusedLabels {
+                integration: integration.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a message re-sent as plain text after its formatting was refused.
+    pub fn plain_fallback(&self, channel: &str) {
+        self.plain_fallbacks
+            .get_or_create(&ChannelLabels {
+                channel: channel.to_string(),
+            })
+            .inc();
     }
 
     /// Records the pool's state.

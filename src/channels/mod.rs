@@ -108,6 +108,8 @@ pub struct IncidentSummary {
     pub external_url: Option<String>,
     /// Who acknowledged it (or snoozed it), while that holds.
     pub acknowledged_by: Option<String>,
+    /// Reopened often enough to be marked flapping.
+    pub flapping: bool,
 }
 
 impl IncidentSummary {
@@ -215,6 +217,7 @@ mod tests {
             generator_url: None,
             external_url: Some("http://am:9093/".into()),
             acknowledged_by: None,
+            flapping: false,
         };
         assert_eq!(
             inc.silence_url().unwrap(),

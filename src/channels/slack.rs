@@ -214,11 +214,16 @@ pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
         })
         .unwrap_or_default();
     fields.truncate(10); // Slack allows ten fields in a section.
+    let flapping = if inc.flapping {
+        " · :warning: FLAPPING"
+    } else {
+        ""
+    };
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": format!("INC-{} {}", inc.number, inc.title).chars().take(150).collect::<String>()}}),
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": match &inc.acknowledged_by {
-            Some(by) if inc.status == "open" => format!("{} · acknowledged by {by}", severity_badge(&inc.severity)),
-            _ => format!("{} · {}", severity_badge(&inc.severity), inc.status),
+            Some(by) if inc.status == "open" => format!("{} · acknowledged by {by}{flapping}", severity_badge(&inc.severity)),
+            _ => format!("{} · {}{flapping}", severity_badge(&inc.severity), inc.status),
         }}]}),
     ];
     if let Some(description) = inc.annotations["description"].as_str() {

@@ -194,6 +194,7 @@ mod tests {
                 generator_url: None,
                 external_url: None,
                 acknowledged_by: None,
+                flapping: false,
             },
             redelivery: false,
             deferrals: 0,

@@ -157,7 +157,22 @@ pub fn context(
         // For notices of actions: what was done (acknowledged, snoozed, ...) and by whom.
         "action": delivery.and_then(|d| d.payload["kind"].as_str()).unwrap_or("page"),
         "actor": delivery.and_then(|d| d.payload["actor"].as_str()).unwrap_or(""),
+        // For reopens: how many within the flapping window (count, window_minutes, flapping).
+        "detail": delivery.map_or(Value::Null, |d| d.payload["detail"].clone()),
+        "ordinal": ordinal(delivery.and_then(|d| d.payload["detail"]["count"].as_u64()).unwrap_or(0)),
     })
+}
+
+/// 1st, 2nd, 3rd, 4th, 11th, 21st …
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 fn sample_context() -> Value {
@@ -172,6 +187,7 @@ fn sample_context() -> Value {
         generator_url: Some("https://example/graph".into()),
         external_url: None,
         acknowledged_by: None,
+        flapping: false,
     };
     context(&inc, "sample", None, "someone")
 }

@@ -147,6 +147,8 @@ pub struct DatabaseFile {
 #[serde(default, deny_unknown_fields)]
 pub struct IngestFile {
     pub reopen_window: Option<String>,
+    pub flapping_reopens: Option<u32>,
+    pub flapping_window: Option<String>,
     pub default_severity: Option<String>,
     pub max_body_size: Option<SizeValue>,
     pub request_timeout: Option<String>,

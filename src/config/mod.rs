@@ -74,10 +74,16 @@ pub struct DatabaseSettings {
     pub statement_timeout: Duration,
 }
 
+/// The default `ingest.max_body_size`: room for a 10,000-alert group.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 << 20;
+
 /// Webhook ingest limits and policy.
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
     pub reopen_window: Duration,
+    /// This many reopens within `flapping_window` mark an incident flapping (0: never).
+    pub flapping_reopens: u32,
+    pub flapping_window: Duration,
     pub default_severity: Severity,
     pub max_body_bytes: usize,
     /// A webhook that cannot be committed within this time is answered 503 (Alertmanager cuts
@@ -389,6 +395,9 @@ impl Validator<'_> {
             ing.reopen_window,
         );
         let reopen_window = self.duration(&key, window, "5m")?;
+        let flapping_window =
+            self.duration("ingest.flapping_window", ing.flapping_window, "10m")?;
+        let flapping_reopens = ing.flapping_reopens.unwrap_or(3);
         let (key, sev) = self.layered(
             "ALERTROUTER_DEFAULT_SEVERITY",
             "ingest.default_severity",
@@ -400,7 +409,9 @@ impl Validator<'_> {
             .parse()
             .map_err(|e: String| self.error(key, e))?;
         let max_body_bytes = match ing.max_body_size {
-            None => 2 << 20,
+            // A 10,000-alert group of real alerts is about 10–20 MiB: a body refused here is a
+            // page lost for good (Alertmanager never retries a 4xx).
+            None => DEFAULT_MAX_BODY_BYTES,
             Some(SizeValue::Bytes(n)) => n,
             Some(SizeValue::Text(t)) => {
                 parse_size(&t).map_err(|e| self.error("ingest.max_body_size", e))?
@@ -418,6 +429,8 @@ impl Validator<'_> {
         }
         let ingest = IngestSettings {
             reopen_window,
+            flapping_reopens,
+            flapping_window,
             default_severity,
             max_body_bytes,
             request_timeout,

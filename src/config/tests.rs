@@ -59,7 +59,7 @@ fn minimal_config_takes_defaults_and_expands_env_references() {
     let s = load(MINIMAL, &[("AM_TOKEN", "s3cret-token")]).unwrap();
     assert_eq!(s.listen.to_string(), "127.0.0.1:9095");
     assert_eq!(s.ingest.reopen_window, Duration::from_secs(300));
-    assert_eq!(s.ingest.max_body_bytes, 2 << 20);
+    assert_eq!(s.ingest.max_body_bytes, 32 << 20);
     assert_eq!(s.ingest.default_severity, Severity::Warning);
     match &s.integrations[0].credential {
         Credential::Bearer(token) => assert_eq!(token.expose_secret(), "s3cret-token"),

@@ -105,6 +105,95 @@ pub fn acknowledge(chain: &Chain, policy: &EscalationPolicy, now: DateTime<Utc>)
     c
 }
 
+/// Reopened within the reopen window: the chain goes on as though the incident had stayed open.
+/// Steps that fired are not fired again; the next one falls due at its usual time from the
+/// chain's origin (at once if that has passed). An acknowledgement still holds: without an
+/// `ack_timeout` nothing is due; with one, the shifted origin already counts it down.
+pub fn resume(
+    chain: &Chain,
+    policy: &EscalationPolicy,
+    acknowledged: bool,
+    now: DateTime<Utc>,
+) -> Chain {
+    let due_at = if acknowledged && policy.ack_timeout.is_none() {
+        None
+    } else {
+        due(policy, chain.origin, chain.repeat, chain.step).map(|d| d.max(now))
+    };
+    Chain {
+        due_at,
+        ..chain.clone()
+    }
+}
+
+/// An incident's chain as stored, as far as ingest needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredChain {
+    pub chain: Chain,
+    pub acknowledged: bool,
+    /// The policy snapshot the chain runs, if it parsed.
+    pub policy: Option<EscalationPolicy>,
+}
+
+/// What a webhook does to an incident's chain.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChainChange {
+    Keep,
+    /// A new run of `policy` (opened, or reopened with no chain to resume).
+    Start {
+        chain: Chain,
+        policy: EscalationPolicy,
+    },
+    /// The stored run goes on; `policy` is set when the stored one was unusable and the route's
+    /// current policy replaces it.
+    Resume {
+        chain: Chain,
+        policy: Option<EscalationPolicy>,
+    },
+    /// Resolved: nothing more fires.
+    Stop,
+}
+
+/// The chain after a webhook: `opening` is the opened/reopened event the plan carries, if any;
+/// `route_policy` the current config's policy for the incident's route.
+pub fn after_ingest(
+    opening: Option<super::ingest::EventKind>,
+    resolved: bool,
+    stored: Option<&StoredChain>,
+    route_policy: Option<&EscalationPolicy>,
+    now: DateTime<Utc>,
+) -> ChainChange {
+    use super::ingest::EventKind;
+    if resolved {
+        return ChainChange::Stop;
+    }
+    let fresh = |previous: Option<i32>| match route_policy {
+        Some(p) => ChainChange::Start {
+            chain: start(p, previous, now),
+            policy: p.clone(),
+        },
+        None => ChainChange::Keep,
+    };
+    match (opening, stored) {
+        (Some(EventKind::Opened), _) => fresh(None),
+        (Some(EventKind::Reopened), Some(s)) if s.chain.generation > 0 => {
+            match (&s.policy, route_policy) {
+                (Some(p), _) => ChainChange::Resume {
+                    chain: resume(&s.chain, p, s.acknowledged, now),
+                    policy: None,
+                },
+                (None, Some(p)) => ChainChange::Resume {
+                    chain: resume(&s.chain, p, s.acknowledged, now),
+                    policy: Some(p.clone()),
+                },
+                (None, None) => ChainChange::Keep,
+            }
+        }
+        (Some(EventKind::Reopened), s) => fresh(s.map(|s| s.chain.generation)),
+        _ => ChainChange::Keep,
+    }
+}
+
 /// Resolved: nothing more fires.
 pub fn resolve(chain: &Chain) -> Chain {
     Chain {

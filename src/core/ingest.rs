@@ -16,6 +16,9 @@ use crate::alertmanager::{Alert, AlertStatus, Fingerprint};
 pub struct IngestPolicy {
     /// A group that fires again within this long of resolving reopens its incident.
     pub reopen_window: TimeDelta,
+    /// This many reopens within `flapping_window` mark an incident flapping (0: never).
+    pub flapping_reopens: u32,
+    pub flapping_window: TimeDelta,
     /// The severity of alerts without a known `severity` label.
     pub default_severity: Severity,
 }
@@ -42,6 +45,12 @@ pub struct IncidentSnapshot {
     pub resolved_at: Option<DateTime<Utc>>,
     /// The payload time of the resolution.
     pub ended_at: Option<DateTime<Utc>>,
+    /// When it was reopened (server time), oldest first, as far back as the flapping window.
+    pub reopens: Vec<DateTime<Utc>>,
+    /// Already marked flapping.
+    pub flapping: bool,
+    /// Its escalation chain as stored (`None` in a snapshot of a group never seen).
+    pub chain: Option<super::escalation::StoredChain>,
 }
 
 /// One stored alert occurrence.
@@ -63,6 +72,8 @@ pub enum EventKind {
     AlertResolved,
     SeverityChanged,
     Resolved,
+    /// Reopened often enough within the flapping window to be called flapping.
+    Flapping,
 }
 
 impl EventKind {
@@ -75,6 +86,7 @@ impl EventKind {
             EventKind::AlertResolved => "alert_resolved",
             EventKind::SeverityChanged => "severity_changed",
             EventKind::Resolved => "resolved",
+            EventKind::Flapping => "flapping",
         }
     }
 }
@@ -104,6 +116,41 @@ pub struct IncidentWrite {
     pub resolved_at: Option<DateTime<Utc>>,
     /// The latest `endsAt` of the alerts that resolved it; `None` while open.
     pub ended_at: Option<DateTime<Utc>>,
+    /// Set when this message reopens it.
+    pub reopen: Option<Reopen>,
+}
+
+/// A reopen within the window, and what it says about flapping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reopen {
+    /// The reopen times within the flapping window, this one last.
+    pub times: Vec<DateTime<Utc>>,
+    /// This reopen is the one that makes the incident flapping.
+    pub starts_flapping: bool,
+    /// The flapping window `times` covers.
+    pub within: TimeDelta,
+}
+
+/// The reopen at `now` of an incident that was reopened at `before`.
+fn reopen(
+    before: &[DateTime<Utc>],
+    flapping: bool,
+    policy: &IngestPolicy,
+    now: DateTime<Utc>,
+) -> Reopen {
+    let mut times: Vec<DateTime<Utc>> = before
+        .iter()
+        .copied()
+        .filter(|t| now.signed_duration_since(*t) <= policy.flapping_window)
+        .collect();
+    times.push(now);
+    let starts_flapping =
+        !flapping && policy.flapping_reopens > 0 && times.len() >= policy.flapping_reopens as usize;
+    Reopen {
+        times,
+        starts_flapping,
+        within: policy.flapping_window,
+    }
 }
 
 /// An alert occurrence to insert, or to mark resolved.
@@ -182,6 +229,10 @@ pub fn decide<'a>(
     };
     let is_new = opening == Some(EventKind::Opened);
     let previous = current.filter(|i| i.id == incident_id);
+    let reopened = match (opening, previous) {
+        (Some(EventKind::Reopened), Some(p)) => Some(reopen(&p.reopens, p.flapping, policy, now)),
+        _ => None,
+    };
 
     let severity_of = |a: &Alert| Severity::of_labels(&a.labels, policy.default_severity);
     let resolving: Vec<(Fingerprint, DateTime<Utc>)> = resolved
@@ -216,6 +267,9 @@ pub fn decide<'a>(
     if let (Some(kind), Some(at)) = (opening, first_start) {
         let opened_severity = severity_now.or_else(|| late.iter().map(|a| severity_of(a)).max());
         event(kind, None, at, opened_severity);
+        if reopened.as_ref().is_some_and(|r| r.starts_flapping) {
+            event(EventKind::Flapping, None, at, opened_severity);
+        }
     }
     for &alert in &fired {
         writes.push(AlertWrite {
@@ -291,6 +345,7 @@ pub fn decide<'a>(
                 started_at: first_start.unwrap_or(now),
                 resolved_at: None,
                 ended_at: None,
+                reopen: reopened,
             }
         }
         // Late reports for an incident that had already resolved: it stays as it was.
@@ -302,6 +357,7 @@ pub fn decide<'a>(
             started_at: now,
             resolved_at: p.resolved_at,
             ended_at: p.ended_at,
+            reopen: None,
         },
         // Nothing fires any more: the incident resolves, keeping its last severity.
         (None, _) => {
@@ -334,6 +390,7 @@ pub fn decide<'a>(
                 started_at: first_start.unwrap_or(now),
                 resolved_at: Some(now),
                 ended_at: Some(ended_at),
+                reopen: None,
             }
         }
     };
@@ -344,5 +401,7 @@ pub fn decide<'a>(
     })
 }
 
+#[cfg(test)]
+mod chain_tests;
 #[cfg(test)]
 mod tests;

@@ -48,8 +48,9 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     }
     match counts {
         Ok(Ok(counts)) => {
-            for (severity, n) in counts {
-                app.metrics.set_open_incidents(severity.as_str(), n);
+            for (severity, flapping, n) in counts {
+                app.metrics
+                    .set_open_incidents(severity.as_str(), flapping, n);
             }
         }
         Ok(Err(e)) => tracing::debug!(error = %e, "open incident counts unavailable"),

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::routing::post;
 use axum::{Json, Router};
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -35,7 +36,8 @@ async fn receive(
             return Err(ApiError::Unauthorized(why.into()));
         }
     };
-    let result = accept(&app, integration, &headers, body).await;
+    let mut refused_group_key = None;
+    let result = accept(&app, integration, &headers, body, &mut refused_group_key).await;
     let outcome = match &result {
         Ok(Ingested::Changed) => Outcome::Accepted,
         Ok(Ingested::Unchanged) => Outcome::NoChange,
@@ -44,7 +46,14 @@ async fn receive(
             Outcome::Unavailable
         }
         Err(e) => {
-            tracing::info!(integration, error = %e, "webhook refused");
+            // Alertmanager never retries a 4xx: this group's page is lost unless someone acts.
+            let group_key = match &e {
+                ApiError::PayloadTooLarge(_) => refused_group_key.as_deref(),
+                _ => None,
+            };
+            tracing::error!(integration, error = %e, group_key,
+                "webhook refused for good (Alertmanager will not retry it)");
+            app.metrics.body_refused(integration, refusal_reason(e));
             Outcome::Invalid
         }
     };
@@ -61,6 +70,7 @@ async fn accept(
     integration: &str,
     headers: &HeaderMap,
     body: Body,
+    refused_group_key: &mut Option<String>,
 ) -> Result<Ingested, ApiError> {
     let started = Instant::now();
     let content_type = headers
@@ -80,18 +90,17 @@ async fn accept(
     let too_slow =
         |what: &str| ApiError::Unavailable(format!("{what} not done within {timeout:?}"));
     let limit = app.settings.ingest.max_body_bytes;
-    let bytes = tokio::time::timeout_at(deadline, to_bytes(body, limit))
+    let bytes = match tokio::time::timeout_at(deadline, read_body(body, limit))
         .await
         .map_err(|_| too_slow("reading the body"))?
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::PayloadTooLarge(limit)
-            } else {
-                ApiError::BadRequest(format!("body: {e}"))
-            }
-        })?;
+    {
+        BodyRead::Whole(bytes) => bytes,
+        BodyRead::TooLarge { tail } => {
+            *refused_group_key = group_key_in(&tail);
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        BodyRead::Failed(e) => return Err(ApiError::BadRequest(format!("body: {e}"))),
+    };
     let webhook = parse_webhook(&bytes).map_err(|e| ApiError::BadRequest(e.detail))?;
 
     let result = tokio::time::timeout_at(deadline, app.ingestor.ingest(integration, &webhook))
@@ -104,4 +113,93 @@ async fn accept(
         started.elapsed().as_secs_f64(),
     );
     Ok(result)
+}
+
+/// A webhook body as read.
+enum BodyRead {
+    Whole(bytes::Bytes),
+    /// Over the limit: the last bytes of it (Alertmanager writes `groupKey` near the end).
+    TooLarge {
+        tail: Vec<u8>,
+    },
+    Failed(axum::Error),
+}
+
+/// How much of an oversized body is read (and dropped) to find its group key for the log.
+const OVERSIZE_READ_FACTOR: usize = 4;
+const TAIL_BYTES: usize = 8 << 10;
+
+/// Reads up to `limit` bytes; past it, keeps reading (up to a few times the limit) only to keep
+/// the body's tail, so the refusal can name the group whose page is lost.
+async fn read_body(body: Body, limit: usize) -> BodyRead {
+    let mut body = body;
+    let mut whole = Vec::new();
+    let mut tail: Vec<u8> = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) if seen > limit => {
+                tracing::debug!(error = %e, "oversized body ended early");
+                break;
+            }
+            Err(e) => return BodyRead::Failed(e),
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= limit {
+            whole.extend_from_slice(&data);
+            continue;
+        }
+        if tail.is_empty() {
+            tail = std::mem::take(&mut whole);
+        }
+        tail.extend_from_slice(&data);
+        if tail.len() > TAIL_BYTES {
+            tail.drain(..tail.len() - TAIL_BYTES);
+        }
+        if seen > limit.saturating_mul(OVERSIZE_READ_FACTOR) {
+            break;
+        }
+    }
+    if seen > limit {
+        BodyRead::TooLarge { tail }
+    } else {
+        BodyRead::Whole(whole.into())
+    }
+}
+
+/// The `groupKey` string in (the end of) a webhook body, if it is there whole.
+fn group_key_in(tail: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(tail);
+    let at = text.rfind("\"groupKey\"")?;
+    let rest = text[at + "\"groupKey\"".len()..]
+        .trim_start()
+        .strip_prefix(':')?;
+    let mut stream = serde_json::Deserializer::from_str(rest.trim_start()).into_iter::<String>();
+    stream.next()?.ok()
+}
+
+/// The metric label of a 4xx refusal.
+fn refusal_reason(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::PayloadTooLarge(_) => "too_large",
+        ApiError::UnsupportedMediaType(_) => "media_type",
+        _ => "malformed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_key_is_found_at_the_end_of_a_body() {
+        let tail = br#"..."externalURL":"http://am","version":"4","groupKey":"{}:{alertname=\"X\"}","truncatedAlerts":0}"#;
+        assert_eq!(group_key_in(tail).as_deref(), Some(r#"{}:{alertname="X"}"#));
+        assert_eq!(group_key_in(br#""groupKey":"{}:{alertn"#), None);
+        assert_eq!(group_key_in(b"no key here"), None);
+    }
 }

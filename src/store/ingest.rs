@@ -5,7 +5,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
+use crate::core::escalation::{Chain, PolicySnapshot, StoredChain};
 use crate::core::ingest::{GroupSnapshot, IncidentSnapshot, KnownAlert, Plan};
+use crate::core::policy::EscalationPolicy;
 use crate::core::{IncidentStatus, Severity};
 
 /// Whether a plan was committed or lost a race with another writer of the same group.
@@ -16,22 +18,31 @@ pub enum WriteOutcome {
     Conflict,
 }
 
-type GroupRow = (
-    i64,
-    Uuid,
-    String,
-    String,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Vec<Uuid>,
-    Vec<String>,
-    Vec<DateTime<Utc>>,
-    Vec<bool>,
-    Vec<String>,
-);
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    version: i64,
+    id: Uuid,
+    status: String,
+    severity: String,
+    resolved_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    reopen_times: Vec<DateTime<Utc>>,
+    flapping: bool,
+    chain_generation: i32,
+    chain_origin: Option<DateTime<Utc>>,
+    chain_repeat: i32,
+    chain_step: i32,
+    acknowledged: bool,
+    policy_snapshot: Option<serde_json::Value>,
+    a_incident: Vec<Uuid>,
+    a_fingerprint: Vec<String>,
+    a_starts: Vec<DateTime<Utc>>,
+    a_firing: Vec<bool>,
+    a_severity: Vec<String>,
+}
 
-/// Loads the group's latest incident, the known occurrences of `fingerprints`, and the alerts
-/// still firing in that incident — in one round trip.
+/// Loads the group's latest incident (with its chain), the known occurrences of
+/// `fingerprints`, and the alerts still firing in that incident — in one round trip.
 pub async fn load_group(
     pool: &PgPool,
     integration: &str,
@@ -40,12 +51,20 @@ pub async fn load_group(
     fingerprints: &[String],
 ) -> Result<GroupSnapshot, sqlx::Error> {
     let row: Option<GroupRow> = sqlx::query_as(
-        "select g.version, i.id, i.status, i.severity, i.resolved_at, i.ended_at,
-                coalesce(array_agg(a.incident_id) filter (where a.group_id is not null), '{}'),
-                coalesce(array_agg(a.fingerprint) filter (where a.group_id is not null), '{}'),
-                coalesce(array_agg(a.starts_at) filter (where a.group_id is not null), '{}'),
-                coalesce(array_agg(a.status = 'firing') filter (where a.group_id is not null), '{}'),
-                coalesce(array_agg(a.severity) filter (where a.group_id is not null), '{}')
+        "select g.version, i.id, i.status, i.severity, i.resolved_at, i.ended_at, i.reopen_times,
+            i.flapping_since is not null as flapping, i.chain_generation, i.chain_origin,
+            i.chain_repeat, i.chain_step, i.acknowledged_at is not null as acknowledged,
+            i.policy_snapshot,
+            coalesce(array_agg(a.incident_id) filter (where a.group_id is not null), '{}')
+                as a_incident,
+            coalesce(array_agg(a.fingerprint) filter (where a.group_id is not null), '{}')
+                as a_fingerprint,
+            coalesce(array_agg(a.starts_at) filter (where a.group_id is not null), '{}')
+                as a_starts,
+            coalesce(array_agg(a.status = 'firing') filter (where a.group_id is not null), '{}')
+                as a_firing,
+            coalesce(array_agg(a.severity) filter (where a.group_id is not null), '{}')
+                as a_severity
          from incident_groups g
          join incidents i on i.id = g.current_incident_id
          left join alerts a on a.group_id = g.id
@@ -61,44 +80,51 @@ pub async fn load_group(
     .fetch_optional(pool)
     .await?;
 
-    let Some((
-        version,
-        id,
-        status,
-        severity,
-        resolved_at,
-        ended_at,
-        inc,
-        fps,
-        starts,
-        firing,
-        sevs,
-    )) = row
-    else {
+    let Some(r) = row else {
         return Ok(GroupSnapshot::default());
     };
     let corrupt = |what: &str| sqlx::Error::Protocol(format!("unexpected {what} in database"));
-    let alerts = (0..fps.len())
+    let alerts = (0..r.a_fingerprint.len())
         .map(|i| {
             Ok(KnownAlert {
-                incident_id: inc[i],
-                fingerprint: fps[i].parse().map_err(|_| corrupt("fingerprint"))?,
-                starts_at: starts[i],
-                firing: firing[i],
-                severity: sevs[i].parse().map_err(|_| corrupt("severity"))?,
+                incident_id: r.a_incident[i],
+                fingerprint: r.a_fingerprint[i]
+                    .parse()
+                    .map_err(|_| corrupt("fingerprint"))?,
+                starts_at: r.a_starts[i],
+                firing: r.a_firing[i],
+                severity: r.a_severity[i].parse().map_err(|_| corrupt("severity"))?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let chain = StoredChain {
+        chain: Chain {
+            generation: r.chain_generation,
+            origin: r.chain_origin.unwrap_or(DateTime::<Utc>::MIN_UTC),
+            repeat: r.chain_repeat.max(0) as u32,
+            step: r.chain_step.max(0) as usize,
+            due_at: None,
+        },
+        acknowledged: r.acknowledged,
+        policy: r
+            .policy_snapshot
+            .and_then(|v| serde_json::from_value::<PolicySnapshot>(v).ok())
+            .and_then(|p| EscalationPolicy::try_from(&p).ok()),
+    };
     Ok(GroupSnapshot {
-        version,
+        version: r.version,
         incident: Some(IncidentSnapshot {
-            id,
-            status: IncidentStatus::from_db(&status).ok_or_else(|| corrupt("status"))?,
-            severity: severity
+            id: r.id,
+            status: IncidentStatus::from_db(&r.status).ok_or_else(|| corrupt("status"))?,
+            severity: r
+                .severity
                 .parse::<Severity>()
                 .map_err(|_| corrupt("severity"))?,
-            resolved_at,
-            ended_at,
+            resolved_at: r.resolved_at,
+            ended_at: r.ended_at,
+            reopens: r.reopen_times,
+            flapping: r.flapping,
+            chain: Some(chain),
         }),
         alerts,
     })
@@ -114,6 +140,12 @@ pub enum EscalationWrite {
         due_at: Option<DateTime<Utc>>,
         snapshot: serde_json::Value,
     },
+    /// Resume the stored run (reopened within the window): same generation and origin, next
+    /// step due at `due_at`; `snapshot` replaces an unusable stored policy.
+    Resume {
+        due_at: Option<DateTime<Utc>>,
+        snapshot: Option<serde_json::Value>,
+    },
     /// Stop it and cancel the incident's pending notifications (resolved).
     Stop,
 }
@@ -123,6 +155,7 @@ impl EscalationWrite {
         match self {
             EscalationWrite::Keep => "keep",
             EscalationWrite::Start { .. } => "start",
+            EscalationWrite::Resume { .. } => "resume",
             EscalationWrite::Stop => "stop",
         }
     }
@@ -191,6 +224,7 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
 
     let (snapshot, due_at) = match &group.escalation {
         EscalationWrite::Start { due_at, snapshot } => (Some(snapshot), *due_at),
+        EscalationWrite::Resume { due_at, snapshot } => (snapshot.as_ref(), *due_at),
         _ => (None, None),
     };
     let (written, _notified): (i64, i64) = sqlx::query_as(
@@ -215,23 +249,56 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
         ), changed_incident as (
             update incidents
                 set status = $6, severity = $7, resolved_at = $10, ended_at = $11, updated_at = $9,
-                    policy_snapshot = case when $30 = 'start' then $31 else policy_snapshot end,
+                    policy_snapshot = case $30 when 'start' then $31
+                        when 'resume' then coalesce($31, policy_snapshot) else policy_snapshot end,
+                    reopen_times = coalesce($35, reopen_times),
+                    flapping_since = case when $36 then $9 else flapping_since end,
                     chain_generation = chain_generation + (case when $30 = 'start' then 1 else 0 end),
                     chain_origin = case when $30 = 'start' then $9 else chain_origin end,
                     chain_repeat = case when $30 = 'start' then 0 else chain_repeat end,
                     chain_step = case when $30 = 'start' then 0 else chain_step end,
-                    escalation_due_at = case $30 when 'start' then $32 when 'stop' then null
-                        else escalation_due_at end,
+                    escalation_due_at = case $30 when 'start' then $32 when 'resume' then $32
+                        when 'stop' then null else escalation_due_at end,
                     acknowledged_at = case when $30 = 'start' then null else acknowledged_at end,
                     acknowledged_by = case when $30 = 'start' then null else acknowledged_by end,
                     escalation_held_since = case when $30 = 'keep' then escalation_held_since
                         else null end
             where id = $4 and not $27 and exists (select 1 from head)
         ), cancelled as (
-            update outbox set status = 'cancelled'
+            -- Marked, so that a reopen within the window can send them after all.
+            update outbox set status = 'cancelled', last_error = 'cancelled: resolved'
             where incident_id = $4 and status = 'pending' and $30 = 'stop'
                 and exists (select 1 from head)
                 and payload->>'kind' = 'page'
+        ), reinstated as (
+            -- A reopen resumes the chain as though the incident had stayed open: pages its
+            -- resolution cancelled before they left go out after all (unless acknowledged).
+            update outbox o set status = 'pending', last_error = null
+            from incidents i
+            where i.id = $4 and o.incident_id = $4 and $30 = 'resume'
+                and exists (select 1 from head)
+                and o.status = 'cancelled' and o.last_error = 'cancelled: resolved'
+                and o.payload->>'kind' = 'page' and i.acknowledged_at is null
+                and (o.payload->>'generation')::int = i.chain_generation
+        ), reopened_notices as (
+            -- Slack messages are edited and get a thread reply; PagerDuty is triggered again
+            -- where it heard of the resolution. SMS and e-mail hear nothing of a flap.
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select distinct on (o.channel, o.recipient) $4,
+                o.incident_id || ':reopened:' || $9::text || ':' || o.recipient || ':' || o.channel,
+                o.channel, o.recipient,
+                jsonb_build_object('kind', 'reopened', 'incident_id', $4::text,
+                    'recipient', o.recipient, 'channel', o.channel,
+                    'detail', jsonb_build_object('count', $37::int, 'window_minutes', $38::int,
+                        'flapping', $36)),
+                $9, $9
+            from outbox o
+            where o.incident_id = $4 and $30 = 'resume' and exists (select 1 from head)
+                and ((o.channel = 'slack' and o.payload->>'kind' = 'page' and o.status = 'sent')
+                    -- A resolution still queued goes first (order per destination).
+                    or (o.channel = 'pagerduty' and o.payload->>'kind' = 'resolved'
+                        and o.status in ('sent', 'pending')))
+            on conflict (dedup_key) do nothing
         ), resolved_notices as (
             -- Every Slack message and PagerDuty service that showed the incident hears that it
             -- resolved (after the pages to it, by order per destination).
@@ -248,8 +315,11 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                 and o.payload->>'kind' = 'page'
             on conflict (dedup_key) do nothing
         ), notified as (
-            -- Delivered at commit: wakes the timer workers for the new due time.
-            select pg_notify($33, '') from head where $30 = 'start'
+            -- Delivered at commit: wakes the timer workers for the new due time, and the
+            -- dispatchers for notices.
+            select pg_notify($33, '') from head where $30 in ('start', 'resume')
+            union all
+            select pg_notify($39, '') from head where $30 in ('stop', 'resume')
         ), occurrences as (
             insert into alerts as a (group_id, incident_id, fingerprint, starts_at, ends_at, status,
                 severity, alertname, labels, annotations, generator_url, created_at, updated_at)
@@ -308,6 +378,11 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
     .bind(due_at)
     .bind(crate::store::escalation::ESCALATION_CHANNEL)
     .bind(group.external_url)
+    .bind(inc.reopen.as_ref().map(|r| r.times.clone()))
+    .bind(inc.reopen.as_ref().is_some_and(|r| r.starts_flapping))
+    .bind(inc.reopen.as_ref().map_or(0, |r| r.times.len() as i32))
+    .bind(inc.reopen.as_ref().map_or(0, |r| r.within.num_minutes() as i32))
+    .bind(super::outbox::OUTBOX_CHANNEL)
     .fetch_one(db)
     .await?;
     Ok(if written == 1 {

@@ -30,6 +30,7 @@ struct Claimed {
     generator_url: Option<String>,
     external_url: Option<String>,
     acknowledged_by: Option<String>,
+    flapping: bool,
     was_leased: bool,
     destinations: i64,
 }
@@ -152,6 +153,7 @@ const CLAIM: &str = "with recursive skip as (
     returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
         o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
         first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
+        i.flapping_since is not null as flapping,
         due.was_leased, counts.destinations";
 
 impl Claimed {
@@ -168,6 +170,7 @@ impl Claimed {
             generator_url: row.generator_url.filter(|u| !u.is_empty()),
             external_url: row.external_url,
             acknowledged_by: row.acknowledged_by,
+            flapping: row.flapping,
         };
         let delivery = Delivery {
             id: row.id,

@@ -28,6 +28,7 @@ pub struct IncidentFilter {
 const SUMMARY: &str = "
     select i.id, i.number, i.status, i.severity, i.route, i.group_labels, i.opened_at,
         i.acknowledged_at, i.acknowledged_by, i.snoozed_until, i.resolved_at, i.resolved_by,
+        i.flapping_since,
         coalesce(i.group_labels->>'service', first.labels->>'service') as service,
         coalesce(i.group_labels->>'team', first.labels->>'team') as team,
         coalesce(first.title, 'alert') as title
@@ -52,6 +53,7 @@ struct SummaryRow {
     snoozed_until: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
     resolved_by: Option<String>,
+    flapping_since: Option<DateTime<Utc>>,
     service: Option<String>,
     team: Option<String>,
     title: String,
@@ -67,6 +69,7 @@ impl SummaryRow {
             "acknowledged_at": self.acknowledged_at, "acknowledged_by": self.acknowledged_by,
             "snoozed_until": self.snoozed_until, "resolved_at": self.resolved_at,
             "resolved_by": self.resolved_by,
+            "flapping": self.flapping_since.is_some(), "flapping_since": self.flapping_since,
         })
     }
 }

@@ -4,23 +4,25 @@ use sqlx::PgPool;
 
 use crate::core::Severity;
 
-/// How many incidents are open, per severity.
+/// How many incidents are open, per severity and flapping or not (every pair, zeros included).
 pub async fn open_incidents_by_severity(
     pool: &PgPool,
-) -> Result<Vec<(Severity, i64)>, sqlx::Error> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select severity, count(*) from incidents where status = 'open' group by severity",
+) -> Result<Vec<(Severity, bool, i64)>, sqlx::Error> {
+    let rows: Vec<(String, bool, i64)> = sqlx::query_as(
+        "select severity, flapping_since is not null, count(*) from incidents
+         where status = 'open' group by 1, 2",
     )
     .fetch_all(pool)
     .await?;
     Ok(Severity::ALL
         .into_iter()
-        .map(|sev| {
+        .flat_map(|sev| [(sev, false), (sev, true)])
+        .map(|(sev, flapping)| {
             let n = rows
                 .iter()
-                .find(|(s, _)| s == sev.as_str())
-                .map_or(0, |(_, n)| *n);
-            (sev, n)
+                .find(|(s, f, _)| s == sev.as_str() && *f == flapping)
+                .map_or(0, |(_, _, n)| *n);
+            (sev, flapping, n)
         })
         .collect())
 }

@@ -184,7 +184,9 @@ async fn steps_fire_on_time_once_and_resolve_cancels_what_is_pending() {
     );
     assert_eq!(kinds(&db, "escalated").await, 2);
 
-    // Reopened within the window: the chain restarts, as new pages.
+    // Reopened within the window: the chain resumes as though it had stayed open. The pages
+    // its resolution cancelled go out after all, nothing that fired fires again, and the
+    // manager's step keeps its time from the first opening (15 min).
     server
         .clock
         .set(crate::support::t0() + TimeDelta::minutes(8));
@@ -197,9 +199,25 @@ async fn steps_fire_on_time_once_and_resolve_cancels_what_is_pending() {
             None,
         )]))
         .await;
+    assert_eq!(w.run_once().await.unwrap(), 0);
+    let pages = outbox(&db).await;
+    assert_eq!(pages.len(), 6);
+    assert!(
+        pages.iter().all(|(_, _, status)| status == "pending"),
+        "{pages:?}"
+    );
+    server
+        .clock
+        .set(crate::support::t0() + TimeDelta::minutes(15));
     assert_eq!(w.run_once().await.unwrap(), 1);
-    assert_eq!(outbox(&db).await.len(), 9);
+    let pages = outbox(&db).await;
+    assert_eq!(pages.len(), 7);
+    assert_eq!(
+        pages[6],
+        ("user:carol".into(), "sms".into(), "pending".into())
+    );
     assert_eq!(kinds(&db, "escalated").await, 3);
+    assert_eq!(kinds(&db, "reopened").await, 1);
 }
 
 #[tokio::test]

@@ -160,8 +160,11 @@ fn cases() -> Vec<Case> {
             "alerts[1].labels.alertname: missing",
         ),
         case(
-            "3 MiB body",
-            format!("{{\"pad\":\"{}\"}}", "x".repeat(3 << 20)),
+            "body over the default limit",
+            format!(
+                "{{\"pad\":\"{}\"}}",
+                "x".repeat(alertrouter::config::DEFAULT_MAX_BODY_BYTES + 1)
+            ),
             413,
             "body larger than",
         ),

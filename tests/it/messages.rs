@@ -31,6 +31,7 @@ fn delivery(severity: &str, number: i64, title: &str) -> Delivery {
             generator_url: Some("http://prometheus:9090/graph?g0.expr=errors".into()),
             external_url: None,
             acknowledged_by: None,
+            flapping: false,
         },
         redelivery: false,
         deferrals: 0,

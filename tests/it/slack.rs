@@ -235,6 +235,7 @@ fn the_critical_message_matches_its_golden_file() {
         generator_url: Some("http://prometheus:9090/graph?g0.expr=errors".into()),
         external_url: Some("http://alertmanager:9093".into()),
         acknowledged_by: None,
+        flapping: false,
     };
     let rendered =
         serde_json::to_string_pretty(&blocks(&incident, Some("U0ALICE"))).unwrap() + "\n";

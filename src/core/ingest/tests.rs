@@ -7,18 +7,20 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn policy() -> IngestPolicy {
+pub(super) fn policy() -> IngestPolicy {
     IngestPolicy {
         reopen_window: TimeDelta::minutes(5),
+        flapping_reopens: 3,
+        flapping_window: TimeDelta::minutes(10),
         default_severity: Severity::Warning,
     }
 }
 
-fn t(minutes: i64) -> DateTime<Utc> {
+pub(super) fn t(minutes: i64) -> DateTime<Utc> {
     "2026-11-25T12:00:00Z".parse::<DateTime<Utc>>().unwrap() + TimeDelta::minutes(minutes)
 }
 
-fn alert(instance: u8, severity: &str, starts: i64, resolved_at: Option<i64>) -> Alert {
+pub(super) fn alert(instance: u8, severity: &str, starts: i64, resolved_at: Option<i64>) -> Alert {
     let labels: BTreeMap<String, String> = [
         ("alertname", "X".to_string()),
         ("instance", format!("i{instance}")),
@@ -44,16 +46,18 @@ fn alert(instance: u8, severity: &str, starts: i64, resolved_at: Option<i64>) ->
 
 /// What the store would hold for one group, applied exactly as the SQL applies a plan.
 #[derive(Default)]
-struct Model {
+pub(super) struct Model {
     version: i64,
-    current: Option<Uuid>,
-    incidents: HashMap<Uuid, IncidentWrite>,
+    pub(super) current: Option<Uuid>,
+    pub(super) incidents: HashMap<Uuid, IncidentWrite>,
     alerts: HashMap<(Fingerprint, DateTime<Utc>), KnownAlert>,
-    events: Vec<Event>,
+    pub(super) events: Vec<Event>,
+    reopens: HashMap<Uuid, Vec<DateTime<Utc>>>,
+    flapping: HashSet<Uuid>,
 }
 
 impl Model {
-    fn snapshot(&self, message: &[Alert]) -> GroupSnapshot {
+    pub(super) fn snapshot(&self, message: &[Alert]) -> GroupSnapshot {
         let fps: HashSet<Fingerprint> = message.iter().map(|a| a.fingerprint).collect();
         GroupSnapshot {
             version: self.version,
@@ -65,6 +69,9 @@ impl Model {
                     severity: i.severity,
                     resolved_at: i.resolved_at,
                     ended_at: i.ended_at,
+                    reopens: self.reopens.get(&id).cloned().unwrap_or_default(),
+                    flapping: self.flapping.contains(&id),
+                    chain: None,
                 }
             }),
             alerts: self
@@ -79,8 +86,14 @@ impl Model {
         }
     }
 
-    fn apply(&mut self, plan: &Plan<'_>) {
+    pub(super) fn apply(&mut self, plan: &Plan<'_>) {
         self.version += 1;
+        if let Some(r) = &plan.incident.reopen {
+            self.reopens.insert(plan.incident.id, r.times.clone());
+            if r.starts_flapping {
+                self.flapping.insert(plan.incident.id);
+            }
+        }
         self.current = Some(plan.incident.id);
         let started_at = self
             .incidents

@@ -30,8 +30,10 @@ pub fn settings(database_url: &str) -> Settings {
         },
         ingest: IngestSettings {
             reopen_window: Duration::from_secs(300),
+            flapping_reopens: 3,
+            flapping_window: Duration::from_secs(600),
             default_severity: Severity::Warning,
-            max_body_bytes: 2 << 20,
+            max_body_bytes: alertrouter::config::DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(3),
             dedup_cache_entries: 1024,
         },
