@@ -30,7 +30,7 @@ pub struct App {
 
 impl App {
     /// Builds the app; the pool connects lazily, so this succeeds while Postgres is down.
-    pub fn new(settings: Settings, clock: Arc<dyn Clock>) -> Result<Arc<App>, sqlx::Error> {
+    pub fn new(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<App>> {
         let pool = store::pool(&settings.database)?;
         let metrics = Arc::new(Metrics::new());
         let live = Arc::new(Live::new(Reloadable::from_settings(&settings)));
@@ -60,7 +60,7 @@ impl App {
         Ok(Arc::new(App {
             jwks: Arc::new(crate::http::api::jwks::Jwks::new(
                 settings.api.jwt.jwks_url.clone(),
-            )),
+            )?),
             api_limits: Limits::new(clock.clone(), &rates),
             live,
             settings,

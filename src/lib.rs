@@ -22,6 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use crate::app::App;
@@ -56,7 +57,13 @@ pub async fn serve(
             .clone()
             .run(app.settings.api.jwt.jwks_refresh, stopping.clone()),
     );
-    let worker = app.settings.role.runs_workers().then(|| {
+    let channels = match app.settings.role.runs_workers() {
+        true => Some(
+            Channels::new(&app.settings.channels).context("building the channels' HTTP clients")?,
+        ),
+        false => None,
+    };
+    let worker = channels.map(|channels| {
         let worker = EscalationWorker::new(
             app.pool.clone(),
             app.clock.clone(),
@@ -69,7 +76,7 @@ pub async fn serve(
             app.clock.clone(),
             app.live.clone(),
             app.metrics.clone(),
-            Channels::new(&app.settings.channels),
+            channels,
             DispatchSettings::default(),
         );
         let stopping_too = stopping.clone();

@@ -33,31 +33,35 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// The senders `settings` describe.
-    pub fn new(settings: &ChannelSettings) -> Self {
-        Channels {
-            webhook: WebhookChannel::new(settings.webhook_timeout, settings.webhook_secret.clone()),
+    /// The senders `settings` describe; fails only if an HTTP client cannot be built (no TLS
+    /// roots), which is reported at start rather than found at the first page.
+    pub fn new(settings: &ChannelSettings) -> Result<Self, reqwest::Error> {
+        Ok(Channels {
+            webhook: WebhookChannel::new(
+                settings.webhook_timeout,
+                settings.webhook_secret.clone(),
+            )?,
             pagerduty: PagerDutyChannel::new(
                 settings.pagerduty_url.clone(),
                 settings.pagerduty_timeout,
                 settings.templates.clone(),
-            ),
+            )?,
             pagerduty_default_service: settings.pagerduty_default_service.clone(),
             sms: SmsChannel::new(
                 settings.sms.clone(),
                 settings.sms_timeout,
                 settings.templates.clone(),
-            ),
+            )?,
             slack: SlackChannel::new(
                 settings.slack_url.clone(),
                 settings.slack_token.clone(),
                 settings.slack_timeout,
                 settings.templates.clone(),
-            ),
+            )?,
             email: EmailChannel::new(settings.email.as_ref(), settings.templates.clone())
                 .with_links(settings.ack_links.clone()),
             rate_limits: settings.rate_limits.clone(),
-        }
+        })
     }
 }
 

@@ -22,16 +22,17 @@ pub struct PagerDutyChannel {
 
 impl PagerDutyChannel {
     /// A sender posting to `url` (PagerDuty's `https://events.pagerduty.com/v2/enqueue`).
-    pub fn new(url: String, timeout: Duration, templates: Arc<Templates>) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .unwrap_or_default();
-        PagerDutyChannel {
+    pub fn new(
+        url: String,
+        timeout: Duration,
+        templates: Arc<Templates>,
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(PagerDutyChannel {
             client,
             url,
             templates,
-        }
+        })
     }
 
     /// Triggers the incident on the service whose routing key is given, or resolves it there

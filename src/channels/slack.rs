@@ -41,17 +41,14 @@ impl SlackChannel {
         token: Option<SecretString>,
         timeout: Duration,
         templates: Arc<Templates>,
-    ) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .unwrap_or_default();
-        SlackChannel {
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(SlackChannel {
             client,
             base_url,
             token,
             templates,
-        }
+        })
     }
 
     /// Posts the incident's message, or edits it and replies in its thread when it exists.
@@ -168,7 +165,16 @@ impl SlackChannel {
                 error: format!("Slack {method}: HTTP {status}"),
             });
         }
-        let json: Value = response.json().await.unwrap_or_default();
+        let json: Value = match response.json().await {
+            Ok(json) => json,
+            // A proxy's error page, a cut-off answer: not Slack's word that the message is bad.
+            Err(e) => {
+                return Err(SendResult::Retry {
+                    after,
+                    error: format!("Slack {method}: HTTP {status} with an unreadable body: {e}"),
+                });
+            }
+        };
         if json["ok"].as_bool() == Some(true) {
             return Ok(json);
         }

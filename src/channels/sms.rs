@@ -44,16 +44,13 @@ impl SmsChannel {
         provider: Option<SmsProvider>,
         timeout: Duration,
         templates: Arc<Templates>,
-    ) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .unwrap_or_default();
-        SmsChannel {
+    ) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(SmsChannel {
             client,
             provider,
             templates,
-        }
+        })
     }
 
     /// Texts `to` (E.164) about the delivery's incident.

@@ -20,13 +20,14 @@ pub struct WebhookChannel {
 
 impl WebhookChannel {
     /// A sender with a per-request timeout and an optional signing secret.
-    pub fn new(timeout: Duration, secret: Option<SecretString>) -> Self {
+    pub fn new(timeout: Duration, secret: Option<SecretString>) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("alertrouter/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        WebhookChannel { client, secret }
+            // A redirect is a failure to deliver, not an invitation to post elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(WebhookChannel { client, secret })
     }
 
     /// Posts the delivery's event to `url`.

@@ -68,7 +68,8 @@ pub async fn next_escalation_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>,
 
 /// An incident's chain, locked for this transaction.
 pub struct ChainRow {
-    pub snapshot: Option<PolicySnapshot>,
+    /// The stored policy snapshot: `Err` says why it could not be read.
+    pub snapshot: Result<Option<PolicySnapshot>, String>,
     pub chain: Chain,
     pub status: String,
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -78,11 +79,14 @@ pub struct ChainRow {
 }
 
 impl ChainRow {
-    /// The policy the chain runs, as stored when it started.
-    pub fn policy(&self) -> Option<EscalationPolicy> {
-        self.snapshot
-            .as_ref()
-            .and_then(|s| EscalationPolicy::try_from(s).ok())
+    /// The policy the chain runs, as stored when it started; `Err` says why it is unusable
+    /// (no snapshot, or one that does not parse).
+    pub fn policy(&self) -> Result<EscalationPolicy, String> {
+        match &self.snapshot {
+            Ok(Some(s)) => EscalationPolicy::try_from(s),
+            Ok(None) => Err("no policy snapshot".into()),
+            Err(e) => Err(e.clone()),
+        }
     }
 }
 
@@ -136,7 +140,10 @@ async fn lock_chain(
             route,
             held_since,
         )| ChainRow {
-            snapshot: snapshot.and_then(|v| serde_json::from_value(v).ok()),
+            snapshot: snapshot
+                .map(serde_json::from_value::<PolicySnapshot>)
+                .transpose()
+                .map_err(|e| e.to_string()),
             chain: Chain {
                 generation,
                 origin: origin.unwrap_or(DateTime::<Utc>::MIN_UTC),

@@ -134,9 +134,36 @@ impl EscalationWorker {
         };
         let now = self.clock.now();
         let live = self.live.get();
-        let Some(policy) = row.policy() else {
-            store::record_fired_steps(&mut tx, id, &resolve(&row.chain), &[], now, false).await?;
-            return tx.commit().await;
+        let policy = match row.policy() {
+            Ok(policy) => policy,
+            Err(why) => {
+                // Never a silent end: the route's current policy (or the tree's default) goes on.
+                let route = live.routes.find(&row.route);
+                let name = route
+                    .and_then(|r| r.policy.clone())
+                    .or_else(|| live.routes.policy.clone());
+                let fallback = name.as_ref().and_then(|n| live.policies.policies.get(n));
+                tracing::error!(incident = %id, reason = %why, fallback = ?name,
+                    "the incident's stored policy is unusable; its route's current policy takes over");
+                self.metrics.chain_fallback("unreadable_snapshot");
+                match fallback {
+                    Some(p) => p.clone(),
+                    None => {
+                        tracing::error!(incident = %id,
+                            "no policy to fall back to: the chain stops and nobody is paged");
+                        store::record_fired_steps(
+                            &mut tx,
+                            id,
+                            &resolve(&row.chain),
+                            &[],
+                            now,
+                            false,
+                        )
+                        .await?;
+                        return tx.commit().await;
+                    }
+                }
+            }
         };
         let mut quiet = None;
         if row.status == "open" && row.chain.due_at.is_some() {

@@ -12,9 +12,19 @@ use sqlx::postgres::PgListener;
 
 /// A listener on a NOTIFY channel; `None` (polling only) if it cannot connect now.
 pub(crate) async fn listen(pool: &PgPool, channel: &str) -> Option<PgListener> {
-    let mut listener = PgListener::connect_with(pool).await.ok()?;
-    listener.listen(channel).await.ok()?;
-    Some(listener)
+    let listening = async {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen(channel).await?;
+        Ok::<_, sqlx::Error>(listener)
+    };
+    match listening.await {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            // Work is still found by the poll, only later.
+            tracing::warn!(channel, error = %e, "cannot LISTEN; polling only");
+            None
+        }
+    }
 }
 
 /// Waits for a notification, `wait`, or shutdown, whichever comes first.

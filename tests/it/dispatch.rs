@@ -539,7 +539,8 @@ async fn a_crash_between_send_and_record_causes_one_counted_redelivery() {
     let channel = alertrouter::channels::webhook::WebhookChannel::new(
         Duration::from_secs(5),
         Some(SecretString::from(SECRET.to_string())),
-    );
+    )
+    .unwrap();
     channel.send(&url, &claimed[0].0, now).await;
     assert_eq!(
         dispatcher.run_once().await.unwrap(),

@@ -113,7 +113,7 @@ pub fn dispatcher_for(
         server.clock.clone() as Arc<dyn Clock>,
         server.app.live.clone(),
         metrics,
-        alertrouter::channels::Channels::new(&channels),
+        alertrouter::channels::Channels::new(&channels).unwrap(),
         alertrouter::workers::dispatcher::DispatchSettings::default(),
     )
 }

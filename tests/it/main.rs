@@ -4,6 +4,7 @@
 mod actions;
 mod alertmanager_e2e;
 mod binary;
+mod chain_fallback;
 mod dispatch;
 mod email;
 mod escalation;

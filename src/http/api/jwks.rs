@@ -22,16 +22,15 @@ pub struct Jwks {
 
 impl Jwks {
     /// Keys from `url`, none until the first fetch.
-    pub fn new(url: Option<String>) -> Self {
-        Jwks {
+    pub fn new(url: Option<String>) -> Result<Self, reqwest::Error> {
+        Ok(Jwks {
             url,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
+                .build()?,
             keys: RwLock::new(Arc::new(Vec::new())),
             last_fetch: Mutex::new(None),
-        }
+        })
     }
 
     /// Whether a URL is configured.
