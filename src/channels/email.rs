@@ -168,10 +168,33 @@ pub fn render_with_link(
     let inc = &delivery.incident;
     let mut ctx = context(inc, &inc.title, Some(delivery), "");
     ctx["ack_url"] = serde_json::json!(ack_url);
+    // Only http(s) URLs become links (a `javascript:` runbook URL links nowhere).
+    for path in [
+        "/incident/annotations/runbook_url",
+        "/incident/annotations/dashboard_url",
+        "/incident/generator_url",
+    ] {
+        if let Some(v) = ctx.pointer_mut(path)
+            && !v.as_str().is_some_and(super::slack_text::is_web_url)
+        {
+            *v = serde_json::Value::Null;
+        }
+    }
     let subject = templates.text("email_subject.txt", &ctx);
     let text = templates.text("email_text.txt", &ctx);
     let html = templates.text("email_html.html", &ctx);
-    (subject.trim().to_string(), text, html)
+    (subject_line(&subject), text, html)
+}
+
+/// One line (no CR/LF or other control characters can reach the header), at most 200
+/// characters, cut on a character boundary.
+fn subject_line(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let words: Vec<&str> = one_line.split_whitespace().collect();
+    super::slack_text::cut(&words.join(" "), 200)
 }
 
 fn message(

@@ -5,6 +5,7 @@ pub mod email;
 pub mod links;
 pub mod pagerduty;
 pub mod slack;
+pub mod slack_text;
 pub mod sms;
 pub mod sms_http;
 pub mod templates;
@@ -105,7 +106,8 @@ pub struct IncidentSummary {
     /// The `summary` annotation of its first alert, else that alert's name.
     pub title: String,
     pub group_labels: serde_json::Value,
-    /// Annotations and source link of its first alert.
+    /// Labels, annotations and source link of its first alert.
+    pub alert_labels: serde_json::Value,
     pub annotations: serde_json::Value,
     pub generator_url: Option<String>,
     /// The reporting Alertmanager's externalURL.
@@ -117,6 +119,21 @@ pub struct IncidentSummary {
 }
 
 impl IncidentSummary {
+    /// The links a message shows — runbook, dashboard, source, silence — as (URL, label), only
+    /// those that are http(s) URLs.
+    pub fn links(&self) -> Vec<(String, &'static str)> {
+        let url = |key: &str| self.annotations[key].as_str().map(str::to_string);
+        [
+            (url("runbook_url"), "Runbook"),
+            (url("dashboard_url"), "Dashboard"),
+            (self.generator_url.clone(), "Source"),
+            (self.silence_url(), "Silence"),
+        ]
+        .into_iter()
+        .filter_map(|(u, label)| u.filter(|u| slack_text::is_web_url(u)).map(|u| (u, label)))
+        .collect()
+    }
+
     /// Alertmanager's new-silence page, pre-filled with the incident's group labels as matchers.
     pub fn silence_url(&self) -> Option<String> {
         let base = self.external_url.as_deref()?.trim_end_matches('/');
@@ -217,6 +234,7 @@ mod tests {
             severity: "critical".into(),
             title: "t".into(),
             group_labels: serde_json::json!({"alertname": "High \"5xx\"", "service": "web"}),
+            alert_labels: serde_json::Value::Null,
             annotations: serde_json::Value::Null,
             generator_url: None,
             external_url: Some("http://am:9093/".into()),

@@ -121,9 +121,10 @@ pub fn trigger_event(
         "event_action": "trigger",
         "dedup_key": inc.id.to_string(),
         "client": "alertrouter",
+        "links": links(inc),
         "payload": {
             "summary": summary,
-            "source": "alertrouter",
+            "source": source(inc),
             "severity": severity(&inc.severity),
             "custom_details": {
                 "incident": format!("INC-{}", inc.number),
@@ -133,4 +134,29 @@ pub fn trigger_event(
             },
         },
     })
+}
+
+/// What PagerDuty shows as the affected system: the alert's `instance`, else its `job`, else
+/// its `service` (cut to 255 characters), else alertrouter.
+fn source(inc: &super::IncidentSummary) -> String {
+    ["instance", "job", "service"]
+        .iter()
+        .find_map(|k| {
+            inc.alert_labels[*k]
+                .as_str()
+                .or(inc.group_labels[*k].as_str())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        })
+        .map_or("alertrouter".to_string(), |v| {
+            super::slack_text::cut(v, 255)
+        })
+}
+
+/// Runbook, dashboard, source and silence links, http(s) only.
+fn links(inc: &super::IncidentSummary) -> Vec<serde_json::Value> {
+    inc.links()
+        .into_iter()
+        .map(|(href, text)| serde_json::json!({"href": href, "text": text}))
+        .collect()
 }

@@ -187,6 +187,7 @@ mod tests {
                 severity: "critical".into(),
                 title: title.into(),
                 group_labels: serde_json::Value::Null,
+                alert_labels: serde_json::Value::Null,
                 annotations: serde_json::Value::Null,
                 generator_url: None,
                 external_url: None,

@@ -183,6 +183,7 @@ fn sample_context() -> Value {
         severity: "critical".into(),
         title: "sample".into(),
         group_labels: json!({"alertname": "Sample"}),
+        alert_labels: serde_json::Value::Null,
         annotations: json!({"description": "d", "runbook_url": "https://example/runbook"}),
         generator_url: Some("https://example/graph".into()),
         external_url: None,

@@ -26,6 +26,7 @@ struct Claimed {
     severity: String,
     group_labels: serde_json::Value,
     title: Option<String>,
+    alert_labels: Option<serde_json::Value>,
     annotations: Option<serde_json::Value>,
     generator_url: Option<String>,
     external_url: Option<String>,
@@ -143,7 +144,7 @@ const CLAIM: &str = "with recursive skip as (
     update outbox o set lease_owner = $1, lease_until = $3
     from due, counts, incidents i
     left join lateral (
-        select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations,
+        select coalesce(a.annotations->>'summary', a.alertname) as title, a.annotations, a.labels,
                a.generator_url
         -- group_id leads the alerts key, so this is an index lookup.
         from alerts a where a.group_id = i.group_id and a.incident_id = i.id
@@ -152,7 +153,7 @@ const CLAIM: &str = "with recursive skip as (
     where o.id = due.id and i.id = o.incident_id and counts.channel = o.channel
     returning o.id, o.dedup_key, o.channel, o.recipient, o.payload, o.attempts, o.deferrals,
         o.created_at, i.id as incident_id, i.number, i.status, i.severity, i.group_labels,
-        first.title, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
+        first.title, first.labels as alert_labels, first.annotations, first.generator_url, i.external_url, i.acknowledged_by,
         i.flapping_since is not null as flapping,
         due.was_leased, counts.destinations";
 
@@ -166,6 +167,7 @@ impl Claimed {
             severity: row.severity,
             group_labels: row.group_labels,
             title: row.title.unwrap_or_else(|| "alert".into()),
+            alert_labels: row.alert_labels.unwrap_or_default(),
             annotations: row.annotations.unwrap_or_default(),
             generator_url: row.generator_url.filter(|u| !u.is_empty()),
             external_url: row.external_url,

@@ -84,6 +84,8 @@ impl Dispatcher {
         channels: Channels,
         settings: DispatchSettings,
     ) -> Self {
+        let mut channels = channels;
+        channels.slack.count_fallbacks_in(metrics.clone());
         Dispatcher {
             limits: Limits::new(clock.clone(), &channels.rate_limits),
             id: Uuid::now_v7(),

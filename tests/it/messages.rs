@@ -24,6 +24,7 @@ fn delivery(severity: &str, number: i64, title: &str) -> Delivery {
             severity: severity.into(),
             title: title.into(),
             group_labels: json!({"alertname": "HighErrorRate", "service": "checkout"}),
+            alert_labels: serde_json::Value::Null,
             annotations: json!({
                 "description": "5xx responses above 5% for 10 minutes.",
                 "runbook_url": "https://runbooks.example/higherrorrate",
@@ -77,7 +78,7 @@ fn render_all(templates: &Templates) -> String {
     out
 }
 
-fn golden(name: &str, rendered: &str) {
+pub fn golden(name: &str, rendered: &str) {
     let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, rendered).unwrap();

@@ -228,6 +228,7 @@ fn the_critical_message_matches_its_golden_file() {
         severity: "critical".into(),
         title: "HighErrorRate on web-1".into(),
         group_labels: json!({"alertname": "HighErrorRate", "service": "web"}),
+        alert_labels: serde_json::Value::Null,
         annotations: json!({
             "description": "5xx above 5% for 10 minutes.",
             "runbook_url": "https://runbooks.example/higherrorrate",
