@@ -33,7 +33,13 @@ enum Command {
     /// Apply the database migrations and exit.
     Migrate(ConfigArg),
     /// Validate the configuration and print a one-line summary.
-    CheckConfig(ConfigArg),
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A secret file that does not exist is an error (by default a warning naming it).
+        #[arg(long)]
+        strict: bool,
+    },
     /// Dry run: route a webhook body and print the incidents and paging plans it would make.
     Simulate {
         #[command(flatten)]
@@ -102,6 +108,17 @@ impl ConfigArg {
             .or_else(|| default.exists().then_some(default));
         Settings::load(path.as_deref(), env).map_err(|e| format!("config error: {e}"))
     }
+
+    /// Loads what needs no secrets: a missing secret file is a warning, returned.
+    fn load_without_secrets(&self, env: EnvLookup<'_>) -> Result<(Settings, Vec<String>), String> {
+        let default = PathBuf::from("alertrouter.yaml");
+        let path = self
+            .config
+            .clone()
+            .or_else(|| default.exists().then_some(default));
+        Settings::load_without_secrets(path.as_deref(), env)
+            .map_err(|e| format!("config error: {e}"))
+    }
 }
 
 fn main() -> ExitCode {
@@ -124,8 +141,19 @@ fn main() -> ExitCode {
 
 async fn execute(command: Command) -> Result<(), String> {
     match command {
-        Command::CheckConfig(arg) => {
-            let settings = arg.load_with(&offline_env)?;
+        Command::CheckConfig {
+            config: arg,
+            strict,
+        } => {
+            let settings = if strict {
+                arg.load_with(&offline_env)?
+            } else {
+                let (settings, warnings) = arg.load_without_secrets(&offline_env)?;
+                for w in warnings {
+                    eprintln!("warning: {w}");
+                }
+                settings
+            };
             settings
                 .require_integrations()
                 .map_err(|e| format!("config error: {e}"))?;
@@ -137,7 +165,7 @@ async fn execute(command: Command) -> Result<(), String> {
             payload,
             at,
         } => {
-            let settings = config.load_with(&offline_env)?;
+            let (settings, _) = config.load_without_secrets(&offline_env)?;
             let body =
                 std::fs::read(&payload).map_err(|e| format!("{}: {e}", payload.display()))?;
             let text =
@@ -150,7 +178,7 @@ async fn execute(command: Command) -> Result<(), String> {
             schedule,
             at,
         } => {
-            let settings = config.load_with(&offline_env)?;
+            let (settings, _) = config.load_without_secrets(&offline_env)?;
             let text = alertrouter::simulate::oncall(
                 &settings,
                 schedule.as_deref(),

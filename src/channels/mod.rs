@@ -3,6 +3,7 @@
 
 pub mod email;
 pub mod links;
+pub mod log;
 pub mod pagerduty;
 pub mod slack;
 pub mod slack_text;
@@ -29,6 +30,8 @@ pub struct Channels {
     pub sms: SmsChannel,
     pub slack: SlackChannel,
     pub email: EmailChannel,
+    /// Channels whose messages are logged instead of sent (`channels.log`).
+    pub log: log::LogChannel,
     /// Rate limits per channel.
     pub rate_limits: std::collections::BTreeMap<String, crate::workers::limits::ChannelRates>,
 }
@@ -61,6 +64,7 @@ impl Channels {
             )?,
             email: EmailChannel::new(settings.email.as_ref(), settings.templates.clone())
                 .with_links(settings.ack_links.clone()),
+            log: log::LogChannel::new(settings.log.clone(), settings.templates.clone()),
             rate_limits: settings.rate_limits.clone(),
         })
     }

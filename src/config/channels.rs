@@ -46,6 +46,8 @@ pub struct ChannelSettings {
     pub ack_links: Option<Arc<crate::channels::links::LinkSigner>>,
     /// Rate limits per channel (defaults for those not configured).
     pub rate_limits: BTreeMap<String, ChannelRates>,
+    /// Channels whose messages are written to the log instead of sent (trying it out).
+    pub log: std::collections::BTreeSet<String>,
 }
 
 impl Default for ChannelSettings {
@@ -68,6 +70,7 @@ impl Default for ChannelSettings {
             templates: Arc::new(Templates::default()),
             ack_links: None,
             rate_limits: default_rates(),
+            log: Default::default(),
         }
     }
 }
@@ -83,6 +86,28 @@ impl ChannelSettings {
 }
 
 impl Validator<'_> {
+    /// `channels.log`: known channel names only.
+    fn log_channels(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, ConfigError> {
+        const KNOWN: [&str; 5] = ["slack", "sms", "email", "pagerduty", "webhook"];
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if KNOWN.contains(&n.as_str()) {
+                    Ok(n.clone())
+                } else {
+                    Err(self.error(
+                        format!("channels.log[{i}]"),
+                        format!("{n:?} is not one of {}", KNOWN.join(", ")),
+                    ))
+                }
+            })
+            .collect()
+    }
+
     /// The channel settings, checked against the policies they name.
     pub(super) fn channels(
         &self,
@@ -158,6 +183,7 @@ impl Validator<'_> {
             ack_links: None,
             sms_timeout: self.duration("channels.sms.timeout", file.sms.timeout.clone(), "10s")?,
             rate_limits: self.rate_limits(&file.rate_limits)?,
+            log: self.log_channels(&file.log)?,
         };
         if let Some(name) = channels
             .pagerduty_default_service

@@ -44,6 +44,8 @@ pub struct ChannelsFile {
     pub email: EmailFile,
     /// Per channel: `per_destination` and `global` rates (`5/15m`) or `off`.
     pub rate_limits: std::collections::BTreeMap<String, RateLimitFile>,
+    /// Channels whose messages are logged instead of sent.
+    pub log: Vec<String>,
 }
 
 /// `channels.rate_limits.<channel>:`.

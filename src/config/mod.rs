@@ -147,6 +147,24 @@ pub fn process_env(name: &str) -> Option<String> {
 impl Settings {
     /// Loads defaults, then `path` (if given), then the environment, and validates the result.
     pub fn load(path: Option<&Path>, env: EnvLookup<'_>) -> Result<Settings, ConfigError> {
+        Self::load_checked(path, env, false).map(|(settings, _)| settings)
+    }
+
+    /// As [`Settings::load`], but a secret file that does not exist is a warning (returned)
+    /// instead of an error, and its secret a placeholder: for commands that need no secrets
+    /// (`simulate`, `oncall`) and for `check-config` without `--strict`.
+    pub fn load_without_secrets(
+        path: Option<&Path>,
+        env: EnvLookup<'_>,
+    ) -> Result<(Settings, Vec<String>), ConfigError> {
+        Self::load_checked(path, env, true)
+    }
+
+    fn load_checked(
+        path: Option<&Path>,
+        env: EnvLookup<'_>,
+        lenient: bool,
+    ) -> Result<(Settings, Vec<String>), ConfigError> {
         let (file, origin, base) = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
@@ -169,12 +187,20 @@ impl Settings {
             origin,
             base,
             env,
+            missing_secrets: lenient.then(Default::default),
         };
         let settings = v.settings(file)?;
-        Ok(Settings {
-            source: path.map(Path::to_path_buf),
-            ..settings
-        })
+        let warnings = v
+            .missing_secrets
+            .map(|m| m.into_inner())
+            .unwrap_or_default();
+        Ok((
+            Settings {
+                source: path.map(Path::to_path_buf),
+                ..settings
+            },
+            warnings,
+        ))
     }
 
     /// Serving needs at least one integration: webhooks without a credential are refused.
@@ -245,6 +271,8 @@ struct Validator<'a> {
     origin: String,
     base: PathBuf,
     env: EnvLookup<'a>,
+    /// Set when missing secret files are warnings, collected here.
+    missing_secrets: Option<std::cell::RefCell<Vec<String>>>,
 }
 
 impl Validator<'_> {
@@ -286,8 +314,24 @@ impl Validator<'_> {
 
     fn read_secret_file(&self, key: &str, path: &Path) -> Result<SecretString, ConfigError> {
         let full = self.base.join(path);
-        let text = std::fs::read_to_string(&full)
-            .map_err(|e| self.error(key, format!("cannot read {}: {e}", full.display())))?;
+        let text = match std::fs::read_to_string(&full) {
+            Ok(text) => text,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.missing_secrets.is_some() =>
+            {
+                if let Some(m) = &self.missing_secrets {
+                    m.borrow_mut().push(format!(
+                        "{}: {key}: {} does not exist (the service needs it to start)",
+                        self.origin,
+                        full.display()
+                    ));
+                }
+                return Ok(SecretString::from("(missing secret file)".to_string()));
+            }
+            Err(e) => {
+                return Err(self.error(key, format!("cannot read {}: {e}", full.display())));
+            }
+        };
         let value = text.trim();
         if value.is_empty() {
             return Err(self.error(key, format!("{} is empty", full.display())));

@@ -133,8 +133,18 @@ pub fn parse_sms(body: &str) -> Option<SmsCommand> {
     };
     let number = |w: &str| w.trim_start_matches("inc-").parse::<i64>().ok();
     match words.as_slice() {
-        [w] if ["stop", "stopall", "unsubscribe", "cancel", "end", "quit"]
-            .contains(&w.as_str()) =>
+        // Twilio's own opt-out and opt-in keywords: Twilio blocks the number on these itself.
+        [w] if [
+            "stop",
+            "stopall",
+            "unsubscribe",
+            "cancel",
+            "end",
+            "quit",
+            "revoke",
+            "optout",
+        ]
+        .contains(&w.as_str()) =>
         {
             Some(SmsCommand::Stop)
         }

@@ -211,6 +211,9 @@ impl Dispatcher {
     }
 
     async fn send(&self, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
+        if self.channels.log.covers(&delivery.channel) {
+            return self.channels.log.send(delivery);
+        }
         match delivery.channel.as_str() {
             "webhook" => {
                 let name = delivery.recipient.strip_prefix("webhook:").unwrap_or("");

@@ -113,7 +113,13 @@ pub struct Limits {
     per_destination: BTreeMap<String, Keyed>,
     global: BTreeMap<String, Direct>,
     clock: Injected,
+    /// Checks since keys whose limit has fully recovered were last dropped.
+    checks: std::sync::atomic::AtomicUsize,
 }
+
+/// Every this many checks, keys that remember nothing a fresh key would not are dropped, so a
+/// flood of distinct addresses cannot grow memory without end.
+const PRUNE_EVERY: usize = 4096;
 
 impl Limits {
     /// Limiters for `rates`, timed by `clock`.
@@ -135,6 +141,7 @@ impl Limits {
             per_destination,
             global,
             clock,
+            checks: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -142,6 +149,12 @@ impl Limits {
     /// The destination's own limit is asked first, so a busy destination does not use up the
     /// provider's global allowance while it waits.
     pub fn check(&self, channel: &str, destination: &str) -> Result<(), Duration> {
+        let n = self
+            .checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.prune();
+        }
         let now = self.clock.now();
         if let Some(limiter) = self.per_destination.get(channel) {
             limiter
@@ -154,6 +167,21 @@ impl Limits {
                 .map_err(|not_until| not_until.wait_time_from(now))?;
         }
         Ok(())
+    }
+}
+
+impl Limits {
+    /// Drops the keys whose limit has fully recovered (they behave as new keys would).
+    pub fn prune(&self) {
+        for limiter in self.per_destination.values() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+
+    /// How many destinations are remembered, over all channels.
+    pub fn tracked(&self) -> usize {
+        self.per_destination.values().map(|l| l.len()).sum()
     }
 }
 
@@ -197,5 +225,29 @@ mod tests {
         assert!(limits.check("email", "a@b").is_ok(), "unlimited channel");
         clock.advance(chrono::TimeDelta::seconds(30));
         assert!(limits.check("sms", "+1").is_ok());
+    }
+
+    #[test]
+    fn the_memory_of_a_hundred_thousand_addresses_is_dropped_once_they_recover() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let rates = BTreeMap::from([(
+            "client".to_string(),
+            ChannelRates {
+                per_destination: Rate::parse("100/1m").ok(),
+                global: None,
+            },
+        )]);
+        let limits = Limits::new(clock.clone(), &rates);
+        for i in 0..100_000u32 {
+            let addr = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+            assert!(limits.check("client", &addr).is_ok());
+        }
+        // Pruned along the way, but every address is still within its minute.
+        assert!(limits.tracked() > 90_000, "{}", limits.tracked());
+        clock.advance(chrono::TimeDelta::minutes(2));
+        for _ in 0..PRUNE_EVERY {
+            let _ = limits.check("client", "192.0.2.1");
+        }
+        assert!(limits.tracked() <= 1, "{} keys kept", limits.tracked());
     }
 }

@@ -243,21 +243,33 @@ async fn replicas_migrating_together_apply_each_migration_once() {
 #[test]
 fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies() {
     let root = env!("CARGO_MANIFEST_DIR");
-    // The secrets scripts/run.sh generates for the demo config.
-    for name in ["alertmanager-token", "api-secret"] {
-        let path = format!("{root}/.data/{name}");
-        if !std::path::Path::new(&path).exists() {
-            std::fs::create_dir_all(format!("{root}/.data")).unwrap();
-            std::fs::write(&path, "test-secret\n").unwrap();
+    // The shipped config as a fresh clone has it: the secrets scripts/run.sh generates are not
+    // there, and simulate and oncall need none.
+    let clone = temp_dir();
+    std::fs::copy(
+        format!("{root}/alertrouter.yaml"),
+        clone.join("alertrouter.yaml"),
+    )
+    .unwrap();
+    for dir in ["routes", "policies"] {
+        std::fs::create_dir_all(clone.join(dir)).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), clone.join(dir).join(entry.file_name())).unwrap();
         }
     }
-    let run = |args: &[&str]| {
-        let out = Command::new(BIN)
+    let config = clone.join("alertrouter.yaml");
+    let exec = |args: &[&str]| {
+        Command::new(BIN)
             .args(args)
-            .args(["--config", &format!("{root}/alertrouter.yaml")])
+            .arg("--config")
+            .arg(&config)
             .env_remove("DATABASE_URL")
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = exec(args);
         assert!(
             out.status.success(),
             "{}",
@@ -265,6 +277,24 @@ fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies()
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    // check-config names each missing secret file as a warning; --strict refuses it.
+    let checked = exec(&["check-config"]);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains("bearer_token_file")
+            && stderr.contains(".data/alertmanager-token does not exist"),
+        "{stderr}"
+    );
+    let strict = exec(&["check-config", "--strict"]);
+    assert!(!strict.status.success());
+    assert!(
+        String::from_utf8_lossy(&strict.stderr)
+            .contains("integrations[0].bearer_token_file: cannot read"),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
     let fixture = format!("{root}/tests/fixtures/02_firing_HighErrorRate_web_critical.json");
     let plan = run(&[
         "simulate",

@@ -16,6 +16,7 @@ mod hostile_api;
 mod hostile_messages;
 mod huge;
 mod lifecycle;
+mod log_channel;
 mod messages;
 mod openapi;
 mod pipeline;
