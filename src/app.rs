@@ -26,6 +26,8 @@ pub struct App {
     pub api_limits: Limits,
     /// API keys from `api.jwt.jwks_url`.
     pub jwks: Arc<crate::http::api::jwks::Jwks>,
+    /// Replies to Slack button clicks.
+    pub slack_replies: crate::channels::slack_reply::SlackReplies,
 }
 
 impl App {
@@ -58,6 +60,9 @@ impl App {
             ),
         ]);
         Ok(Arc::new(App {
+            slack_replies: crate::channels::slack_reply::SlackReplies::new(
+                std::time::Duration::from_secs(5),
+            )?,
             jwks: Arc::new(crate::http::api::jwks::Jwks::new(
                 settings.api.jwt.jwks_url.clone(),
             )?),

@@ -37,6 +37,9 @@ pub struct ChannelSettings {
     pub slack_signing_secret: Option<SecretString>,
     /// Whether Slack users not linked to a person may act (audited by their Slack id).
     pub slack_allow_unlinked: bool,
+    /// A click whose action is not committed within this is answered at once and finished
+    /// through its `response_url` (Slack wants an answer within 3 s).
+    pub slack_answer_within: Duration,
     pub pagerduty_webhook_secret: Option<SecretString>,
     /// SMTP, when e-mail is configured.
     pub email: Option<SmtpSettings>,
@@ -65,6 +68,7 @@ impl Default for ChannelSettings {
             slack_timeout: Duration::from_secs(10),
             slack_signing_secret: None,
             slack_allow_unlinked: false,
+            slack_answer_within: Duration::from_secs(2),
             pagerduty_webhook_secret: None,
             email: None,
             templates: Arc::new(Templates::default()),
@@ -159,6 +163,20 @@ impl Validator<'_> {
                     inline.as_deref(),
                     path.as_deref(),
                 )?),
+            },
+            slack_answer_within: {
+                let d = self.duration(
+                    "channels.slack.answer_within",
+                    sl.answer_within.clone(),
+                    "2s",
+                )?;
+                if d >= Duration::from_secs(3) {
+                    return Err(self.error(
+                        "channels.slack.answer_within",
+                        "must be below 3s: Slack shows the clicker an error after 3 s",
+                    ));
+                }
+                d
             },
             slack_allow_unlinked: match sl.unlinked_users.as_deref().unwrap_or("refuse") {
                 "allow" => true,

@@ -84,6 +84,8 @@ pub struct SlackFile {
     /// `refuse` (the default).
     pub unlinked_users: Option<String>,
     pub timeout: Option<String>,
+    /// How long a button click waits for its action before Slack is answered (below 3 s).
+    pub answer_within: Option<String>,
 }
 
 /// `channels.sms:` (Twilio).

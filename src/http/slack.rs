@@ -5,14 +5,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::api::run_action;
 use super::error::ApiError;
@@ -73,17 +73,12 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: i64) -> Result<()
     Ok(())
 }
 
-/// A message only the clicking user sees.
-fn ephemeral(text: impl Into<String>) -> Json<Value> {
-    Json(json!({"response_type": "ephemeral", "replace_original": false, "text": text.into()}))
-}
-
 async fn interaction(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<StatusCode, ApiError> {
     let Some(secret) = &app.settings.channels.slack_signing_secret else {
         return Err(ApiError::NotFound(
             "Slack interactions are not configured (channels.slack.signing_secret)".into(),
@@ -102,9 +97,13 @@ async fn interaction(
         .find(|(k, _)| k == "payload")
         .and_then(|(_, v)| serde_json::from_str(v).ok())
         .ok_or_else(|| ApiError::BadRequest("no JSON payload field".into()))?;
+    // Slack shows nothing of this answer's body: everything the clicker should read goes to
+    // the interaction's response_url, as a message only they see.
+    let response_url = payload["response_url"].as_str().map(str::to_string);
+    let reply = |text: String| app.slack_replies.reply(response_url.as_deref(), text);
     let slack_user = payload["user"]["id"].as_str().unwrap_or("").to_string();
     let Some(clicked) = payload["actions"].get(0) else {
-        return Ok(ephemeral("Nothing to do."));
+        return Ok(StatusCode::OK);
     };
     let action = match clicked["action_id"].as_str().unwrap_or("") {
         "incident_ack" => Action::Ack,
@@ -114,13 +113,18 @@ async fn interaction(
         "incident_snooze" => Action::Snooze {
             until: app.clock.now() + chrono::TimeDelta::hours(1),
         },
-        other => return Ok(ephemeral(format!("Unknown action {other:?}."))),
+        other => {
+            reply(format!("Unknown action {other:?}."));
+            return Ok(StatusCode::OK);
+        }
     };
-    let incident: IncidentRef = clicked["value"]
-        .as_str()
-        .unwrap_or("")
-        .parse()
-        .map_err(ApiError::BadRequest)?;
+    let incident: IncidentRef = match clicked["value"].as_str().unwrap_or("").parse() {
+        Ok(incident) => incident,
+        Err(why) => {
+            reply(format!("This button names no incident ({why})."));
+            return Ok(StatusCode::OK);
+        }
+    };
     let person = app
         .live
         .get()
@@ -133,9 +137,11 @@ async fn interaction(
         }
         None => {
             app.metrics.action("slack", action.name(), "refused");
-            return Ok(ephemeral(
-                "Your Slack account is not linked to a person in alertrouter (slack_id), so it cannot act on incidents.",
-            ));
+            reply(
+                "Your Slack account is not linked to a person in alertrouter (slack_id), so it cannot act on incidents."
+                    .into(),
+            );
+            return Ok(StatusCode::OK);
         }
     };
     let actor = Actor {
@@ -143,8 +149,33 @@ async fn interaction(
         source: "slack",
         client_addr: Some(addr.ip().to_string()),
     };
-    match run_action(&app, &actor, incident, &action).await {
-        Ok(done) => Ok(ephemeral(format!(
+    // Slack wants an answer within 3 s whatever the database does. The action runs on its
+    // own task and tells the clicker its outcome through response_url; Slack is answered when
+    // it is done or when the budget runs out, whichever comes first.
+    let acting = {
+        let app = app.clone();
+        let action = action.clone();
+        tokio::spawn(async move {
+            let text = outcome_text(run_action(&app, &actor, incident, &action).await, &action);
+            app.slack_replies.reply(response_url.as_deref(), text);
+        })
+    };
+    if tokio::time::timeout(app.settings.channels.slack_answer_within, acting)
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            action = action.name(),
+            "Slack click answered before its action committed; the outcome follows by response_url"
+        );
+    }
+    Ok(StatusCode::OK)
+}
+
+/// What the clicker reads about their action.
+fn outcome_text(result: Result<Value, ApiError>, action: &Action) -> String {
+    match result {
+        Ok(done) => format!(
             "{} {}.",
             done["incident"].as_str().unwrap_or(""),
             match action {
@@ -154,8 +185,8 @@ async fn interaction(
                 Action::Escalate => "escalated",
                 _ => "snoozed for 1 hour",
             }
-        ))),
-        Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => Ok(ephemeral(why)),
-        Err(other) => Err(other),
+        ),
+        Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => why,
+        Err(e) => format!("Could not {} the incident: {e}. Try again.", action.name()),
     }
 }

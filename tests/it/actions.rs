@@ -24,6 +24,39 @@ pub struct Paged {
     pub slack: Calls,
     pub pd: FakePagerDuty,
     pub metrics: Arc<Metrics>,
+    /// Where Slack clicks say to reply (a fake `response_url`), and what arrived there.
+    pub reply_url: String,
+    pub replies: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Value>>,
+}
+
+impl Paged {
+    /// The next ephemeral reply posted to the clicks' `response_url`.
+    pub async fn next_reply(&self) -> Value {
+        let mut replies = self.replies.lock().await;
+        tokio::time::timeout(std::time::Duration::from_secs(10), replies.recv())
+            .await
+            .expect("a reply to the click")
+            .expect("the fake response_url is running")
+    }
+}
+
+/// A fake `response_url`: every JSON posted to it, in order.
+pub async fn fake_response_url() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/actions/{rest}",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/actions/T0-1-x", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
 }
 
 /// A critical incident (INC-1) paged to alice by Slack and PagerDuty, both delivered.
@@ -78,6 +111,7 @@ pub async fn paged_with(
     dispatcher.run_once().await.unwrap();
     assert_eq!(slack.lock().unwrap().len(), 1);
     assert_eq!(pd.events.lock().unwrap().len(), 1);
+    let (reply_url, replies) = fake_response_url().await;
     Paged {
         db,
         server,
@@ -85,6 +119,8 @@ pub async fn paged_with(
         slack,
         pd,
         metrics,
+        reply_url,
+        replies: tokio::sync::Mutex::new(replies),
     }
 }
 
@@ -94,7 +130,7 @@ pub async fn click(p: &Paged, user: &str, action_id: &str, value: &str, age: i64
         "type": "block_actions",
         "user": {"id": user, "username": "someone"},
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
-        "response_url": "https://hooks.slack.com/actions/T0/1/x",
+        "response_url": p.reply_url,
     });
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
     let ts = (p.server.clock.now().timestamp() - age).to_string();
@@ -231,8 +267,10 @@ async fn a_slack_click_resolves_and_the_message_follows() {
     let id = incident_id(&p.db).await;
     let (status, body) = click(&p, "U0ALICE", "incident_resolve", &id, 2).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["text"], "INC-1 resolved.");
-    assert_eq!(body["response_type"], "ephemeral");
+    // Slack shows nothing of the answer's body: the clicker reads the outcome by response_url.
+    let reply = p.next_reply().await;
+    assert_eq!(reply["text"], "INC-1 resolved.");
+    assert_eq!(reply["response_type"], "ephemeral");
     // A second later: Slack allows about one message a second to the DM.
     p.server.clock.advance(TimeDelta::seconds(1));
     p.dispatcher.run_once().await.unwrap();
@@ -260,17 +298,19 @@ async fn a_slack_click_resolves_and_the_message_follows() {
     );
 
     // Clicked again: refused with the reason, for that user's eyes only.
-    let (status, body) = click(&p, "U0ALICE", "incident_ack", &id, 1).await;
+    let (status, _) = click(&p, "U0ALICE", "incident_ack", &id, 1).await;
     assert_eq!(status, 200);
     assert_eq!(
-        body["text"],
+        p.next_reply().await["text"],
         "INC-1: the incident is resolved; it cannot be acknowledged"
     );
     // A Slack user linked to nobody is refused (the default).
-    let (_, body) = click(&p, "U0STRANGER", "incident_ack", &id, 1).await;
+    let (status, _) = click(&p, "U0STRANGER", "incident_ack", &id, 1).await;
+    assert_eq!(status, 200);
+    let reply = p.next_reply().await;
     assert!(
-        body["text"].as_str().unwrap().contains("not linked"),
-        "{body}"
+        reply["text"].as_str().unwrap().contains("not linked"),
+        "{reply}"
     );
     let audit: Vec<(String, String, String)> =
         sqlx::query_as("select actor, action, result from audit_log order by id")
@@ -356,14 +396,43 @@ async fn an_unlinked_slack_user_may_act_when_allowed_and_is_audited_by_slack_id(
     )
     .await;
     let id = incident_id(&p.db).await;
-    let (status, body) = click(&p, "U0GUEST", "incident_ack", &id, 1).await;
-    assert_eq!(
-        (status, body["text"].as_str()),
-        (200, Some("INC-1 acknowledged."))
-    );
+    let (status, _) = click(&p, "U0GUEST", "incident_ack", &id, 1).await;
+    assert_eq!(status, 200);
+    assert_eq!(p.next_reply().await["text"], "INC-1 acknowledged.");
     let actor: String = sqlx::query_scalar("select actor from audit_log")
         .fetch_one(&p.db.pool)
         .await
         .unwrap();
     assert_eq!(actor, "slack:U0GUEST");
+}
+
+#[tokio::test]
+async fn a_click_is_answered_within_its_budget_while_the_database_holds_the_incident() {
+    let p = paged_with(
+        |c| c.channels.slack_answer_within = std::time::Duration::from_millis(200),
+        ChannelSettings::default(),
+    )
+    .await;
+    let id = incident_id(&p.db).await;
+    // Another transaction holds the incident's row: the ack cannot commit until it ends.
+    let mut blocker = p.db.pool.begin().await.unwrap();
+    sqlx::query("select 1 from incidents where number = 1 for update")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let (status, _) = click(&p, "U0ALICE", "incident_ack", &id, 0).await;
+    assert_eq!(status, 200, "answered while the row is still locked");
+    let acked: Option<String> = sqlx::query_scalar("select acknowledged_by from incidents")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(acked, None, "not committed yet");
+    blocker.commit().await.unwrap();
+    // Finished in the background; the clicker hears it was done.
+    assert_eq!(p.next_reply().await["text"], "INC-1 acknowledged.");
+    let acked: Option<String> = sqlx::query_scalar("select acknowledged_by from incidents")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(acked.as_deref(), Some("alice"));
 }
