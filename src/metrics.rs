@@ -83,6 +83,7 @@ pub struct Metrics {
     chain_fallbacks: Family<ReasonLabels, Counter>,
     bodies_refused: Family<WebhookRefusedLabels, Counter>,
     plain_fallbacks: Family<ChannelLabels, Counter>,
+    webhooks_disabled: Family<WebhookNameLabels, Counter>,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
     escalation_lateness: Histogram,
@@ -100,6 +101,11 @@ pub struct Metrics {
 struct WebhookRefusedLabels {
     integration: String,
     reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookNameLabels {
+    webhook: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -258,7 +264,14 @@ impl Metrics {
             "Actions on incidents (ack, resolve, …) by source and result (done, refused)",
             actions.clone(),
         );
+        let webhooks_disabled = Family::<WebhookNameLabels, Counter>::default();
+        registry.register(
+            "webhook_endpoints_disabled",
+            "Outgoing webhook endpoints disabled because they answered 410 Gone",
+            webhooks_disabled.clone(),
+        );
         Metrics {
+            webhooks_disabled,
             sms_receipts,
             actions,
             redeliveries,
@@ -338,6 +351,15 @@ impl Metrics {
             .get_or_create(&WebhookRefusedLabels {
                 integration: integration.to_string(),
                 reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an outgoing webhook endpoint disabled by a 410 Gone.
+    pub fn webhook_disabled(&self, webhook: &str) {
+        self.webhooks_disabled
+            .get_or_create(&WebhookNameLabels {
+                webhook: webhook.to_string(),
             })
             .inc();
     }

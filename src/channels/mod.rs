@@ -89,6 +89,8 @@ pub struct Delivery {
     pub deferrals: i32,
     /// Pages to the same destination that go out with this one ("+N more incidents").
     pub bundled: Vec<Bundled>,
+    /// When the change it tells of was committed (the event's time).
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A page carried by another page's message.
@@ -187,6 +189,9 @@ pub enum SendResult {
     },
     /// Will never succeed as it is (bad request, unknown destination).
     Dead { error: String },
+    /// The destination said it is gone for good (HTTP 410): dead, and nothing more is sent to
+    /// it until its configuration changes.
+    Gone { error: String },
 }
 
 /// Reads a `Retry-After` header: delay-seconds or an HTTP date.

@@ -197,6 +197,7 @@ mod tests {
             redelivery: false,
             deferrals: 0,
             bundled: Vec::new(),
+            created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
         }
     }
 

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::file::{self, ChannelsFile, TemplatesFile};
 use super::{ConfigError, Validator};
@@ -89,6 +90,23 @@ impl ChannelSettings {
     }
 }
 
+/// Checks a signing secret as the spec writes them: `whsec_` and the base64 of 24 to 64 bytes.
+pub fn check_webhook_secret(secret: &str) -> Result<(), String> {
+    let encoded = secret
+        .strip_prefix("whsec_")
+        .ok_or("must start with whsec_ (Standard Webhooks secret format)")?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| format!("not base64 after whsec_: {e}"))?;
+    if !(24..=64).contains(&key.len()) {
+        return Err(format!(
+            "the key is {} bytes; it must be 24 to 64",
+            key.len()
+        ));
+    }
+    Ok(())
+}
+
 impl Validator<'_> {
     /// `channels.log`: known channel names only.
     fn log_channels(
@@ -125,11 +143,16 @@ impl Validator<'_> {
         let channels = ChannelSettings {
             webhook_secret: match (&wh.signing_secret, &wh.signing_secret_file) {
                 (None, None) => None,
-                (inline, path) => Some(self.secret(
-                    "channels.webhook.signing_secret",
-                    inline.as_deref(),
-                    path.as_deref(),
-                )?),
+                (inline, path) => {
+                    let secret = self.secret(
+                        "channels.webhook.signing_secret",
+                        inline.as_deref(),
+                        path.as_deref(),
+                    )?;
+                    check_webhook_secret(secret.expose_secret())
+                        .map_err(|e| self.error("channels.webhook.signing_secret", e))?;
+                    Some(secret)
+                }
             },
             webhook_timeout: self.duration("channels.webhook.timeout", wh.timeout.clone(), "5s")?,
             pagerduty_url: pd
@@ -393,5 +416,22 @@ impl Validator<'_> {
             from,
             status_callback: raw.status_callback.clone(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_webhook_secret;
+
+    #[test]
+    fn webhook_secrets_are_checked_as_the_spec_writes_them() {
+        assert!(check_webhook_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        assert!(check_webhook_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+        assert!(check_webhook_secret("whsec_not base64!").is_err());
+        assert!(
+            check_webhook_secret("whsec_c2hvcnQ=")
+                .unwrap_err()
+                .contains("5 bytes")
+        );
     }
 }

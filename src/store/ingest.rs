@@ -294,14 +294,29 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                 $9, $9
             from outbox o
             where o.incident_id = $4 and $30 = 'resume' and exists (select 1 from head)
-                and ((o.channel = 'slack' and o.payload->>'kind' = 'page' and o.status = 'sent')
+                and ((o.channel in ('slack', 'webhook') and o.payload->>'kind' = 'page'
+                        and o.status = 'sent')
                     -- A resolution still queued goes first (order per destination).
                     or (o.channel = 'pagerduty' and o.payload->>'kind' = 'resolved'
                         and o.status in ('sent', 'pending')))
             on conflict (dedup_key) do nothing
+            returning channel, recipient
+        ), flapping_notices as (
+            -- Automation hears of flapping as its own event, after the reopen (it reads the
+            -- reopen notices, so their rows are written first).
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select $4, $4 || ':flapping:' || $9::text || ':' || r.recipient || ':webhook',
+                'webhook', r.recipient,
+                jsonb_build_object('kind', 'flapping', 'incident_id', $4::text,
+                    'recipient', r.recipient, 'channel', 'webhook',
+                    'detail', jsonb_build_object('count', $37::int, 'window_minutes', $38::int)),
+                $9, $9
+            from reopened_notices r
+            where r.channel = 'webhook' and $36
+            on conflict (dedup_key) do nothing
         ), resolved_notices as (
-            -- Every Slack message and PagerDuty service that showed the incident hears that it
-            -- resolved (after the pages to it, by order per destination).
+            -- Every Slack message, PagerDuty service and webhook that showed the incident hears
+            -- that it resolved (after the pages to it, by order per destination).
             insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
             select distinct on (o.channel, o.recipient) $4,
                 o.incident_id || ':resolved:' || $9::text || ':' || o.recipient || ':' || o.channel,
@@ -311,7 +326,7 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                 $9, $9
             from outbox o
             where o.incident_id = $4 and $30 = 'stop' and exists (select 1 from head)
-                and o.channel in ('slack', 'pagerduty') and o.status = 'sent'
+                and o.channel in ('slack', 'pagerduty', 'webhook') and o.status = 'sent'
                 and o.payload->>'kind' = 'page'
             on conflict (dedup_key) do nothing
         ), notified as (

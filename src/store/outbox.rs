@@ -185,6 +185,7 @@ impl Claimed {
             incident,
             redelivery: row.was_leased,
             bundled: Vec::new(),
+            created_at: row.created_at,
         };
         (delivery, row.created_at)
     }

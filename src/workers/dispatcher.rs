@@ -215,16 +215,7 @@ impl Dispatcher {
             return self.channels.log.send(delivery);
         }
         match delivery.channel.as_str() {
-            "webhook" => {
-                let name = delivery.recipient.strip_prefix("webhook:").unwrap_or("");
-                let url = self.live.get().policies.webhooks.get(name).cloned();
-                match url {
-                    Some(url) => self.channels.webhook.send(&url, delivery, now).await,
-                    None => SendResult::Dead {
-                        error: format!("no webhook destination {name:?} in policies"),
-                    },
-                }
-            }
+            "webhook" => self.send_webhook(delivery, now).await,
             "pagerduty" => {
                 let service = match delivery.recipient.strip_prefix("pagerduty:") {
                     Some(name) => Some(name.to_string()),
@@ -264,6 +255,44 @@ impl Dispatcher {
                 error: format!("channel {other:?} is not delivered by this version"),
             },
         }
+    }
+
+    /// An outgoing webhook, unless its endpoint answered 410 Gone (then disabled until its URL
+    /// changes).
+    async fn send_webhook(&self, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
+        let name = delivery.recipient.strip_prefix("webhook:").unwrap_or("");
+        let Some(url) = self.live.get().policies.webhooks.get(name).cloned() else {
+            return SendResult::Dead {
+                error: format!("no webhook destination {name:?} in policies"),
+            };
+        };
+        match crate::store::webhooks::webhook_disabled_at(&self.pool, name, &url).await {
+            Ok(Some(at)) => {
+                return SendResult::Dead {
+                    error: format!(
+                        "webhook {name:?} is disabled: it answered 410 Gone at {at}; change its URL to enable it again"
+                    ),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return SendResult::Retry {
+                    after: None,
+                    error: format!("database: {e}"),
+                };
+            }
+        }
+        let result = self.channels.webhook.send(&url, delivery, now).await;
+        if let SendResult::Gone { error } = &result {
+            tracing::error!(webhook = name, %error, "webhook endpoint answered 410 Gone: disabled until its URL changes");
+            self.metrics.webhook_disabled(name);
+            if let Err(e) =
+                crate::store::webhooks::disable_webhook(&self.pool, name, &url, error, now).await
+            {
+                tracing::warn!(webhook = name, error = %e, "could not record the disabled webhook");
+            }
+        }
+        result
     }
 
     /// A contact detail of the paged person, if the recipient is a person who has it.
@@ -506,7 +535,7 @@ pub fn decide(
 ) -> Recorded {
     match result {
         SendResult::Sent { reference } => Recorded::Sent { reference },
-        SendResult::Dead { error } => Recorded::Dead { error },
+        SendResult::Dead { error } | SendResult::Gone { error } => Recorded::Dead { error },
         SendResult::Retry { after, error } => {
             let attempts = delivery.attempts + 1;
             if attempts >= settings.max_attempts || now - created_at >= delta(settings.max_age) {

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertrouter::channels::webhook::sign;
+use alertrouter::channels::webhook::message_id;
 use alertrouter::clock::Clock;
 use alertrouter::config::ChannelSettings;
 use alertrouter::core::policy::{EscalationPolicy, Step, Target};
@@ -22,19 +22,59 @@ use crate::support::{TestDb, TestServer, alert, grouped};
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const S1: &str = "2026-11-25T18:50:00Z";
 
+/// Verifies a message as the Standard Webhooks specification says a receiver must, written
+/// from the spec rather than from alertrouter's signer: the key is the base64 after `whsec_`, the
+/// signed content `{id}.{timestamp}.{body}`, HMAC-SHA256 in base64, any of the space-separated
+/// `v1,<signature>` entries may match, and the timestamp must be within five minutes; an id must
+/// not contain the `.` that separates the parts.
+fn spec_verify(secret: &str, id: &str, ts: &str, body: &str, header: &str, now: i64) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let Some(key) = secret
+        .strip_prefix("whsec_")
+        .and_then(|k| b64.decode(k).ok())
+    else {
+        return false;
+    };
+    let Ok(sent) = ts.parse::<i64>() else {
+        return false;
+    };
+    if id.is_empty() || id.contains('.') || (now - sent).abs() > 300 {
+        return false;
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{ts}.{body}").as_bytes());
+    let expected = b64.encode(mac.finalize().into_bytes());
+    header
+        .split(' ')
+        .filter_map(|entry| entry.split_once(','))
+        .any(|(version, sig)| version == "v1" && sig == expected)
+}
+
 /// A status and an optional Retry-After.
 type Answer = (u16, Option<&'static str>);
 
 /// A webhook receiver on 127.0.0.1:0.
 #[derive(Clone, Default)]
-struct Fake {
-    received: Arc<Mutex<Vec<serde_json::Value>>>,
+pub struct Fake {
+    pub received: Arc<Mutex<Vec<serde_json::Value>>>,
     /// The status answered to each received request.
     answered: Arc<Mutex<Vec<u16>>>,
     answers: Arc<Mutex<VecDeque<Answer>>>,
+    /// The time the receiver checks timestamps against (the server's test clock).
+    clock: Arc<Mutex<Option<Arc<dyn Clock>>>>,
 }
 
 impl Fake {
+    fn now(&self) -> i64 {
+        self.clock
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or_else(|| chrono::Utc::now().timestamp(), |c| c.now().timestamp())
+    }
+
     async fn start(&self) -> String {
         let fake = self.clone();
         let app = axum::Router::new().route(
@@ -49,12 +89,15 @@ impl Fake {
                             .unwrap_or("")
                             .to_string()
                     };
-                    let expected = format!(
-                        "v1,{}",
-                        sign(SECRET, &h("webhook-id"), &h("webhook-timestamp"), &body)
+                    let signed = spec_verify(
+                        SECRET,
+                        &h("webhook-id"),
+                        &h("webhook-timestamp"),
+                        &body,
+                        &h("webhook-signature"),
+                        fake.now(),
                     );
-                    if h("webhook-signature") != expected || h("content-type") != "application/json"
-                    {
+                    if !signed || h("content-type") != "application/json" {
                         return (StatusCode::UNAUTHORIZED, HeaderMap::new());
                     }
                     fake.received
@@ -99,7 +142,7 @@ impl Fake {
     }
 }
 
-async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics>) {
+pub async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics>) {
     let url = fake.start().await;
     let server = start_with(db, |c| {
         c.policies.webhooks.insert("remediation".into(), url);
@@ -119,6 +162,7 @@ async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics
         );
     })
     .await;
+    *fake.clock.lock().unwrap() = Some(server.clock.clone() as Arc<dyn Clock>);
     let metrics = Arc::new(Metrics::new());
     let dispatcher = dispatcher_for(
         &server,
@@ -170,8 +214,10 @@ async fn a_signed_event_is_retried_after_retry_after_and_sent_once() {
     assert_eq!(ids[0], ids[1], "a redelivery carries the same webhook-id");
     assert_eq!(outbox(&db).await[0].2, "sent");
     let body = fake.received.lock().unwrap()[1].clone();
-    assert_eq!(body["type"], "incident.page");
-    assert_eq!(body["data"]["recipient"], "webhook:remediation");
+    assert_eq!(body["type"], "incident.opened");
+    assert_eq!(body["data"]["change"]["recipient"], "webhook:remediation");
+    assert_eq!(body["data"]["incident"]["key"], "INC-1");
+    assert!(!body["id"].as_str().unwrap().contains('.'));
     let text = metrics.encode();
     assert!(
         text.contains(r#"alertrouter_deliveries_total{channel="webhook",result="retry"} 1"#),
@@ -198,6 +244,7 @@ async fn one_destination_keeps_its_order_and_a_refusal_is_a_dead_letter() {
         .fetch_all(&db.pool)
         .await
         .unwrap();
+    let keys: Vec<String> = keys.iter().map(|k| message_id(k)).collect();
     assert_eq!(keys.len(), 2);
 
     // The first fails: the second must not overtake it.
@@ -212,7 +259,7 @@ async fn one_destination_keeps_its_order_and_a_refusal_is_a_dead_letter() {
         [keys[0].clone(), keys[0].clone(), keys[1].clone()]
     );
 
-    // A 4xx other than 429 will never succeed: dead, with the receiver's answer kept.
+    // Any other answer is retried too (Standard Webhooks: every non-2xx), a redirect included.
     server.post(group("third")).await;
     worker(&server, metrics.clone(), 100)
         .run_once()
@@ -220,13 +267,43 @@ async fn one_destination_keeps_its_order_and_a_refusal_is_a_dead_letter() {
         .unwrap();
     fake.answer(400, None);
     dispatcher.run_once().await.unwrap();
-    let (status, error): (String, String) =
-        sqlx::query_as("select status, last_error from outbox order by id desc limit 1")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let last = || async {
+        sqlx::query_as::<_, (String, Option<String>)>(
+            "select status, last_error from outbox order by id desc limit 1",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let (status, error) = last().await;
+    assert_eq!(status, "pending", "retried");
+    assert!(error.unwrap().starts_with("HTTP 400"));
+    server.clock.advance(TimeDelta::seconds(5));
+    fake.answer(308, None);
+    dispatcher.run_once().await.unwrap();
+    assert_eq!(last().await.0, "pending", "a redirect is not followed");
+
+    // 410 Gone: dead, and the endpoint is disabled until its URL changes.
+    server.clock.advance(TimeDelta::seconds(10));
+    fake.answer(410, None);
+    dispatcher.run_once().await.unwrap();
+    assert_eq!(last().await.0, "dead");
+    server.post(group("fourth")).await;
+    worker(&server, metrics.clone(), 100)
+        .run_once()
+        .await
+        .unwrap();
+    let before = fake.ids().len();
+    dispatcher.run_once().await.unwrap();
+    assert_eq!(fake.ids().len(), before, "nothing more is sent to it");
+    let (status, error) = last().await;
     assert_eq!(status, "dead");
-    assert!(error.starts_with("HTTP 400"), "{error}");
+    assert!(error.unwrap().contains("410 Gone"));
+    assert!(
+        metrics
+            .encode()
+            .contains(r#"alertrouter_webhook_endpoints_disabled_total{webhook="remediation"} 1"#)
+    );
 }
 
 /// A PagerDuty Events API v2 endpoint that checks what PagerDuty checks.
@@ -579,6 +656,7 @@ async fn a_receiver_down_for_ten_minutes_gets_everything_once_and_in_order_when_
         .fetch_all(&db.pool)
         .await
         .unwrap();
+    let written: Vec<String> = written.iter().map(|k| message_id(k)).collect();
     assert_eq!(written.len(), 5);
 
     // Down: every request fails for ten minutes; the dispatcher keeps trying, one row at a time.

@@ -53,6 +53,7 @@ pub fn hostile_delivery() -> Delivery {
         redelivery: false,
         deferrals: 0,
         bundled: Vec::new(),
+        created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
     }
 }
 

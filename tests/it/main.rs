@@ -29,4 +29,5 @@ mod sms;
 mod support;
 mod suppression;
 mod unavailable;
+mod webhook_events;
 mod windows_api;

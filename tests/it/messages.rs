@@ -37,6 +37,7 @@ fn delivery(severity: &str, number: i64, title: &str) -> Delivery {
         redelivery: false,
         deferrals: 0,
         bundled: Vec::new(),
+        created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
     }
 }
 
