@@ -1,7 +1,6 @@
 //! `alertrouter simulate` and `alertrouter oncall`: dry runs of routing, paging and schedules,
 //! rendered as text. Nothing here touches the database.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -9,6 +8,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::alertmanager::{Alert, AlertStatus, LabelSet, parse_webhook};
 use crate::config::Settings;
 use crate::core::plan::{Recipient, paging_plan};
+
+/// (route id, incident key).
+type IncidentKey = (String, String);
+/// The alerts an incident would hold, and its route's policy.
+type OnRoute = (Vec<String>, Option<String>);
 
 /// Routes a webhook body and prints, per incident it would join, the route, key, policy and the
 /// whole paging plan from `at`.
@@ -21,14 +25,20 @@ pub fn simulate(settings: &Settings, payload: &[u8], at: DateTime<Utc>) -> Resul
         .collect();
     // Offline, the only possible inhibitors are the payload's own firing alerts.
     let sources: Vec<LabelSet> = firing.iter().map(|a| a.labels.clone()).collect();
-    // (route id, incident key) -> alert names, in first-seen order.
-    let mut incidents: BTreeMap<(String, String), (Vec<String>, Option<String>)> = BTreeMap::new();
+    // (route id, incident key) -> alert names, in first-seen order: the routes of a `continue`
+    // chain come out in tree order, as `amtool config routes test` lists them.
+    let mut incidents: Vec<(IncidentKey, OnRoute)> = Vec::new();
     for alert in &webhook.alerts {
         for route in settings.routes.resolve(&alert.labels) {
-            let key = route.group_key(alert, &webhook.group_key);
-            let entry = incidents
-                .entry((route.id.clone(), key))
-                .or_insert_with(|| (Vec::new(), route.policy.clone()));
+            let id = (route.id.clone(), route.group_key(alert, &webhook.group_key));
+            let at = match incidents.iter().position(|(k, _)| *k == id) {
+                Some(at) => at,
+                None => {
+                    incidents.push((id, (Vec::new(), route.policy.clone())));
+                    incidents.len() - 1
+                }
+            };
+            let entry = &mut incidents[at].1;
             entry.0.push(format!(
                 "{} {} ({})",
                 alert.alertname(),

@@ -137,14 +137,14 @@ fn broken_routes_and_policies_are_reported_with_file_line_and_reason() {
             good_p.clone(),
             "default.yaml:2",
             "routes[0].matchers[0]",
-            "invalid regex",
+            "error parsing regexp",
         ),
         (
             r("routes:\n  - matchers: ['severity']\n"),
             good_p.clone(),
             "default.yaml:2",
             "routes[0].matchers[0]",
-            "expected =, !=, =~ or !~",
+            "bad matcher format",
         ),
         (
             r("routes:\n  - matchers: ['a=\"b\"']\n    policy: nope\n"),

@@ -1,7 +1,8 @@
 //! Alertmanager label matchers: `name="value"`, `name!="value"`, `name=~"regex"`, `name!~"regex"`.
 //!
-//! Semantics follow Alertmanager's `pkg/labels`: a missing label matches as the empty string, and a
-//! regex is anchored at both ends (`^(?:regex)$`).
+//! Semantics follow Alertmanager's `pkg/labels` exactly: the same tolerant parser (optional braces,
+//! commas outside quotes, OpenMetrics escapes, ASCII white space), a missing label matches as the
+//! empty string, and a regex is Go's RE2 dialect (see `go_regex`) anchored at both ends.
 
 use std::fmt;
 
@@ -54,10 +55,14 @@ impl Matcher {
     /// A matcher from its parts; fails on an invalid regex.
     pub fn new(name: &str, op: MatchOp, value: &str) -> Result<Matcher, String> {
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?:{value})$"))
-                    .map_err(|e| format!("invalid regex {value:?}: {e}"))?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                let rust = go_regex::translate(value)
+                    .map_err(|e| format!("error parsing regexp {value:?}: {e}"))?;
+                Some(
+                    Regex::new(&format!("^(?:{rust})$"))
+                        .map_err(|e| format!("error parsing regexp {value:?}: {e}"))?,
+                )
+            }
             _ => None,
         };
         Ok(Matcher {
@@ -86,38 +91,54 @@ pub fn all_match(matchers: &[Matcher], labels: &LabelSet) -> bool {
     matchers.iter().all(|m| m.matches(labels))
 }
 
-/// Parses one or more comma-separated matchers, optionally in braces:
-/// `severity="critical"`, `{team=~"db|sre", env!="dev"}`, `alertname = Foo`.
+/// Parses comma-separated matchers as Alertmanager's `labels.ParseMatchers` does: one leading
+/// `{` and one trailing `}` are dropped if present (so `{a="b"` is accepted, ` {a="b"}` is not),
+/// commas inside double quotes do not separate, a trailing comma is allowed, and `{}` is no
+/// matcher at all.
 pub fn parse_matchers(input: &str) -> Result<Vec<Matcher>, String> {
-    let mut s = input.trim();
-    if let Some(inner) = s.strip_prefix('{') {
-        s = inner
-            .strip_suffix('}')
-            .ok_or_else(|| format!("{input:?}: missing closing '}}'"))?
-            .trim();
-    }
-    let mut out = Vec::new();
-    let mut rest = s;
-    while !rest.is_empty() {
-        let (matcher, after) = parse_one(rest).map_err(|e| format!("{input:?}: {e}"))?;
-        out.push(matcher);
-        rest = after.trim_start();
-        if let Some(next) = rest.strip_prefix(',') {
-            rest = next.trim_start();
-            if rest.is_empty() {
-                break; // A trailing comma is allowed, as in Alertmanager.
+    let s = input.strip_prefix('{').unwrap_or(input);
+    let s = s.strip_suffix('}').unwrap_or(s);
+    let mut tokens = Vec::new();
+    let mut token = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in s.chars() {
+        match c {
+            ',' if !quoted => {
+                tokens.push(std::mem::take(&mut token));
+                continue;
             }
-        } else if !rest.is_empty() {
-            return Err(format!("{input:?}: expected ',' before {rest:?}"));
+            '"' => {
+                if escaped {
+                    escaped = false;
+                } else {
+                    quoted = !quoted;
+                }
+            }
+            '\\' => escaped = !escaped,
+            _ => escaped = false,
         }
+        token.push(c);
     }
-    if out.is_empty() {
-        return Err(format!("{input:?}: no matcher"));
+    // Go trims the last token with strings.TrimSpace (Unicode white space).
+    if !token.trim().is_empty() {
+        tokens.push(token.trim().to_string());
     }
-    Ok(out)
+    tokens
+        .iter()
+        .map(|t| parse_one(t).map_err(|e| format!("{input:?}: {e}")))
+        .collect()
 }
 
-fn parse_one(s: &str) -> Result<(Matcher, &str), String> {
+/// Go's `\s`: ASCII white space without the vertical tab.
+fn is_go_space(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\x0C' | '\r' | ' ')
+}
+
+/// One matcher, as `labels.ParseMatcher` reads it:
+/// `^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*((?s).*?)\s*$`, then the value unquoted.
+fn parse_one(token: &str) -> Result<Matcher, String> {
+    let bad = || format!("bad matcher format: {token}");
+    let s = token.trim_start_matches(is_go_space);
     let name_len = s
         .char_indices()
         .find(|&(i, c)| {
@@ -125,57 +146,64 @@ fn parse_one(s: &str) -> Result<(Matcher, &str), String> {
         })
         .map_or(s.len(), |(i, _)| i);
     if name_len == 0 {
-        return Err(format!("expected a label name at {s:?}"));
+        return Err(bad());
     }
     let name = &s[..name_len];
-    let rest = s[name_len..].trim_start();
+    let rest = s[name_len..].trim_start_matches(is_go_space);
     let (op, rest) = [
         ("=~", MatchOp::Regex),
-        ("!~", MatchOp::NotRegex),
-        ("!=", MatchOp::NotEqual),
         ("=", MatchOp::Equal),
+        ("!=", MatchOp::NotEqual),
+        ("!~", MatchOp::NotRegex),
     ]
     .into_iter()
     .find_map(|(tok, op)| rest.strip_prefix(tok).map(|r| (op, r)))
-    .ok_or_else(|| format!("expected =, !=, =~ or !~ after {name:?}"))?;
-    let rest = rest.trim_start();
-    let (value, rest) = if let Some(quoted) = rest.strip_prefix('"') {
-        parse_quoted(quoted)?
-    } else {
-        // An unquoted value runs to the next comma or closing brace.
-        let end = rest.find([',', '}']).unwrap_or(rest.len());
-        let value = rest[..end].trim_end();
-        if value.contains('"') {
-            return Err(format!("unbalanced quotes in {value:?}"));
-        }
-        (value.to_string(), &rest[end..])
-    };
-    Ok((Matcher::new(name, op, &value)?, rest))
+    .ok_or_else(bad)?;
+    let raw = rest
+        .trim_start_matches(is_go_space)
+        .trim_end_matches(is_go_space);
+    Matcher::new(name, op, &unquote(raw)?)
 }
 
-/// Reads a double-quoted string body (after the opening quote) with `\"`, `\\` and `\n` escapes.
-fn parse_quoted(s: &str) -> Result<(String, &str), String> {
-    let mut value = String::new();
-    let mut chars = s.char_indices();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Ok((value, &s[i + 1..])),
-            '\\' => match chars.next() {
-                Some((_, 'n')) => value.push('\n'),
-                Some((_, '"')) => value.push('"'),
-                Some((_, '\\')) => value.push('\\'),
-                // Regex escapes such as `\d` pass through unchanged.
-                Some((_, other)) => {
+/// The value with OpenMetrics escapes (`\"`, `\n`, `\\`) undone; other backslashes stay. A
+/// value starting with `"` must end with one, and holds no other unescaped `"`.
+fn unquote(raw: &str) -> Result<String, String> {
+    let bad = || format!("matcher value contains unescaped double quote: {raw}");
+    let (body, mut expect_quote) = match raw.strip_prefix('"') {
+        Some(body) => (body, true),
+        None => (raw, false),
+    };
+    let mut value = String::with_capacity(body.len());
+    let mut escaped = false;
+    for (i, c) in body.char_indices() {
+        let last = i + c.len_utf8() == body.len();
+        if escaped {
+            escaped = false;
+            match c {
+                'n' => value.push('\n'),
+                '"' | '\\' => value.push(c),
+                _ => {
                     value.push('\\');
-                    value.push(other);
+                    value.push(c);
                 }
-                None => break,
-            },
-            c => value.push(c),
+            }
+            continue;
+        }
+        match c {
+            '\\' if !last => escaped = true,
+            '\\' => value.push('\\'),
+            '"' if expect_quote && last => expect_quote = false,
+            '"' => return Err(bad()),
+            _ => value.push(c),
         }
     }
-    Err(format!("unterminated quoted value {s:?}"))
+    if expect_quote {
+        return Err(bad());
+    }
+    Ok(value)
 }
+
+mod go_regex;
 
 #[cfg(test)]
 mod tests;

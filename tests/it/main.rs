@@ -3,6 +3,7 @@
 
 mod actions;
 mod alertmanager_e2e;
+mod amtool_parity;
 mod binary;
 mod chain_fallback;
 mod dispatch;

@@ -74,20 +74,39 @@ fn quoted_values_unescape_like_alertmanager() {
 }
 
 #[test]
-fn parse_errors_say_what_is_wrong() {
+fn parse_errors_say_what_is_wrong_as_alertmanager_does() {
     let cases = [
-        ("", "no matcher"),
-        (r#"severity"#, "expected =, !=, =~ or !~"),
-        (r#"="x""#, "expected a label name"),
-        (r#"1abc="x""#, "expected a label name"),
-        (r#"a="x"#, "unterminated quoted value"),
-        (r#"a=~"(""#, "invalid regex"),
-        (r#"{a="x""#, "missing closing"),
-        (r#"a="x" b="y""#, "expected ','"),
-        (r#"a=x"y"#, "unbalanced quotes"),
+        (r#"severity"#, "bad matcher format"),
+        (r#"="x""#, "bad matcher format"),
+        (r#"1abc="x""#, "bad matcher format"),
+        (r#" {a="b"}"#, "bad matcher format"),
+        ("a\u{a0}=\"b\"", "bad matcher format"),
+        (r#"a="b",,c="d""#, "bad matcher format"),
+        (r#"a="x"#, "unescaped double quote"),
+        (r#"a=~"(""#, "error parsing regexp"),
+        (r#"a="x" b="y""#, "unescaped double quote"),
+        (r#"a=x"y"#, "unescaped double quote"),
     ];
     for (input, want) in cases {
         let err = parse_matchers(input).unwrap_err();
         assert!(err.contains(want), "{input}: {err}");
     }
+}
+
+#[test]
+fn what_alertmanager_tolerates_is_accepted() {
+    for (input, n) in [
+        ("", 0),
+        ("{}", 0),
+        (r#"{foo="bar""#, 1),
+        (r#"foo="bar"}"#, 1),
+        (r#"a="b","#, 1),
+        (r#"a = b c "#, 1),
+        ("a=", 1),
+        (r#"a=~"\\d","#, 1),
+    ] {
+        let parsed = parse_matchers(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(parsed.len(), n, "{input}");
+    }
+    assert_eq!(parse_matchers("a = b c ").unwrap()[0].value, "b c");
 }

@@ -1,0 +1,576 @@
+//! Go's regular expression syntax (`regexp/syntax` with Perl flags, which Alertmanager compiles
+//! matchers with) rewritten for the `regex` crate, so a matcher means here exactly what it means
+//! in Alertmanager: `\d`, `\w`, `\s` and `\b` are ASCII-only as in Go (they are Unicode in Rust,
+//! which silently misroutes `instance=~"\d+"` on `٣`); what only Go accepts (`\Qa.b\E`, `a{,3}`
+//! as a literal, octal `\101`, `[[]`) is translated; what only Rust accepts (`(?<n>a)`, `a**`,
+//! `a{1001}`, `(?x)`, `\e`, class set operations) is refused with Go's reason.
+
+/// Go's ASCII classes, spelled for Rust.
+const DIGIT: &str = "0-9";
+const WORD: &str = "0-9A-Za-z_";
+const SPACE: &str = r"\t\n\x0C\r ";
+/// Go refuses larger repeat counts.
+const MAX_REPEAT: u32 = 1000;
+
+/// The Rust spelling of the Go pattern `go`, or Go's reason for refusing it.
+pub fn translate(go: &str) -> Result<String, String> {
+    Translator {
+        chars: go.chars().collect(),
+        pos: 0,
+        out: String::with_capacity(go.len() + 8),
+    }
+    .run()
+}
+
+struct Translator {
+    chars: Vec<char>,
+    pos: usize,
+    out: String,
+}
+
+/// What the last thing written was, for Go's rules on repetition.
+#[derive(Clone, Copy, PartialEq)]
+enum Last {
+    /// Nothing a repetition could apply to (start, `(`, `|`, a flag group).
+    Nothing,
+    /// An atom: a repetition may follow.
+    Atom,
+    /// A repetition: another one directly after it is refused (`a**`, `a{2}{3}`).
+    Repeat,
+}
+
+impl Translator {
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn at(&self, offset: usize) -> Option<char> {
+        self.chars.get(self.pos + offset).copied()
+    }
+
+    fn rest(&self) -> String {
+        self.chars[self.pos..].iter().collect()
+    }
+
+    fn run(mut self) -> Result<String, String> {
+        let mut last = Last::Nothing;
+        let mut depth = 0usize;
+        while let Some(c) = self.peek() {
+            match c {
+                '(' => {
+                    self.group()?;
+                    depth += 1;
+                    last = Last::Nothing;
+                    if self.out.ends_with(')') {
+                        // A flag group such as `(?i)`: nothing to repeat, and no depth.
+                        depth -= 1;
+                    }
+                }
+                ')' => {
+                    if depth == 0 {
+                        return Err("unexpected ): unbalanced parentheses".into());
+                    }
+                    depth -= 1;
+                    self.pos += 1;
+                    self.out.push(')');
+                    last = Last::Atom;
+                }
+                '|' => {
+                    self.pos += 1;
+                    self.out.push('|');
+                    last = Last::Nothing;
+                }
+                '*' | '+' | '?' => {
+                    self.pos += 1;
+                    self.repeat(&c.to_string(), last)?;
+                    last = Last::Repeat;
+                }
+                '{' => match self.repeat_braces()? {
+                    Some(op) => {
+                        self.repeat(&op, last)?;
+                        last = Last::Repeat;
+                    }
+                    None => {
+                        // Not a repetition: Go takes the brace literally.
+                        self.pos += 1;
+                        self.out.push_str(r"\{");
+                        last = Last::Atom;
+                    }
+                },
+                '[' => {
+                    self.class()?;
+                    last = Last::Atom;
+                }
+                '\\' => {
+                    if self.escape()? {
+                        last = Last::Atom;
+                    }
+                }
+                '.' | '^' | '$' => {
+                    self.pos += 1;
+                    self.out.push(c);
+                    last = Last::Atom;
+                }
+                _ => {
+                    self.pos += 1;
+                    self.out.push_str(&regex::escape(&c.to_string()));
+                    last = Last::Atom;
+                }
+            }
+        }
+        if depth > 0 {
+            return Err("missing closing ): unbalanced parentheses".into());
+        }
+        Ok(self.out)
+    }
+
+    /// A repetition operator (already consumed) applied to what came before, with Go's checks.
+    fn repeat(&mut self, op: &str, last: Last) -> Result<(), String> {
+        let lazy = self.peek() == Some('?');
+        if lazy {
+            self.pos += 1;
+        }
+        match last {
+            Last::Nothing => {
+                return Err(format!("missing argument to repetition operator: `{op}`"));
+            }
+            Last::Repeat => return Err(format!("invalid nested repetition operator: `{op}`")),
+            Last::Atom => {}
+        }
+        self.out.push_str(op);
+        if lazy {
+            self.out.push('?');
+        }
+        Ok(())
+    }
+
+    /// `{n}`, `{n,}` or `{n,m}` at the cursor (consumed) as Rust writes it; `None` when the
+    /// brace does not start a repetition (Go then reads it as a literal).
+    fn repeat_braces(&mut self) -> Result<Option<String>, String> {
+        let mut i = self.pos + 1;
+        let digits = |i: &mut usize, chars: &[char]| {
+            let start = *i;
+            while chars.get(*i).is_some_and(char::is_ascii_digit) {
+                *i += 1;
+            }
+            chars[start..*i].iter().collect::<String>()
+        };
+        let min = digits(&mut i, &self.chars);
+        if min.is_empty() {
+            return Ok(None);
+        }
+        let mut max = Some(min.clone());
+        if self.chars.get(i) == Some(&',') {
+            i += 1;
+            let m = digits(&mut i, &self.chars);
+            max = (!m.is_empty()).then_some(m);
+        }
+        if self.chars.get(i) != Some(&'}') {
+            return Ok(None);
+        }
+        let text: String = self.chars[self.pos..=i].iter().collect();
+        let n = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
+        let (lo, hi) = (n(&min), max.as_deref().map(n));
+        if lo > MAX_REPEAT || hi.is_some_and(|h| h > MAX_REPEAT || h < lo) {
+            return Err(format!("invalid repeat count: `{text}`"));
+        }
+        self.pos = i + 1;
+        Ok(Some(match hi {
+            Some(h) if h == lo && !text.contains(',') => format!("{{{lo}}}"),
+            Some(h) => format!("{{{lo},{h}}}"),
+            None => format!("{{{lo},}}"),
+        }))
+    }
+
+    /// `(`, `(?:`, `(?P<name>`, or a flag group `(?i)` / `(?i-s:`.
+    fn group(&mut self) -> Result<(), String> {
+        if self.at(1) != Some('?') {
+            self.pos += 1;
+            self.out.push('(');
+            return Ok(());
+        }
+        let unsupported = |t: &Self| {
+            let shown: String = t.chars[t.pos..].iter().take(3).collect();
+            Err(format!("invalid or unsupported Perl syntax: `{shown}`"))
+        };
+        match self.at(2) {
+            Some(':') => {
+                self.pos += 3;
+                self.out.push_str("(?:");
+                Ok(())
+            }
+            Some('P') if self.at(3) == Some('<') => {
+                let start = self.pos + 4;
+                let end = (start..self.chars.len())
+                    .find(|&i| self.chars[i] == '>')
+                    .ok_or_else(|| format!("invalid named capture: `{}`", self.rest()))?;
+                let name: String = self.chars[start..end].iter().collect();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(format!("invalid named capture: `(?P<{name}>`"));
+                }
+                self.pos = end + 1;
+                self.out.push_str(&format!("(?P<{name}>"));
+                Ok(())
+            }
+            _ => {
+                // Flags: i, m, s, U, at most one `-`, ending in `)` or `:`.
+                let mut i = self.pos + 2;
+                let mut flags = String::new();
+                let mut negated = false;
+                let mut after_minus = false;
+                loop {
+                    match self.chars.get(i) {
+                        Some(&c @ ('i' | 'm' | 's' | 'U')) => {
+                            flags.push(c);
+                            after_minus = false;
+                        }
+                        Some('-') if !negated => {
+                            negated = true;
+                            after_minus = true;
+                            flags.push('-');
+                        }
+                        Some(&end @ (')' | ':')) if !flags.is_empty() && !after_minus => {
+                            self.pos = i + 1;
+                            self.out.push_str(&format!("(?{flags}{end}"));
+                            return Ok(());
+                        }
+                        _ => return unsupported(self),
+                    }
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// An escape outside a class; returns whether it wrote an atom.
+    fn escape(&mut self) -> Result<bool, String> {
+        let Some(c) = self.at(1) else {
+            return Err("trailing backslash at end of expression".into());
+        };
+        match c {
+            'Q' => {
+                self.pos += 2;
+                let mut wrote = false;
+                while self.pos < self.chars.len() {
+                    if self.peek() == Some('\\') && self.at(1) == Some('E') {
+                        self.pos += 2;
+                        break;
+                    }
+                    let lit = self.chars[self.pos];
+                    self.out.push_str(&regex::escape(&lit.to_string()));
+                    self.pos += 1;
+                    wrote = true;
+                }
+                Ok(wrote)
+            }
+            'A' | 'z' => {
+                self.pos += 2;
+                self.out.push('\\');
+                self.out.push(c);
+                Ok(true)
+            }
+            // Go's word boundary is ASCII.
+            'b' | 'B' => {
+                self.pos += 2;
+                self.out.push_str(&format!(r"(?-u:\{c})"));
+                Ok(true)
+            }
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' => {
+                self.pos += 2;
+                let (set, negated) = perl_class(c);
+                self.out
+                    .push_str(&format!("[{}{set}]", if negated { "^" } else { "" }));
+                Ok(true)
+            }
+            'p' | 'P' => {
+                let class = self.unicode_class()?;
+                self.out.push_str(&class);
+                Ok(true)
+            }
+            _ => {
+                let lit = self.escaped_char()?;
+                self.out.push_str(&regex::escape(&lit.to_string()));
+                Ok(true)
+            }
+        }
+    }
+
+    /// `\pL`, `\p{Greek}`, `\p{^Greek}`, `\PL` at the cursor, as Rust writes it.
+    fn unicode_class(&mut self) -> Result<String, String> {
+        let mut negated = self.at(1) == Some('P');
+        let Some(first) = self.at(2) else {
+            return Err("invalid character class range: `\\p`".into());
+        };
+        let name: String = if first == '{' {
+            let start = self.pos + 3;
+            let end = (start..self.chars.len())
+                .find(|&i| self.chars[i] == '}')
+                .ok_or("invalid character class range: missing }")?;
+            let mut name: String = self.chars[start..end].iter().collect();
+            if let Some(n) = name.strip_prefix('^') {
+                negated = !negated;
+                name = n.to_string();
+            }
+            self.pos = end + 1;
+            name
+        } else {
+            self.pos += 3;
+            first.to_string()
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("invalid character class range: `\\p{{{name}}}`"));
+        }
+        Ok(format!(r"\{}{{{name}}}", if negated { 'P' } else { 'p' }))
+    }
+
+    /// A single escaped character (`\n`, `\x41`, `\x{263a}`, octal `\101`, `\.`) at the cursor.
+    fn escaped_char(&mut self) -> Result<char, String> {
+        let c = self
+            .at(1)
+            .ok_or("trailing backslash at end of expression")?;
+        let invalid = |shown: &str| Err(format!("invalid escape sequence: `{shown}`"));
+        match c {
+            'a' => self.take(2, '\x07'),
+            'f' => self.take(2, '\x0C'),
+            't' => self.take(2, '\t'),
+            'n' => self.take(2, '\n'),
+            'r' => self.take(2, '\r'),
+            'v' => self.take(2, '\x0B'),
+            '0'..='7' => {
+                // A lone non-zero digit would be a backreference, which Go does not have.
+                let mut end = self.pos + 2;
+                while end < self.pos + 4
+                    && self.chars.get(end).is_some_and(|d| ('0'..='7').contains(d))
+                {
+                    end += 1;
+                }
+                if c != '0' && end == self.pos + 2 {
+                    return invalid(&format!("\\{c}"));
+                }
+                let digits: String = self.chars[self.pos + 1..end].iter().collect();
+                self.pos = end;
+                let code = u32::from_str_radix(&digits, 8).unwrap_or(0);
+                char::from_u32(code).ok_or_else(|| format!("invalid escape sequence: `\\{digits}`"))
+            }
+            'x' => {
+                let (hex, len) = if self.at(2) == Some('{') {
+                    let start = self.pos + 3;
+                    let end = (start..self.chars.len())
+                        .find(|&i| self.chars[i] == '}')
+                        .ok_or("invalid escape sequence: `\\x{`")?;
+                    (
+                        self.chars[start..end].iter().collect::<String>(),
+                        end + 1 - self.pos,
+                    )
+                } else {
+                    let hex: String = self.chars
+                        [self.pos + 2..(self.pos + 4).min(self.chars.len())]
+                        .iter()
+                        .collect();
+                    (hex, 4)
+                };
+                let code = (!hex.is_empty() && hex.len() <= 8)
+                    .then(|| u32::from_str_radix(&hex, 16).ok())
+                    .flatten()
+                    .and_then(char::from_u32);
+                match code {
+                    Some(ch) if hex.len() == 2 || len != 4 => {
+                        self.pos += len;
+                        Ok(ch)
+                    }
+                    _ => invalid(&format!("\\x{hex}")),
+                }
+            }
+            // Go lets any ASCII punctuation be escaped to stand for itself.
+            c if c.is_ascii() && !c.is_ascii_alphanumeric() => self.take(2, c),
+            c => invalid(&format!("\\{c}")),
+        }
+    }
+
+    fn take(&mut self, n: usize, c: char) -> Result<char, String> {
+        self.pos += n;
+        Ok(c)
+    }
+
+    /// A bracketed class, with Go's reading of `]` first, `[:name:]`, `-` and escapes, written
+    /// for Rust with every literal escaped (so `&&`, `--`, `~~` and `[` are just characters).
+    fn class(&mut self) -> Result<(), String> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut out = String::from("[");
+        if self.peek() == Some('^') {
+            self.pos += 1;
+            out.push('^');
+        }
+        let mut first = true;
+        loop {
+            let Some(c) = self.peek() else {
+                let shown: String = self.chars[start..].iter().collect();
+                return Err(format!("missing closing ]: `{shown}`"));
+            };
+            if c == ']' && !first {
+                self.pos += 1;
+                break;
+            }
+            first = false;
+            if c == '[' && self.at(1) == Some(':') {
+                let rest: String = self.chars[self.pos + 2..].iter().collect();
+                if let Some(end) = rest.find(":]") {
+                    let name = &rest[..end];
+                    let bare = name.strip_prefix('^').unwrap_or(name);
+                    if !POSIX.contains(&bare) {
+                        return Err(format!("invalid character class range: `[:{name}:]`"));
+                    }
+                    out.push_str(&format!("[:{name}:]"));
+                    self.pos += 2 + name.chars().count() + 2;
+                    continue;
+                }
+            }
+            if c == '\\' {
+                match self.at(1) {
+                    Some(p @ ('d' | 'D' | 's' | 'S' | 'w' | 'W')) => {
+                        self.pos += 2;
+                        let (set, negated) = perl_class(p);
+                        if negated {
+                            out.push_str(&format!("[^{set}]"));
+                        } else {
+                            out.push_str(set);
+                        }
+                        continue;
+                    }
+                    Some('p' | 'P') => {
+                        let class = self.unicode_class()?;
+                        out.push_str(&class);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            let lo = self.class_char()?;
+            if self.peek() == Some('-') && self.at(1).is_some_and(|n| n != ']') {
+                self.pos += 1;
+                let hi = self.class_char()?;
+                if hi < lo {
+                    return Err(format!("invalid character class range: `{lo}-{hi}`"));
+                }
+                out.push_str(&format!("{}-{}", class_literal(lo), class_literal(hi)));
+            } else {
+                out.push_str(&class_literal(lo));
+            }
+        }
+        out.push(']');
+        self.out.push_str(&out);
+        Ok(())
+    }
+
+    /// One character of a class: itself, or an escape.
+    fn class_char(&mut self) -> Result<char, String> {
+        let c = self.peek().ok_or("missing closing ]")?;
+        if c == '\\' {
+            return self.escaped_char();
+        }
+        self.pos += 1;
+        Ok(c)
+    }
+}
+
+/// The POSIX classes Go knows (ASCII, as in Rust).
+const POSIX: [&str; 14] = [
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
+    "space", "upper", "word", "xdigit",
+];
+
+/// The ASCII set of a Perl class letter, and whether it is negated.
+fn perl_class(c: char) -> (&'static str, bool) {
+    match c {
+        'd' => (DIGIT, false),
+        'D' => (DIGIT, true),
+        's' => (SPACE, false),
+        'S' => (SPACE, true),
+        'w' => (WORD, false),
+        _ => (WORD, true),
+    }
+}
+
+/// A character inside a Rust class, escaped unless it is a letter or digit.
+fn class_literal(c: char) -> String {
+    if c.is_alphanumeric() {
+        c.to_string()
+    } else {
+        format!("\\x{{{:X}}}", c as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::translate;
+
+    fn compiles_like(go: &str, matches: &[&str], misses: &[&str]) {
+        let rust = translate(go).unwrap_or_else(|e| panic!("{go}: {e}"));
+        let re = regex::Regex::new(&format!("^(?:{rust})$"))
+            .unwrap_or_else(|e| panic!("{go} -> {rust}: {e}"));
+        for m in matches {
+            assert!(re.is_match(m), "{go} ({rust}) should match {m:?}");
+        }
+        for m in misses {
+            assert!(!re.is_match(m), "{go} ({rust}) should not match {m:?}");
+        }
+    }
+
+    #[test]
+    fn perl_classes_and_boundaries_are_ascii_as_in_go() {
+        compiles_like(r"\d+", &["42"], &["٣", "４２"]);
+        compiles_like(r"\w+", &["li_lei9"], &["李雷", "é"]);
+        compiles_like(r"\s", &[" ", "\t"], &["\u{a0}", "\u{b}"]);
+        compiles_like(r"[\d.]+", &["1.2"], &["٣"]);
+        compiles_like(r"[^\D]", &["7"], &["x", "٣"]);
+        // é is not a word character to Go, so x stands between two boundaries.
+        compiles_like(r".*\bx\b.*", &["a x b", "éxé"], &["axb"]);
+    }
+
+    #[test]
+    fn what_only_go_accepts_is_translated() {
+        compiles_like(r"\Qa.b\E", &["a.b"], &["axb"]);
+        compiles_like(r"a{,3}", &["a{,3}"], &["aaa"]);
+        compiles_like(r"\101", &["A"], &["a"]);
+        compiles_like(r"\0", &["\0"], &[]);
+        compiles_like(r"[[]", &["["], &["]"]);
+        compiles_like(r"[a-z&&[^x]]", &["x]", "&]", "a]"], &["a", "X]"]);
+        compiles_like(r"\<a", &["<a"], &["a"]);
+        compiles_like(r"^*a", &["a"], &[]);
+        compiles_like(r"(?P<n>a)", &["a"], &[]);
+        compiles_like(r"(?i)HIGH", &["high"], &[]);
+        compiles_like(r"[[:alpha:]]+", &["abc"], &["é"]);
+        compiles_like(r"\p{Han}+", &["支付"], &["x"]);
+        compiles_like(r"\p{^Han}", &["x"], &["支"]);
+        compiles_like(r"x{2}", &["xx"], &["x"]);
+        compiles_like(r"x{2,}?", &["xxx"], &["x"]);
+    }
+
+    #[test]
+    fn what_go_refuses_is_refused_with_its_reason() {
+        for (go, reason) in [
+            ("a{1001}", "invalid repeat count"),
+            ("a{2,1}", "invalid repeat count"),
+            ("(?<n>a)", "invalid or unsupported Perl syntax"),
+            ("(?x)a", "invalid or unsupported Perl syntax"),
+            ("a**", "invalid nested repetition operator"),
+            ("x{2}{3}", "invalid nested repetition operator"),
+            ("*a", "missing argument to repetition operator"),
+            (r"\1", "invalid escape sequence"),
+            (r"\8", "invalid escape sequence"),
+            (r"\C", "invalid escape sequence"),
+            (r"\Z", "invalid escape sequence"),
+            (r"\e", "invalid escape sequence"),
+            ("[z-a]", "invalid character class range"),
+            ("[[:foo:]]", "invalid character class range"),
+            ("(a", "missing closing )"),
+            ("a)", "unexpected )"),
+            ("[a", "missing closing ]"),
+            ("a\\", "trailing backslash"),
+        ] {
+            let err = translate(go).expect_err(go);
+            assert!(err.contains(reason), "{go}: {err}");
+        }
+    }
+}
