@@ -6,6 +6,7 @@ pub mod links;
 pub mod log;
 pub mod pagerduty;
 pub mod slack;
+pub mod slack_blocks;
 pub mod slack_reply;
 pub mod slack_text;
 pub mod sms;

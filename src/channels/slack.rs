@@ -2,8 +2,8 @@
 //! matter, description, links, and Acknowledge / Resolve / Escalate now / Snooze buttons); later
 //! pages of the same incident edit that message with `chat.update` and add a thread reply.
 //!
-//! Plain `reqwest` rather than slack-morphism: two Web API methods are all this needs, and
-//! reqwest is already here for the other channels.
+//! The blocks are slack-morphism's typed Block Kit models (`slack_blocks`); the two Web API
+//! methods are called with reqwest, which every other channel uses too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +12,10 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::slack_text::{
-    BLOCKS_MAX, CONTEXT_MAX, FIELD_MAX, FIELDS_MAX, HEADER_MAX, SECTION_MAX, TEXT_MAX, cut, escape,
-    escape_context, link, mrkdwn, plain,
-};
-use super::templates::{Templates, context};
-use super::{Delivery, IncidentSummary, SendResult, retry_after};
+use super::slack_blocks::nonempty;
+pub use super::slack_blocks::{blocks, message};
+use super::templates::Templates;
+use super::{Delivery, SendResult, retry_after};
 
 /// Sends Slack messages with a bot token.
 pub struct SlackChannel {
@@ -244,153 +242,4 @@ impl SlackChannel {
             code: Some(error),
         })
     }
-}
-
-fn severity_badge(severity: &str) -> &'static str {
-    match severity {
-        "critical" => ":red_circle: CRITICAL",
-        "warning" => ":large_orange_circle: WARNING",
-        _ => ":large_blue_circle: INFO",
-    }
-}
-
-/// The Block Kit of an incident's message. Every payload value is escaped and cut to Slack's
-/// limits; links are made only of http(s) URLs; no text object is empty.
-pub fn blocks(inc: &IncidentSummary, mention: Option<&str>) -> Value {
-    let mention = mention.filter(|m| is_slack_id(m));
-    let fields: Vec<Value> = inc
-        .group_labels
-        .as_object()
-        .map(|labels| {
-            labels
-                .iter()
-                .take(FIELDS_MAX)
-                .map(|(k, v)| {
-                    let text = format!("*{}*\n{}", escape(k), escape(v.as_str().unwrap_or("")));
-                    json!({"type": "mrkdwn", "text": cut(&text, FIELD_MAX)})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let flapping = if inc.flapping {
-        " · :warning: FLAPPING"
-    } else {
-        ""
-    };
-    let status = match &inc.acknowledged_by {
-        Some(by) if inc.status == "open" => format!("acknowledged by {}", escape(by)),
-        _ => escape(&inc.status),
-    };
-    let header = plain(&format!("INC-{} {}", inc.number, inc.title), HEADER_MAX);
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": header}}),
-        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(
-            &format!("{} · {status}{flapping}", severity_badge(&inc.severity)),
-            CONTEXT_MAX,
-        )}]}),
-    ];
-    let description = inc.annotations["description"].as_str().unwrap_or("").trim();
-    if !description.is_empty() {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(description, SECTION_MAX)}}));
-    }
-    if !fields.is_empty() {
-        blocks.push(json!({"type": "section", "fields": fields}));
-    }
-    let mut links: Vec<String> = inc
-        .links()
-        .iter()
-        .filter_map(|(url, label)| link(url, label))
-        .collect();
-    if let Some(who) = mention {
-        links.push(format!("Paging <@{who}>"));
-    }
-    // A link cut in half is broken markup: keep the links that fit whole.
-    let mut line = String::new();
-    for l in links {
-        let sep = if line.is_empty() { "" } else { " · " };
-        if line.chars().count() + sep.len() + l.chars().count() <= CONTEXT_MAX {
-            line.push_str(sep);
-            line.push_str(&l);
-        }
-    }
-    if !line.is_empty() {
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]}));
-    }
-    let button = |text: &str, action: &str, style: Option<&str>| {
-        let mut b = json!({"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action, "value": inc.id.to_string()});
-        if let Some(style) = style {
-            b["style"] = json!(style);
-        }
-        b
-    };
-    if inc.status == "resolved" {
-        return Value::Array(blocks);
-    }
-    let first = if inc.acknowledged_by.is_some() {
-        button("Unacknowledge", "incident_unack", None)
-    } else {
-        button("Acknowledge", "incident_ack", Some("primary"))
-    };
-    blocks.push(json!({"type": "actions", "elements": [
-        first,
-        button("Resolve", "incident_resolve", None),
-        button("Escalate now", "incident_escalate", Some("danger")),
-        button("Snooze 1h", "incident_snooze", None),
-    ]}));
-    blocks.truncate(BLOCKS_MAX);
-    Value::Array(blocks)
-}
-
-/// A Slack user or channel id as Slack writes them (`U0123ABC`), so a mention cannot carry
-/// markup.
-fn is_slack_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// A message's `text`, cut to size and never empty (Slack refuses an empty one).
-fn nonempty(text: &str, inc: &IncidentSummary) -> String {
-    let text = text.trim();
-    if text.is_empty() {
-        return format!("INC-{}", inc.number);
-    }
-    cut(text, TEXT_MAX)
-}
-
-/// A delivery's Slack message: the (escaped) template context, the top-level `text` and the
-/// blocks, with the bundled incidents' section when pages ride along.
-pub fn message(
-    templates: &Templates,
-    delivery: &Delivery,
-    mention: Option<&str>,
-) -> (Value, String, Value) {
-    let inc = &delivery.incident;
-    let who = mention
-        .filter(|m| is_slack_id(m))
-        .map_or("the on-call".to_string(), |m| format!("<@{m}>"));
-    let mut ctx = context(inc, &inc.title, Some(delivery), &who);
-    escape_context(&mut ctx);
-    let mut blocks = blocks(inc, mention);
-    let more = ctx["more"].as_array().filter(|m| !m.is_empty());
-    if let (Some(more), Some(list)) = (more, blocks.as_array_mut()) {
-        let lines: Vec<String> = more
-            .iter()
-            .map(|m| {
-                format!(
-                    "• INC-{} {}",
-                    m["number"],
-                    m["title"].as_str().unwrap_or("")
-                )
-            })
-            .collect();
-        // Titles in `more` are escaped already (escape_context).
-        let text = format!("*+{} more incidents*\n{}", more.len(), lines.join("\n"));
-        // Above the buttons, which act on this message's own incident.
-        let at = list.len().saturating_sub(1);
-        list.insert(
-            at,
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text, SECTION_MAX)}}),
-        );
-    }
-    let text = nonempty(&templates.text("slack_text.txt", &ctx), inc);
-    (ctx, text, blocks)
 }

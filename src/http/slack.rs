@@ -13,6 +13,7 @@ use axum::routing::post;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use serde_json::Value;
+use slack_morphism::events::SlackInteractionEvent;
 
 use super::api::run_action;
 use super::error::ApiError;
@@ -92,20 +93,30 @@ async fn interaction(
     )?;
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a form: {e}")))?;
-    let payload: Value = form
+    let payload = form
         .iter()
         .find(|(k, _)| k == "payload")
-        .and_then(|(_, v)| serde_json::from_str(v).ok())
-        .ok_or_else(|| ApiError::BadRequest("no JSON payload field".into()))?;
-    // Slack shows nothing of this answer's body: everything the clicker should read goes to
-    // the interaction's response_url, as a message only they see.
-    let response_url = payload["response_url"].as_str().map(str::to_string);
-    let reply = |text: String| app.slack_replies.reply(response_url.as_deref(), text);
-    let slack_user = payload["user"]["id"].as_str().unwrap_or("").to_string();
-    let Some(clicked) = payload["actions"].get(0) else {
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| ApiError::BadRequest("no payload field".into()))?;
+    let event: SlackInteractionEvent = serde_json::from_str(payload)
+        .map_err(|e| ApiError::BadRequest(format!("payload is not a Slack interaction: {e}")))?;
+    let SlackInteractionEvent::BlockActions(clicks) = event else {
+        // Shortcuts, modals and the like: alertrouter puts none on its messages.
         return Ok(StatusCode::OK);
     };
-    let action = match clicked["action_id"].as_str().unwrap_or("") {
+    // Slack shows nothing of this answer's body: everything the clicker should read goes to
+    // the interaction's response_url, as a message only they see.
+    let response_url = clicks.response_url.as_ref().map(|u| u.0.to_string());
+    let reply = |text: String| app.slack_replies.reply(response_url.as_deref(), text);
+    let slack_user = clicks
+        .user
+        .as_ref()
+        .map(|u| u.id.0.clone())
+        .unwrap_or_default();
+    let Some(clicked) = clicks.actions.as_ref().and_then(|a| a.first()) else {
+        return Ok(StatusCode::OK);
+    };
+    let action = match clicked.action_id.0.as_str() {
         "incident_ack" => Action::Ack,
         "incident_unack" => Action::Unack,
         "incident_resolve" => Action::Resolve,
@@ -118,7 +129,7 @@ async fn interaction(
             return Ok(StatusCode::OK);
         }
     };
-    let incident: IncidentRef = match clicked["value"].as_str().unwrap_or("").parse() {
+    let incident: IncidentRef = match clicked.value.as_deref().unwrap_or("").parse() {
         Ok(incident) => incident,
         Err(why) => {
             reply(format!("This button names no incident ({why})."));
@@ -188,5 +199,53 @@ fn outcome_text(result: Result<Value, ApiError>, action: &Action) -> String {
         ),
         Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => why,
         Err(e) => format!("Could not {} the incident: {e}. Try again.", action.name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_matches_slacks_published_example() {
+        // The example of Slack's "Verifying requests from Slack" guide.
+        let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        assert_eq!(
+            slack_signature(
+                "8f742231b10e8888abcd99yyyzzz85a5",
+                "1531420618",
+                body.as_bytes()
+            ),
+            "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+        );
+    }
+
+    #[test]
+    fn a_button_click_parses_into_slack_morphisms_interaction_model() {
+        let payload = r#"{"type":"block_actions","team":{"id":"T9TK3CUKW","domain":"example"},
+            "user":{"id":"UA8RXUSPL","username":"jtorrance","team_id":"T9TK3CUKW"},
+            "api_app_id":"AABA1ABCD","token":"9s8d9as89d8as9d8as989",
+            "container":{"type":"message","message_ts":"1548261231.000200","channel_id":"CBR2V3XEX","is_ephemeral":false},
+            "trigger_id":"12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3",
+            "channel":{"id":"CBR2V3XEX","name":"review-updates"},
+            "response_url":"https://hooks.slack.com/actions/AABA1ABCD/1232321423432/D09sSasdasdAS9091209",
+            "actions":[{"action_id":"incident_ack","block_id":"actions","text":{"type":"plain_text","text":"Acknowledge"},
+                "value":"INC-42","type":"button","action_ts":"1548426417.840180"}]}"#;
+        let SlackInteractionEvent::BlockActions(e) = serde_json::from_str(payload).unwrap() else {
+            panic!("not block_actions");
+        };
+        assert_eq!(e.user.unwrap().id.0, "UA8RXUSPL");
+        let action = &e.actions.unwrap()[0];
+        assert_eq!(
+            (action.action_id.0.as_str(), action.value.as_deref()),
+            ("incident_ack", Some("INC-42"))
+        );
+        assert!(
+            e.response_url
+                .unwrap()
+                .0
+                .as_str()
+                .starts_with("https://hooks.slack.com/")
+        );
     }
 }

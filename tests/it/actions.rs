@@ -124,14 +124,28 @@ pub async fn paged_with(
     }
 }
 
+/// A `block_actions` interaction shaped as Slack sends it for a button click.
+pub fn block_actions(user: &str, action_id: &str, value: &str, response_url: &str) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": {"id": "T0ALERTS", "domain": "acme"},
+        "user": {"id": user, "username": "someone", "team_id": "T0ALERTS"},
+        "api_app_id": "A0ROUTER",
+        "token": "deprecated-verification-token",
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D0ALICE", "is_ephemeral": false},
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "channel": {"id": "D0ALICE", "name": "directmessage"},
+        "response_url": response_url,
+        "actions": [{
+            "action_id": action_id, "block_id": "incident-actions", "value": value, "type": "button",
+            "text": {"type": "plain_text", "text": "Acknowledge"}, "action_ts": "1700000001.000002",
+        }],
+    })
+}
+
 /// A signed Slack click on `action_id` of incident `value` by `user`, `age` seconds ago.
 pub async fn click(p: &Paged, user: &str, action_id: &str, value: &str, age: i64) -> (u16, Value) {
-    let payload = json!({
-        "type": "block_actions",
-        "user": {"id": user, "username": "someone"},
-        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
-        "response_url": p.reply_url,
-    });
+    let payload = block_actions(user, action_id, value, &p.reply_url);
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
     let ts = (p.server.clock.now().timestamp() - age).to_string();
     let signature = alertrouter::http::slack_signature(SLACK_SIGNING_SECRET, &ts, body.as_bytes());

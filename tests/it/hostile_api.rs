@@ -442,7 +442,7 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
         );
     }
     // Slack: forged, stale and replayed signatures, and none at all.
-    let payload = json!({"type": "block_actions", "user": {"id": "U0ALICE"}, "actions": [{"action_id": "incident_ack", "value": id}]});
+    let payload = crate::actions::block_actions("U0ALICE", "incident_ack", &id, &p.reply_url);
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
     let ts_now = now.to_string();
     let sig =
