@@ -4,7 +4,8 @@
 # Rows: (a) pgbench running the single-row upsert ingest does on a group, the machine's limit;
 # (b) new-incident webhooks of 1 alert; (c) webhooks of 100 new alerts; (d) no-change re-sends
 # (answered from the dedup cache) and (d') the same with the cache off (one database read each);
-# then the RSS of alertrouter with at least 100,000 open alerts stored.
+# then the RSS of alertrouter with at least 100,000 open alerts stored; (e) webhooks of 10,000 new
+# alerts (a huge group, 2 connections) with the peak RSS after them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -36,7 +37,7 @@ write_config "$work/nocache.yaml" 0
 start_server() { bench_serve 19095 --config "$1"; }
 stop_server() { bench_stop; }
 load() { "$bin/loadgen" --url http://127.0.0.1:19095/hooks/alertmanager --token "@$work/token" \
-  --connections $conns --duration "${secs}s" --json "$@"; }
+  --connections "${CONNS:-$conns}" --duration "${secs}s" --json "$@"; }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 # (a) The same single-row upsert ingest runs on the group row, through pgbench.
@@ -62,6 +63,9 @@ d=$(load --scenario replay --alerts 2 --groups 2000 --run-id d)
 open_alerts=$(psql -tA "$url" -c "select count(*) from alerts where status = 'firing'")
 rss_kib=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
+echo "(e) 10,000 alerts per webhook..." >&2
+e=$(CONNS=2 load --scenario new --alerts 10000 --run-id e)
+e_hwm_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")
 stop_server
 
 start_server "$work/nocache.yaml"
@@ -88,5 +92,6 @@ row "(b) new incident, 1 alert/webhook" "$b" webhooks
 row "(c) 100 alerts/webhook" "$c" alerts
 row "(d) no-change re-send (dedup cache)" "$d" webhooks
 row "(d') no-change re-send (cache off)" "$d2" webhooks
+row "(e) 10,000 alerts/webhook, 2 connections" "$e" alerts
 echo
-echo "pgbench average latency: ${pg_lat} ms. alertrouter RSS with $open_alerts open alerts stored: $((rss_kib / 1024)) MiB (peak $((hwm_kib / 1024)) MiB)."
+echo "pgbench average latency: ${pg_lat} ms. alertrouter RSS with $open_alerts open alerts stored: $((rss_kib / 1024)) MiB (peak $((hwm_kib / 1024)) MiB); peak after (e): $((e_hwm_kib / 1024)) MiB."

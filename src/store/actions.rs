@@ -116,10 +116,21 @@ pub async fn perform(
             due_at: row.10,
         },
     };
-    let policy: Option<EscalationPolicy> = row
-        .5
-        .and_then(|v| serde_json::from_value::<PolicySnapshot>(v).ok())
-        .and_then(|s| EscalationPolicy::try_from(&s).ok());
+    let policy: Option<EscalationPolicy> = match row.5 {
+        None => None,
+        Some(v) => match serde_json::from_value::<PolicySnapshot>(v)
+            .map_err(|e| e.to_string())
+            .and_then(|s| EscalationPolicy::try_from(&s))
+        {
+            Ok(p) => Some(p),
+            Err(why) => {
+                // Not silent: the timer worker falls back to the route's policy for the chain.
+                tracing::error!(incident = number, reason = %why,
+                    "the incident's stored policy is unusable; acting on it without one");
+                None
+            }
+        },
+    };
     let detail = action_detail(action);
     match decide(&before, action, &actor.name, policy.as_ref(), policies, now) {
         Err(refused) => {
