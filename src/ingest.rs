@@ -195,7 +195,10 @@ impl Ingestor {
         plans: &[(GroupRef<'_>, i64, Plan<'_>)],
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, sqlx::Error> {
-        if let [(group, version, plan)] = plans {
+        let resumes = |g: &GroupRef<'_>| matches!(g.escalation, EscalationWrite::Resume { .. });
+        if let [(group, version, plan)] = plans
+            && !resumes(group)
+        {
             return store::apply_plan(&self.pool, group, *version, plan, now).await;
         }
         let mut tx = self.pool.begin().await?;
@@ -205,6 +208,9 @@ impl Ingestor {
             {
                 tx.rollback().await?;
                 return Ok(WriteOutcome::Conflict);
+            }
+            if let (true, Some(reopen)) = (resumes(group), &plan.incident.reopen) {
+                store::apply_resume(&mut tx, plan.incident.id, reopen, now).await?;
             }
         }
         tx.commit().await?;

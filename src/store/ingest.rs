@@ -270,50 +270,6 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             where incident_id = $4 and status = 'pending' and $30 = 'stop'
                 and exists (select 1 from head)
                 and payload->>'kind' = 'page'
-        ), reinstated as (
-            -- A reopen resumes the chain as though the incident had stayed open: pages its
-            -- resolution cancelled before they left go out after all (unless acknowledged).
-            update outbox o set status = 'pending', last_error = null
-            from incidents i
-            where i.id = $4 and o.incident_id = $4 and $30 = 'resume'
-                and exists (select 1 from head)
-                and o.status = 'cancelled' and o.last_error = 'cancelled: resolved'
-                and o.payload->>'kind' = 'page' and i.acknowledged_at is null
-                and (o.payload->>'generation')::int = i.chain_generation
-        ), reopened_notices as (
-            -- Slack messages are edited and get a thread reply; PagerDuty is triggered again
-            -- where it heard of the resolution. SMS and e-mail hear nothing of a flap.
-            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
-            select distinct on (o.channel, o.recipient) $4,
-                o.incident_id || ':reopened:' || $9::text || ':' || o.recipient || ':' || o.channel,
-                o.channel, o.recipient,
-                jsonb_build_object('kind', 'reopened', 'incident_id', $4::text,
-                    'recipient', o.recipient, 'channel', o.channel,
-                    'detail', jsonb_build_object('count', $37::int, 'window_minutes', $38::int,
-                        'flapping', $36)),
-                $9, $9
-            from outbox o
-            where o.incident_id = $4 and $30 = 'resume' and exists (select 1 from head)
-                and ((o.channel in ('slack', 'webhook') and o.payload->>'kind' = 'page'
-                        and o.status = 'sent')
-                    -- A resolution still queued goes first (order per destination).
-                    or (o.channel = 'pagerduty' and o.payload->>'kind' = 'resolved'
-                        and o.status in ('sent', 'pending')))
-            on conflict (dedup_key) do nothing
-            returning channel, recipient
-        ), flapping_notices as (
-            -- Automation hears of flapping as its own event, after the reopen (it reads the
-            -- reopen notices, so their rows are written first).
-            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
-            select $4, $4 || ':flapping:' || $9::text || ':' || r.recipient || ':webhook',
-                'webhook', r.recipient,
-                jsonb_build_object('kind', 'flapping', 'incident_id', $4::text,
-                    'recipient', r.recipient, 'channel', 'webhook',
-                    'detail', jsonb_build_object('count', $37::int, 'window_minutes', $38::int)),
-                $9, $9
-            from reopened_notices r
-            where r.channel = 'webhook' and $36
-            on conflict (dedup_key) do nothing
         ), resolved_notices as (
             -- Every Slack message, PagerDuty service and webhook that showed the incident hears
             -- that it resolved (after the pages to it, by order per destination).
@@ -334,7 +290,7 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             -- dispatchers for notices.
             select pg_notify($33, '') from head where $30 in ('start', 'resume')
             union all
-            select pg_notify($39, '') from head where $30 in ('stop', 'resume')
+            select pg_notify($37, '') from head where $30 in ('stop', 'resume')
         ), occurrences as (
             insert into alerts as a (group_id, incident_id, fingerprint, starts_at, ends_at, status,
                 severity, alertname, labels, annotations, generator_url, created_at, updated_at)
@@ -395,8 +351,6 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
     .bind(group.external_url)
     .bind(inc.reopen.as_ref().map(|r| r.times.clone()))
     .bind(inc.reopen.as_ref().is_some_and(|r| r.starts_flapping))
-    .bind(inc.reopen.as_ref().map_or(0, |r| r.times.len() as i32))
-    .bind(inc.reopen.as_ref().map_or(0, |r| r.within.num_minutes() as i32))
     .bind(super::outbox::OUTBOX_CHANNEL)
     .fetch_one(db)
     .await?;
@@ -409,4 +363,67 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
 
 fn json(labels: &LabelSet) -> String {
     serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
+}
+
+/// What a reopen within the window adds, in the same transaction as its plan: the pages its
+/// resolution cancelled are sent after all (unless it was acknowledged), the Slack messages and
+/// webhooks that showed it hear of the reopen (PagerDuty where it heard of the resolution), and
+/// webhooks hear of flapping. Kept out of `apply_plan`'s statement, which runs for every webhook.
+pub async fn apply_resume(
+    tx: &mut sqlx::PgConnection,
+    incident: uuid::Uuid,
+    reopen: &crate::core::ingest::Reopen,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with reinstated as (
+            update outbox o set status = 'pending', last_error = null
+            from incidents i
+            where i.id = $1 and o.incident_id = $1
+                and o.status = 'cancelled' and o.last_error = 'cancelled: resolved'
+                and o.payload->>'kind' = 'page' and i.acknowledged_at is null
+                and (o.payload->>'generation')::int = i.chain_generation
+        ), reopened_notices as (
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select distinct on (o.channel, o.recipient) $1,
+                o.incident_id || ':reopened:' || $2::text || ':' || o.recipient || ':' || o.channel,
+                o.channel, o.recipient,
+                jsonb_build_object('kind', 'reopened', 'incident_id', $1::text,
+                    'recipient', o.recipient, 'channel', o.channel,
+                    'detail', jsonb_build_object('count', $3::int, 'window_minutes', $4::int,
+                        'flapping', $5::bool)),
+                $2, $2
+            from outbox o
+            where o.incident_id = $1
+                and ((o.channel in ('slack', 'webhook') and o.payload->>'kind' = 'page'
+                        and o.status = 'sent')
+                    -- A resolution still queued goes first (order per destination).
+                    or (o.channel = 'pagerduty' and o.payload->>'kind' = 'resolved'
+                        and o.status in ('sent', 'pending')))
+            on conflict (dedup_key) do nothing
+            returning channel, recipient
+        ), flapping_notices as (
+            -- Reads the reopen notices, so their rows are written first (order per destination).
+            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
+            select $1, $1 || ':flapping:' || $2::text || ':' || r.recipient || ':webhook',
+                'webhook', r.recipient,
+                jsonb_build_object('kind', 'flapping', 'incident_id', $1::text,
+                    'recipient', r.recipient, 'channel', 'webhook',
+                    'detail', jsonb_build_object('count', $3::int, 'window_minutes', $4::int)),
+                $2, $2
+            from reopened_notices r
+            where r.channel = 'webhook' and $5
+            on conflict (dedup_key) do nothing
+        )
+        select pg_notify($6, '')",
+    )
+    .bind(incident)
+    .bind(now)
+    .bind(reopen.times.len() as i32)
+    .bind(reopen.within.num_minutes() as i32)
+    .bind(reopen.starts_flapping)
+    .bind(super::outbox::OUTBOX_CHANNEL)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -15,7 +15,9 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-pub use self::ingest::{EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group};
+pub use self::ingest::{
+    EscalationWrite, GroupRef, WriteOutcome, apply_plan, apply_resume, load_group,
+};
 pub use self::stats::open_incidents_by_severity;
 use crate::config::DatabaseSettings;
 

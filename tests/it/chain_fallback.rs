@@ -14,7 +14,7 @@ async fn an_unreadable_policy_snapshot_falls_back_to_the_routes_policy() {
     let server = start_with(&db, |_| {}).await;
     let metrics = Arc::new(Metrics::new());
     let w = worker(&server, metrics.clone(), 100);
-    server
+    let (status, body) = server
         .post(webhook(vec![alert(
             "web-1",
             "critical",
@@ -23,6 +23,7 @@ async fn an_unreadable_policy_snapshot_falls_back_to_the_routes_policy() {
             None,
         )]))
         .await;
+    assert_eq!(status, 200, "{body}");
     // Written by an older version, or edited by hand: it no longer parses.
     sqlx::query("update incidents set policy_snapshot = '{\"steps\": \"soon\"}'")
         .execute(&db.pool)

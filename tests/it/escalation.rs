@@ -125,6 +125,32 @@ pub async fn outbox(db: &TestDb) -> Vec<(String, String, String)> {
         .unwrap()
 }
 
+/// Posts the critical `web-1` alert (INC-1) and fires its first step.
+pub async fn open_and_fire(server: &TestServer, metrics: &Arc<Metrics>) {
+    let (status, body) = server
+        .post(webhook(vec![alert(
+            "web-1", "critical", "firing", S1, None,
+        )]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        worker(server, metrics.clone(), 100)
+            .run_once()
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+/// Channel settings for the fake Slack at `url` (token `xoxb-test`).
+pub fn slack_at(url: String) -> alertrouter::config::ChannelSettings {
+    alertrouter::config::ChannelSettings {
+        slack_url: url,
+        slack_token: Some(secrecy::SecretString::from("xoxb-test".to_string())),
+        ..alertrouter::config::ChannelSettings::default()
+    }
+}
+
 pub async fn kinds(db: &TestDb, kind: &str) -> i64 {
     db.count(&format!("incident_events where kind = '{kind}'"))
         .await

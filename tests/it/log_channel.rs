@@ -6,8 +6,8 @@ use std::sync::Arc;
 use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
 
-use crate::escalation::{dispatcher_for, start_with, worker};
-use crate::support::{TestDb, alert, webhook};
+use crate::escalation::{dispatcher_for, open_and_fire, start_with};
+use crate::support::TestDb;
 
 #[tokio::test]
 async fn channels_named_in_channels_log_are_logged_and_recorded_as_sent() {
@@ -22,19 +22,7 @@ async fn channels_named_in_channels_log_are_logged_and_recorded_as_sent() {
             ..ChannelSettings::default()
         },
     );
-    server
-        .post(webhook(vec![alert(
-            "web-1",
-            "critical",
-            "firing",
-            "2026-11-25T18:50:00Z",
-            None,
-        )]))
-        .await;
-    worker(&server, metrics.clone(), 100)
-        .run_once()
-        .await
-        .unwrap();
+    open_and_fire(&server, &metrics).await;
     dispatcher.run_once().await.unwrap();
     let rows: Vec<(String, String, Option<String>)> =
         sqlx::query_as("select channel, status, provider_ref from outbox order by channel")

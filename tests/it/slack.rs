@@ -90,15 +90,7 @@ async fn the_first_page_posts_and_the_next_edits_in_place_with_a_thread_reply() 
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = dispatcher_for(
-        &server,
-        metrics.clone(),
-        ChannelSettings {
-            slack_url: url,
-            slack_token: Some(SecretString::from("xoxb-test".to_string())),
-            ..ChannelSettings::default()
-        },
-    );
+    let dispatcher = dispatcher_for(&server, metrics.clone(), crate::escalation::slack_at(url));
     server
         .post(webhook(vec![alert(
             "web-1",
@@ -344,15 +336,7 @@ async fn a_busy_destination_is_paced_to_its_rate_and_nothing_is_dropped() {
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = dispatcher_for(
-        &server,
-        metrics.clone(),
-        ChannelSettings {
-            slack_url: url,
-            slack_token: Some(SecretString::from("xoxb-test".to_string())),
-            ..ChannelSettings::default()
-        },
-    );
+    let dispatcher = dispatcher_for(&server, metrics.clone(), crate::escalation::slack_at(url));
     // Three incidents page the same person's DM at the same moment.
     for key in ["a", "b", "c"] {
         server
@@ -468,15 +452,7 @@ async fn a_429_storm_is_paced_to_the_limit_bundled_and_loses_nothing() {
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = dispatcher_for(
-        &server,
-        metrics.clone(),
-        ChannelSettings {
-            slack_url: url,
-            slack_token: Some(SecretString::from("xoxb-test".to_string())),
-            ..ChannelSettings::default()
-        },
-    );
+    let dispatcher = dispatcher_for(&server, metrics.clone(), crate::escalation::slack_at(url));
     let timers = worker(&server, metrics.clone(), 100);
     // Three new incidents a second for 20 seconds, all paging one DM; Slack answers the first
     // three calls with 429 and Retry-After: 5.

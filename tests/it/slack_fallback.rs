@@ -3,14 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
 use axum::extract::Path;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::escalation::{dispatcher_for, start_with, worker};
-use crate::support::{TestDb, alert, webhook};
+use crate::escalation::{dispatcher_for, open_and_fire, slack_at, start_with};
+use crate::support::TestDb;
 
 /// A Slack that refuses every message carrying blocks, as it does a block it cannot parse.
 async fn picky_slack(calls: Arc<Mutex<Vec<(String, Value)>>>) -> String {
@@ -48,28 +46,8 @@ async fn refused_blocks_are_sent_again_as_plain_text() {
     })
     .await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = dispatcher_for(
-        &server,
-        metrics.clone(),
-        ChannelSettings {
-            slack_url: url,
-            slack_token: Some(SecretString::from("xoxb-test".to_string())),
-            ..ChannelSettings::default()
-        },
-    );
-    server
-        .post(webhook(vec![alert(
-            "web-1",
-            "critical",
-            "firing",
-            "2026-11-25T18:50:00Z",
-            None,
-        )]))
-        .await;
-    worker(&server, metrics.clone(), 100)
-        .run_once()
-        .await
-        .unwrap();
+    let dispatcher = dispatcher_for(&server, metrics.clone(), slack_at(url));
+    open_and_fire(&server, &metrics).await;
     dispatcher.run_once().await.unwrap();
 
     let calls = calls.lock().unwrap().clone();
