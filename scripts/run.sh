@@ -22,7 +22,7 @@ for secret in "$token" .data/api-secret; do
 done
 
 cargo build --release --quiet --bin alertrouter
-bin=target/release/alertrouter
+bin=${CARGO_TARGET_DIR:-target}/release/alertrouter
 "$bin" check-config --config "$config" >&2
 "$bin" migrate --config "$config" >&2
 
@@ -43,6 +43,6 @@ Paste into alertmanager.yml (receivers:) to send alerts here:
             credentials_file: $PWD/$token
 
 
-API token for trying /api/v1 (1 h): target/release/alertrouter token issue --config $config --sub you --role sre
+API token for trying /api/v1 (1 h): $bin token issue --config $config --sub you --role sre
 SNIPPET
 exec "$bin" serve --config "$config"
