@@ -23,14 +23,22 @@ pub async fn active_windows(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(name, matchers, start, end)| {
-            Some(MaintenanceWindow {
-                name,
-                start,
-                end,
-                matchers: parse_matchers(&matchers).ok()?,
-            })
-        })
+        .filter_map(
+            |(name, matchers, start, end)| match parse_matchers(&matchers) {
+                Ok(matchers) if !matchers.is_empty() => Some(MaintenanceWindow {
+                    name,
+                    start,
+                    end,
+                    matchers,
+                }),
+                // Stored by an earlier version whose parser was laxer: it holds nothing, loudly.
+                Ok(_) | Err(_) => {
+                    tracing::error!(window = %name, matchers = %matchers,
+                    "maintenance window's matchers no longer parse; it suppresses nothing");
+                    None
+                }
+            },
+        )
         .collect())
 }
 
