@@ -237,7 +237,7 @@ fn escalation_write(
     if let (Some(name), None, Some(_)) = (policy, route_policy, opening) {
         tracing::error!(incident = %plan.incident.id, policy = name,
             "the route names a policy that does not exist; nobody is paged");
-        metrics.chain_fallback("missing_policy");
+        metrics.risks.chain_fallback("missing_policy");
     }
     let stored = snapshot
         .incident
@@ -247,7 +247,7 @@ fn escalation_write(
     if let Some(s) = stored.filter(|s| s.policy.is_none() && opening.is_some()) {
         tracing::error!(incident = %plan.incident.id, generation = s.chain.generation,
             "the incident's stored policy does not parse; its route's current policy takes over");
-        metrics.chain_fallback("unreadable_snapshot");
+        metrics.risks.chain_fallback("unreadable_snapshot");
     }
     let resolved = plan.incident.status == IncidentStatus::Resolved;
     match escalation::after_ingest(opening, resolved, stored, route_policy, now) {

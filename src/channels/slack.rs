@@ -92,7 +92,7 @@ impl SlackChannel {
             }) if BLOCK_ERRORS.contains(&code.as_str()) => {
                 tracing::error!(method, code, "Slack refused the blocks; sending plain text");
                 if let Some(m) = &self.metrics {
-                    m.plain_fallback("slack");
+                    m.risks.plain_fallback("slack");
                 }
                 let mut plain = body;
                 if let Some(o) = plain.as_object_mut() {

@@ -53,7 +53,9 @@ async fn receive(
             };
             tracing::error!(integration, error = %e, group_key,
                 "webhook refused for good (Alertmanager will not retry it)");
-            app.metrics.body_refused(integration, refusal_reason(e));
+            app.metrics
+                .risks
+                .body_refused(integration, refusal_reason(e));
             Outcome::Invalid
         }
     };

@@ -285,7 +285,7 @@ impl Dispatcher {
         let result = self.channels.webhook.send(&url, delivery, now).await;
         if let SendResult::Gone { error } = &result {
             tracing::error!(webhook = name, %error, "webhook endpoint answered 410 Gone: disabled until its URL changes");
-            self.metrics.webhook_disabled(name);
+            self.metrics.risks.webhook_disabled(name);
             if let Err(e) =
                 crate::store::webhooks::disable_webhook(&self.pool, name, &url, error, now).await
             {

@@ -145,7 +145,7 @@ impl EscalationWorker {
                 let fallback = name.as_ref().and_then(|n| live.policies.policies.get(n));
                 tracing::error!(incident = %id, reason = %why, fallback = ?name,
                     "the incident's stored policy is unusable; its route's current policy takes over");
-                self.metrics.chain_fallback("unreadable_snapshot");
+                self.metrics.risks.chain_fallback("unreadable_snapshot");
                 match fallback {
                     Some(p) => p.clone(),
                     None => {

@@ -9,6 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+mod risks;
+
 /// What became of a webhook.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum Outcome {
@@ -62,11 +64,6 @@ struct OpenLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: String,
 }
@@ -80,10 +77,8 @@ pub struct Metrics {
     conflicts: Counter,
     cache_hits: Counter,
     open_incidents: Family<OpenLabels, Gauge<i64, AtomicI64>>,
-    chain_fallbacks: Family<ReasonLabels, Counter>,
-    bodies_refused: Family<WebhookRefusedLabels, Counter>,
-    plain_fallbacks: Family<ChannelLabels, Counter>,
-    webhooks_disabled: Family<WebhookNameLabels, Counter>,
+    /// What puts a page at risk: refused bodies, fallbacks, disabled endpoints.
+    pub risks: risks::PagingRisks,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
     escalation_lateness: Histogram,
@@ -95,17 +90,6 @@ pub struct Metrics {
     redeliveries: Family<ChannelLabels, Counter>,
     sms_receipts: Family<StatusLabels, Counter>,
     actions: Family<ActionLabels, Counter>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WebhookRefusedLabels {
-    integration: String,
-    reason: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct WebhookNameLabels {
-    webhook: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -179,24 +163,6 @@ impl Metrics {
             "Open incidents by severity and flapping (read from the database at scrape time)",
             open_incidents.clone(),
         );
-        let chain_fallbacks = Family::<ReasonLabels, Counter>::default();
-        registry.register(
-            "escalation_chain_fallbacks",
-            "Chains whose stored policy was unusable or missing (missing_policy, unreadable_snapshot)",
-            chain_fallbacks.clone(),
-        );
-        let bodies_refused = Family::<WebhookRefusedLabels, Counter>::default();
-        registry.register(
-            "webhook_bodies_refused",
-            "Webhook bodies refused for good (4xx: Alertmanager does not retry), by reason",
-            bodies_refused.clone(),
-        );
-        let plain_fallbacks = Family::<ChannelLabels, Counter>::default();
-        registry.register(
-            "delivery_plain_text_fallbacks",
-            "Messages the provider refused as formatted and that were sent again as plain text",
-            plain_fallbacks.clone(),
-        );
         let pool_connections = Family::<PoolLabels, Gauge<i64, AtomicI64>>::default();
         registry.register(
             "db_pool_connections",
@@ -264,14 +230,9 @@ impl Metrics {
             "Actions on incidents (ack, resolve, …) by source and result (done, refused)",
             actions.clone(),
         );
-        let webhooks_disabled = Family::<WebhookNameLabels, Counter>::default();
-        registry.register(
-            "webhook_endpoints_disabled",
-            "Outgoing webhook endpoints disabled because they answered 410 Gone",
-            webhooks_disabled.clone(),
-        );
+        let risks = risks::PagingRisks::register(&mut registry);
         Metrics {
-            webhooks_disabled,
+            risks,
             sms_receipts,
             actions,
             redeliveries,
@@ -288,9 +249,6 @@ impl Metrics {
             conflicts,
             cache_hits,
             open_incidents,
-            chain_fallbacks,
-            bodies_refused,
-            plain_fallbacks,
             pool_connections,
             pool_max,
         }
@@ -334,43 +292,6 @@ impl Metrics {
                 flapping: flapping.to_string(),
             })
             .set(count);
-    }
-
-    /// Counts a chain that could not run the policy it was stored with.
-    pub fn chain_fallback(&self, reason: &str) {
-        self.chain_fallbacks
-            .get_or_create(&ReasonLabels {
-                reason: reason.to_string(),
-            })
-            .inc();
-    }
-
-    /// Counts a webhook body refused for good (too large, malformed).
-    pub fn body_refused(&self, integration: &str, reason: &str) {
-        self.bodies_refused
-            .get_or_create(&WebhookRefusedLabels {
-                integration: integration.to_string(),
-                reason: reason.to_string(),
-            })
-            .inc();
-    }
-
-    /// Counts an outgoing webhook endpoint disabled by a 410 Gone.
-    pub fn webhook_disabled(&self, webhook: &str) {
-        self.webhooks_disabled
-            .get_or_create(&WebhookNameLabels {
-                webhook: webhook.to_string(),
-            })
-            .inc();
-    }
-
-    /// Counts a message re-sent as plain text after its formatting was refused.
-    pub fn plain_fallback(&self, channel: &str) {
-        self.plain_fallbacks
-            .get_or_create(&ChannelLabels {
-                channel: channel.to_string(),
-            })
-            .inc();
     }
 
     /// Records the pool's state.
