@@ -5,6 +5,7 @@ pub mod escalation;
 mod ingest;
 pub mod outbox;
 pub mod read;
+mod reopen;
 mod stats;
 pub mod webhooks;
 pub mod windows;
@@ -15,9 +16,8 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-pub use self::ingest::{
-    EscalationWrite, GroupRef, WriteOutcome, apply_plan, apply_resume, load_group,
-};
+pub use self::ingest::{EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group};
+pub use self::reopen::apply_resume;
 pub use self::stats::open_incidents_by_severity;
 use crate::config::DatabaseSettings;
 
