@@ -260,8 +260,22 @@ mod tests {
             Some(SmsCommand::Act(Action::Resolve, 7))
         );
         assert_eq!(parse_sms("7 r"), Some(SmsCommand::Act(Action::Resolve, 7)));
-        assert_eq!(parse_sms("STOP"), Some(SmsCommand::Stop));
-        assert_eq!(parse_sms("start"), Some(SmsCommand::Start));
+        // Twilio's own opt-out and opt-in keywords, any case.
+        for stop in [
+            "STOP",
+            "stopall",
+            "Unsubscribe",
+            "CANCEL",
+            "end",
+            "QUIT",
+            "revoke",
+            "OPTOUT",
+        ] {
+            assert_eq!(parse_sms(stop), Some(SmsCommand::Stop), "{stop}");
+        }
+        for start in ["start", "UNSTOP", "Yes"] {
+            assert_eq!(parse_sms(start), Some(SmsCommand::Start), "{start}");
+        }
         for junk in ["", "ACK", "ACK x", "hello there", "ack 1 2", "4821"] {
             assert_eq!(parse_sms(junk), None, "{junk:?}");
         }
