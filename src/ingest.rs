@@ -244,7 +244,9 @@ fn escalation_write(
         .as_ref()
         .filter(|i| i.id == plan.incident.id)
         .and_then(|i| i.chain.as_ref());
-    if let Some(s) = stored.filter(|s| s.policy.is_none() && opening.is_some()) {
+    if let Some(s) =
+        stored.filter(|s| s.policy.is_none() && s.chain.generation > 0 && opening.is_some())
+    {
         tracing::error!(incident = %plan.incident.id, generation = s.chain.generation,
             "the incident's stored policy does not parse; its route's current policy takes over");
         metrics.risks.chain_fallback("unreadable_snapshot");

@@ -101,23 +101,21 @@ impl ConfigArg {
     }
 
     fn load_with(&self, env: EnvLookup<'_>) -> Result<Settings, String> {
-        let default = PathBuf::from("alertrouter.yaml");
-        let path = self
-            .config
-            .clone()
-            .or_else(|| default.exists().then_some(default));
-        Settings::load(path.as_deref(), env).map_err(|e| format!("config error: {e}"))
+        Settings::load(self.path().as_deref(), env).map_err(|e| format!("config error: {e}"))
     }
 
     /// Loads what needs no secrets: a missing secret file is a warning, returned.
     fn load_without_secrets(&self, env: EnvLookup<'_>) -> Result<(Settings, Vec<String>), String> {
-        let default = PathBuf::from("alertrouter.yaml");
-        let path = self
-            .config
-            .clone()
-            .or_else(|| default.exists().then_some(default));
-        Settings::load_without_secrets(path.as_deref(), env)
+        Settings::load_without_secrets(self.path().as_deref(), env)
             .map_err(|e| format!("config error: {e}"))
+    }
+
+    /// `--config`, else `./alertrouter.yaml` if it exists.
+    fn path(&self) -> Option<PathBuf> {
+        let default = PathBuf::from("alertrouter.yaml");
+        self.config
+            .clone()
+            .or_else(|| default.exists().then_some(default))
     }
 }
 

@@ -54,7 +54,8 @@ pub async fn load_group(
         "select g.version, i.id, i.status, i.severity, i.resolved_at, i.ended_at, i.reopen_times,
             i.flapping_since is not null as flapping, i.chain_generation, i.chain_origin,
             i.chain_repeat, i.chain_step, i.acknowledged_at is not null as acknowledged,
-            i.policy_snapshot,
+            -- Only a resolved incident can resume its chain: skip the snapshot otherwise.
+            case when i.status = 'resolved' then i.policy_snapshot end as policy_snapshot,
             coalesce(array_agg(a.incident_id) filter (where a.group_id is not null), '{}')
                 as a_incident,
             coalesce(array_agg(a.fingerprint) filter (where a.group_id is not null), '{}')
