@@ -92,23 +92,7 @@ pub async fn serve(
         (timers, deliveries)
     });
     tracing::info!(addr = %listener.local_addr()?, role = ?app.settings.role, config = %app.settings.summary(), "alertrouter listening");
-    let result = if app.settings.role == config::Role::Worker {
-        // No API: health and metrics only.
-        axum::serve(
-            listener,
-            http::ops_router(app.clone())
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-    } else {
-        axum::serve(
-            listener,
-            http::router(app.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-    };
+    let result = listen(app.clone(), listener, shutdown).await;
     let _ = stop_workers.send(true);
     if let Some((timers, deliveries)) = worker {
         for (name, task) in [
@@ -123,7 +107,65 @@ pub async fn serve(
     migrations.abort();
     app.pool.close().await;
     tracing::info!("alertrouter stopped");
-    Ok(result?)
+    result
+}
+
+/// Serves the routes of this role on `listener` (and the webhook on its own listener when one
+/// is configured) until `shutdown` resolves.
+async fn listen(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let limits = app.settings.server.clone();
+    let cap = http::listener::connection_cap(limits.max_connections);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let when_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let webhook = match (app.settings.role, limits.webhook_listen) {
+        (config::Role::Worker, _) | (_, None) => None,
+        (_, Some(addr)) => {
+            let webhook_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on server.webhook_listen {addr}"))?;
+            tracing::info!(%addr, "Alertmanager webhook listening on its own address");
+            Some(tokio::spawn(http::listener::serve(
+                "webhook",
+                webhook_listener,
+                http::webhook_router(app.clone()),
+                limits.clone(),
+                cap,
+                app.metrics.clone(),
+                when_stopped(),
+            )))
+        }
+    };
+    let router = match app.settings.role {
+        // No API: health and metrics only.
+        config::Role::Worker => http::ops_router(app.clone()),
+        _ => http::router(app.clone()),
+    };
+    let main = http::listener::serve(
+        "main",
+        listener,
+        router,
+        limits,
+        cap,
+        app.metrics.clone(),
+        async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        },
+    );
+    main.await?;
+    if let Some(task) = webhook {
+        task.await.context("the webhook listener")??;
+    }
+    Ok(())
 }
 
 /// Applies migrations, retrying while the database is unreachable; until then `/readyz` says

@@ -3,6 +3,7 @@
 //! Parsing happens once, here, at the edge: the rest of the crate only sees a [`Webhook`] whose
 //! every alert has a status, an `alertname`, a valid `startsAt` and a fingerprint.
 
+pub mod bounds;
 mod fingerprint;
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 
+pub use bounds::Repairs;
 pub use fingerprint::Fingerprint;
 
 /// Labels or annotations, kept in name order (the order fingerprints are computed in).
@@ -67,6 +69,8 @@ pub struct Webhook {
     pub group_key: String,
     /// Alerts of the group left out of this message by `max_alerts`; they have not resolved.
     pub truncated_alerts: u64,
+    /// What [`bounds`] repaired or cut to make the message storable.
+    pub repairs: Repairs,
 }
 
 /// Why a webhook body was refused; `detail` names the field (`alerts[3].labels.alertname: missing`).
@@ -151,39 +155,61 @@ pub fn parse_webhook(body: &[u8]) -> Result<Webhook, PayloadError> {
         None => return Err(invalid("version: missing")),
     }
     let status = parse_status(raw.status.as_deref(), "status")?;
-    let group_key = match raw.group_key {
+    let mut repairs = Repairs::default();
+    let mut group_key = match raw.group_key {
         Some(key) if !key.is_empty() => key,
         _ => return Err(invalid("groupKey: missing")),
     };
-    let raw_alerts = raw.alerts.ok_or_else(|| invalid("alerts: missing"))?;
+    repairs.group_key(&mut group_key);
+    let mut raw_alerts = raw.alerts.ok_or_else(|| invalid("alerts: missing"))?;
     if raw_alerts.is_empty() {
         return Err(invalid("alerts: empty"));
+    }
+    if raw_alerts.len() > bounds::MAX_ALERTS {
+        repairs.dropped_alerts = raw_alerts.len() - bounds::MAX_ALERTS;
+        raw_alerts.truncate(bounds::MAX_ALERTS);
     }
     let alerts = raw_alerts
         .into_iter()
         .enumerate()
-        .map(|(i, a)| parse_alert(a, i))
+        .map(|(i, a)| parse_alert(a, i, &mut repairs))
         .collect::<Result<Vec<_>, _>>()?;
+    let (mut receiver, mut external_url) = (raw.receiver, raw.external_url);
+    repairs.text(&mut receiver, bounds::MAX_VALUE_BYTES);
+    repairs.url(&mut external_url);
+    let (mut group_labels, mut common_labels, mut common_annotations) =
+        (raw.group_labels, raw.common_labels, raw.common_annotations);
+    repairs.labels(&mut group_labels, bounds::MAX_VALUE_BYTES);
+    repairs.labels(&mut common_labels, bounds::MAX_VALUE_BYTES);
+    repairs.labels(&mut common_annotations, bounds::MAX_ANNOTATION_BYTES);
 
     Ok(Webhook {
-        receiver: raw.receiver,
+        receiver,
         status,
         alerts,
-        group_labels: raw.group_labels,
-        common_labels: raw.common_labels,
-        common_annotations: raw.common_annotations,
-        external_url: raw.external_url,
+        group_labels,
+        common_labels,
+        common_annotations,
+        external_url,
         group_key,
-        truncated_alerts: raw.truncated_alerts,
+        truncated_alerts: raw
+            .truncated_alerts
+            .saturating_add(repairs.dropped_alerts as u64),
+        repairs,
     })
 }
 
-fn parse_alert(raw: RawAlert, index: usize) -> Result<Alert, PayloadError> {
+fn parse_alert(raw: RawAlert, index: usize, repairs: &mut Repairs) -> Result<Alert, PayloadError> {
     let at = |field: &str| format!("alerts[{index}].{field}");
     let status = parse_status(raw.status.as_deref(), &at("status"))?;
-    let labels = raw
+    let mut labels = raw
         .labels
         .ok_or_else(|| invalid(format!("{}: missing", at("labels"))))?;
+    repairs.labels(&mut labels, bounds::MAX_VALUE_BYTES);
+    let mut annotations = raw.annotations;
+    repairs.labels(&mut annotations, bounds::MAX_ANNOTATION_BYTES);
+    let mut generator_url = raw.generator_url;
+    repairs.url(&mut generator_url);
     match labels.get("alertname") {
         Some(name) if !name.is_empty() => {}
         Some(_) => return Err(invalid(format!("{}: empty", at("labels.alertname")))),
@@ -209,10 +235,10 @@ fn parse_alert(raw: RawAlert, index: usize) -> Result<Alert, PayloadError> {
     Ok(Alert {
         status,
         labels,
-        annotations: raw.annotations,
+        annotations,
         starts_at,
         ends_at,
-        generator_url: raw.generator_url,
+        generator_url,
         fingerprint,
     })
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    pub server: super::server::ServerFile,
     pub database: DatabaseFile,
     pub ingest: IngestFile,
     pub integrations: Vec<IntegrationFile>,

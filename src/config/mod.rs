@@ -8,6 +8,7 @@ mod channels;
 mod file;
 mod policies;
 mod routes;
+mod server;
 mod source;
 pub mod units;
 
@@ -19,6 +20,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use self::channels::ChannelSettings;
 use self::file::{FileConfig, IntegrationFile, SizeValue};
+pub use self::server::ServerSettings;
 pub use self::units::{parse_duration, parse_size};
 use crate::core::Severity;
 use crate::core::policy::Policies;
@@ -31,6 +33,8 @@ pub struct Settings {
     /// Where the config was read from, if anywhere.
     pub source: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// Connection limits and timeouts of the listeners, and the optional webhook listener.
+    pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub ingest: IngestSettings,
     pub integrations: Vec<Integration>,
@@ -515,6 +519,7 @@ impl Validator<'_> {
             };
         let mut channels = self.channels(&file.channels, &file.templates, &policies)?;
         let api = self.api(&file.api)?;
+        let server = self.server(&file.server)?;
         channels.ack_links = api.links();
         Ok(Settings {
             api,
@@ -525,6 +530,7 @@ impl Validator<'_> {
             policies,
             source: None,
             listen,
+            server,
             database,
             ingest,
             integrations,

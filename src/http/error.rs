@@ -37,6 +37,27 @@ pub enum ApiError {
     Unavailable(String),
 }
 
+/// Postgres refused the data itself (SQLSTATE class 22, e.g. 22P05 untranslatable character,
+/// 22021 bad encoding; class 54, e.g. an index row too large): a retry fails the same way, so
+/// the request is answered 422, never 503. Anything else is the database being unavailable.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.into_owned());
+        match code {
+            Some(code) if code.starts_with("22") || code.starts_with("54") => {
+                tracing::error!(sqlstate = %code, error = %e, "the database refused the request's data");
+                ApiError::Unprocessable(format!(
+                    "the database cannot store this request's data (SQLSTATE {code})"
+                ))
+            }
+            _ => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {

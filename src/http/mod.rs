@@ -5,6 +5,7 @@ mod auth;
 mod email;
 mod error;
 mod health;
+pub mod listener;
 mod metrics;
 mod pagerduty;
 mod slack;
@@ -14,8 +15,11 @@ mod webhook;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::Request;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use self::auth::Authenticator;
@@ -25,11 +29,15 @@ pub use self::slack::slack_signature;
 pub use self::twilio::twilio_signature;
 use crate::app::App;
 
-/// Every route, with request ids and request tracing. Headers are never logged.
+/// Every route, with request ids and request tracing. Headers are never logged. With a
+/// separate webhook listener (`server.webhook_listen`), the webhook is served only there.
 pub fn router(app: Arc<App>) -> Router {
+    let routes = match app.settings.server.webhook_listen {
+        Some(_) => Router::new(),
+        None => webhook::router(),
+    };
     layered(
-        Router::new()
-            .merge(webhook::router())
+        routes
             .merge(twilio::router())
             .merge(api::router())
             .merge(slack::router())
@@ -39,16 +47,29 @@ pub fn router(app: Arc<App>) -> Router {
     )
 }
 
+/// The Alertmanager webhook with health and metrics, for `server.webhook_listen`.
+pub fn webhook_router(app: Arc<App>) -> Router {
+    layered(webhook::router(), app)
+}
+
 /// Health and metrics only, for `--role worker`.
 pub fn ops_router(app: Arc<App>) -> Router {
     layered(Router::new(), app)
 }
 
 fn layered(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
+    // Every request, the body read included, ends by this deadline (the webhook's own, shorter
+    // one answers 503 before it).
+    let deadline = TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        app.settings.server.request_timeout,
+    );
     routes
         .merge(health::router())
         .merge(metrics::router())
         .with_state(app)
+        .layer(deadline)
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req
@@ -61,4 +82,20 @@ fn layered(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A handler that panicked: logged with its message, answered as a JSON 500, and the process
+/// keeps serving.
+fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = cause
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| cause.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into());
+    tracing::error!(panic = %message, "a request handler panicked; answered 500");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({"error": "internal error", "detail": "the request could not be completed; it is logged"})),
+    )
+        .into_response()
 }

@@ -99,7 +99,7 @@ async fn status(
     };
     let known = record_receipt(&app.pool, sid, state, app.clock.now())
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(ApiError::from)?;
     if !known {
         return Err(ApiError::NotFound(format!("no SMS {sid:?} was sent")));
     }
@@ -199,7 +199,7 @@ async fn reply(
             let stop = command == SmsCommand::Stop;
             set_opt_out(&app.pool, &from, stop, now)
                 .await
-                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+                .map_err(ApiError::from)?;
             tracing::info!(from = %mask_contacts(&from), stop, "SMS opt-out changed");
             // Twilio answers STOP and START itself; say nothing more.
             Ok((

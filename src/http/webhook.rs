@@ -104,11 +104,18 @@ async fn accept(
         BodyRead::Failed(e) => return Err(ApiError::BadRequest(format!("body: {e}"))),
     };
     let webhook = parse_webhook(&bytes).map_err(|e| ApiError::BadRequest(e.detail))?;
+    if !webhook.repairs.is_empty() {
+        tracing::warn!(integration, group_key = %webhook.group_key, repairs = %webhook.repairs,
+            "webhook accepted with parts repaired or cut (NUL characters, over-limit text)");
+        for (kind, n) in webhook.repairs.kinds() {
+            app.metrics.risks.repaired(integration, kind, n);
+        }
+    }
 
     let result = tokio::time::timeout_at(deadline, app.ingestor.ingest(integration, &webhook))
         .await
         .map_err(|_| too_slow("commit"))?
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(ApiError::from)?;
     app.metrics.ingested(
         integration,
         webhook.alerts.len(),
@@ -189,6 +196,7 @@ fn refusal_reason(e: &ApiError) -> &'static str {
     match e {
         ApiError::PayloadTooLarge(_) => "too_large",
         ApiError::UnsupportedMediaType(_) => "media_type",
+        ApiError::Unprocessable(_) => "database_refused",
         _ => "malformed",
     }
 }

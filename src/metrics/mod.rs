@@ -9,6 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+mod connections;
 mod risks;
 
 /// What became of a webhook.
@@ -79,6 +80,8 @@ pub struct Metrics {
     open_incidents: Family<OpenLabels, Gauge<i64, AtomicI64>>,
     /// What puts a page at risk: refused bodies, fallbacks, disabled endpoints.
     pub risks: risks::PagingRisks,
+    /// Open client connections per listener.
+    pub connections: connections::Connections,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
     escalation_lateness: Histogram,
@@ -231,8 +234,10 @@ impl Metrics {
             actions.clone(),
         );
         let risks = risks::PagingRisks::register(&mut registry);
+        let connections = connections::Connections::register(&mut registry);
         Metrics {
             risks,
+            connections,
             sms_receipts,
             actions,
             redeliveries,

@@ -1,5 +1,6 @@
 //! The counters of what puts a page at risk: webhook bodies refused for good, chains that lost
-//! their policy, messages whose formatting was refused, webhook endpoints that are gone.
+//! their policy, messages whose formatting was refused, webhook endpoints that are gone, and
+//! webhook text repaired to be storable.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +34,7 @@ pub struct PagingRisks {
     bodies_refused: Family<RefusedLabels, Counter>,
     plain_fallbacks: Family<ChannelLabels, Counter>,
     webhooks_disabled: Family<WebhookLabels, Counter>,
+    repairs: Family<RefusedLabels, Counter>,
 }
 
 impl PagingRisks {
@@ -43,6 +45,7 @@ impl PagingRisks {
             bodies_refused: Family::default(),
             plain_fallbacks: Family::default(),
             webhooks_disabled: Family::default(),
+            repairs: Family::default(),
         };
         registry.register(
             "escalation_chain_fallbacks",
@@ -64,7 +67,22 @@ impl PagingRisks {
             "Outgoing webhook endpoints disabled because they answered 410 Gone",
             risks.webhooks_disabled.clone(),
         );
+        registry.register(
+            "webhook_repairs",
+            "Parts of webhooks repaired or cut to be storable (nul_replaced, cut, dropped_labels, dropped_urls, dropped_alerts, group_key_digested)",
+            risks.repairs.clone(),
+        );
         risks
+    }
+
+    /// Counts `n` repairs of one kind in an integration's webhooks.
+    pub fn repaired(&self, integration: &str, reason: &str, n: usize) {
+        self.repairs
+            .get_or_create(&RefusedLabels {
+                integration: integration.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc_by(n as u64);
     }
 
     /// Counts a chain that could not run the policy it was stored with.

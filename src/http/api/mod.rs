@@ -55,8 +55,9 @@ pub fn router() -> Router<Arc<App>> {
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
+/// A database error as the API answers it (data errors 422, the rest 503).
 fn unavailable(e: sqlx::Error) -> ApiError {
-    ApiError::Unavailable(e.to_string())
+    ApiError::from(e)
 }
 
 /// Limits the client address, authenticates, limits the subject, and checks the role.

@@ -22,6 +22,7 @@ pub fn settings(database_url: &str) -> Settings {
     Settings {
         source: None,
         listen: "127.0.0.1:0".parse().unwrap(),
+        server: Default::default(),
         database: DatabaseSettings {
             url: SecretString::from(database_url.to_string()),
             max_connections: 8,
