@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+/// The longest duration anything may say (config or request): ten years. Below it, every sum
+/// with a time stays far inside what a time can hold.
+pub const MAX_DURATION: Duration = Duration::from_secs(3650 * 86_400);
+
 /// Parses a Prometheus-style duration: one or more `<integer><unit>` with units
-/// `ms`, `s`, `m`, `h`, `d`, `w`, largest first (`1h30m`).
+/// `ms`, `s`, `m`, `h`, `d`, `w`, largest first (`1h30m`), at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let err = || format!("{s:?} is not a duration like 30s, 5m, 1h30m or 500ms");
     if s.is_empty() {
@@ -39,6 +43,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .checked_add(Duration::from_millis(millis))
             .ok_or_else(err)?;
     }
+    if total > MAX_DURATION {
+        return Err(format!("{s:?} is longer than 10 years"));
+    }
     Ok(total)
 }
 
@@ -67,7 +74,18 @@ mod tests {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        for bad in ["", "5", "m", "5x", "30m1h", "1h1h", "-5m"] {
+        assert!(parse_duration("520w").is_ok());
+        for bad in [
+            "",
+            "5",
+            "m",
+            "5x",
+            "30m1h",
+            "1h1h",
+            "-5m",
+            "10000000000w",
+            "999999999999999999d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

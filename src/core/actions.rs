@@ -213,10 +213,11 @@ fn next_step_at(chain: &Chain, policy: Option<&EscalationPolicy>, at: DateTime<U
     let Some(step) = p.steps.get(c.step) else {
         return stopped(chain);
     };
-    let period = TimeDelta::from_std(super::plan::loop_period(p)).unwrap_or(TimeDelta::MAX);
-    let delay = TimeDelta::from_std(step.delay).unwrap_or(TimeDelta::MAX);
+    let back = super::escalation::loop_offset(super::plan::loop_period(p), c.repeat, step.delay);
     // due = origin + period * repeat + delay  →  origin = at - period * repeat - delay
-    c.origin = at - period * c.repeat as i32 - delay;
+    c.origin = at
+        .checked_sub_signed(back)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
     c.due_at = Some(at);
     c
 }

@@ -35,6 +35,25 @@ fn delta(d: std::time::Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
+/// `period * repeat + delay`, saturating: a policy's numbers come from config, and a sum past
+/// what a time can hold means "never", not a panic.
+pub(crate) fn loop_offset(
+    period: std::time::Duration,
+    repeat: u32,
+    delay: std::time::Duration,
+) -> TimeDelta {
+    i32::try_from(repeat)
+        .ok()
+        .and_then(|r| delta(period).checked_mul(r))
+        .and_then(|d| d.checked_add(&delta(delay)))
+        .unwrap_or(TimeDelta::MAX)
+}
+
+/// `t + d`, the latest representable time when that overflows.
+pub(crate) fn later(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 fn due(
     policy: &EscalationPolicy,
     origin: DateTime<Utc>,
@@ -42,7 +61,10 @@ fn due(
     step: usize,
 ) -> Option<DateTime<Utc>> {
     let s = policy.steps.get(step)?;
-    Some(origin + delta(loop_period(policy)) * repeat as i32 + delta(s.delay))
+    Some(later(
+        origin,
+        loop_offset(loop_period(policy), repeat, s.delay),
+    ))
 }
 
 /// A chain starting at `now` (an incident opened or reopened); `previous` is the last

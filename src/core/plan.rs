@@ -4,8 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
+use super::escalation::{later, loop_offset};
 use super::policy::{Channel, EscalationPolicy, Policies, Target};
 
 /// Who receives one page.
@@ -62,13 +63,14 @@ pub fn paging_plan(
     policies: &Policies,
     opened_at: DateTime<Utc>,
 ) -> Vec<PlannedPage> {
-    let period = TimeDelta::from_std(loop_period(policy)).unwrap_or(TimeDelta::MAX);
+    let period = loop_period(policy);
     let mut out = Vec::new();
     for repeat in 0..=policy.repeat {
-        let loop_start = opened_at + period * repeat as i32;
         for step in 0..policy.steps.len() {
-            let at = loop_start
-                + TimeDelta::from_std(policy.steps[step].delay).unwrap_or(TimeDelta::MAX);
+            let at = later(
+                opened_at,
+                loop_offset(period, repeat, policy.steps[step].delay),
+            );
             out.extend(step_pages(policy, policies, repeat, step, at));
         }
     }

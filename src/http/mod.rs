@@ -99,3 +99,33 @@ fn panicked(cause: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("boom")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_as_json_and_the_service_keeps_serving() {
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/ok", get(|| async { "fine" }))
+            .layer(CatchPanicLayer::custom(panicked));
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let r = app.clone().oneshot(get("/boom")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "internal error");
+        let r = app.oneshot(get("/ok")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}

@@ -213,6 +213,61 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
             )
             .await
     );
+    // Numbers chosen to wrap: `exp - iat` and `exp + leeway` once overflowed into a pass.
+    for (name, iat, exp, nbf) in [
+        (
+            "iat = i64::MIN (lifetime wraps)",
+            Some(i64::MIN),
+            now + 600,
+            None,
+        ),
+        ("exp = i64::MAX", Some(now), i64::MAX, None),
+        (
+            "iat far in the future",
+            Some(now + 86_400),
+            now + 87_000,
+            None,
+        ),
+        ("iat two days ago", Some(now - 172_800), now + 600, None),
+        ("nbf = i64::MAX", Some(now), now + 600, Some(i64::MAX)),
+    ] {
+        let token = hs(
+            &with(&|c| {
+                c.iat = iat;
+                c.exp = exp;
+                c.nbf = nbf;
+            }),
+            SECRET,
+        );
+        cases.push((
+            name,
+            401,
+            p.server.api("POST", act, &token, Some(ack.clone())).await,
+        ));
+    }
+    // Durations past what a time can hold are refused, never a panic.
+    for (name, body) in [
+        (
+            "snooze for 10000000000w",
+            json!({"action": "snooze", "for": "10000000000w"}),
+        ),
+        (
+            "snooze for u64::MAX ms",
+            json!({"action": "snooze", "for": "18446744073709551615ms"}),
+        ),
+        (
+            "snooze until year 262142",
+            json!({"action": "snooze", "until": "+262142-12-31T23:59:59Z"}),
+        ),
+    ] {
+        cases.push((
+            name,
+            422,
+            p.server
+                .api("POST", act, &hs(&sre, SECRET), Some(body))
+                .await,
+        ));
+    }
     case!(
         "not yet valid",
         401,

@@ -150,17 +150,34 @@ pub fn verify(
     if jwt.audience.is_some() && claims.aud.is_none() {
         return Err("invalid token: aud is required".into());
     }
-    if claims.exp + LEEWAY < now {
+    // Checked arithmetic throughout: every number here comes from the token.
+    if claims.exp.saturating_add(LEEWAY) < now {
         return Err("the token has expired".into());
     }
-    if claims.nbf.is_some_and(|nbf| nbf > now + LEEWAY) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY))
+    {
         return Err("the token is not valid yet".into());
     }
-    let lifetime = claims.exp - claims.iat.unwrap_or(now).min(now);
-    if lifetime > jwt.max_lifetime.as_secs() as i64 {
+    let max = i64::try_from(jwt.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+    if let Some(iat) = claims.iat {
+        if iat > now.saturating_add(LEEWAY) {
+            return Err("the token is issued in the future".into());
+        }
+        if iat < now.saturating_sub(max).saturating_sub(LEEWAY) {
+            return Err(format!(
+                "the token was issued more than the {max} s allowed ago"
+            ));
+        }
+    }
+    let lifetime = claims
+        .exp
+        .checked_sub(claims.iat.unwrap_or(now).min(now))
+        .ok_or("invalid token: exp and iat are out of range")?;
+    if lifetime > max {
         return Err(format!(
-            "the token lives {lifetime} s, longer than the {} s allowed",
-            jwt.max_lifetime.as_secs()
+            "the token lives {lifetime} s, longer than the {max} s allowed"
         ));
     }
     let role =

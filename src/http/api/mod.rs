@@ -3,6 +3,7 @@
 //! document is generated from.
 
 pub mod auth;
+mod input;
 pub mod jwks;
 mod openapi;
 mod windows;
@@ -15,7 +16,6 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -24,8 +24,10 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::core::actions::Action;
 use crate::store::actions::{Actor, IncidentRef, Outcome, perform};
-use crate::store::read::{self, IncidentFilter};
+use crate::store::read;
 
+pub use self::input::parse_action;
+use self::input::{cursor, page_size, query};
 pub use self::openapi::{ROUTES, document};
 
 /// The largest page a list returns.
@@ -94,70 +96,6 @@ async fn caller(
     Ok(caller)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    severity: Option<String>,
-    service: Option<String>,
-    team: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    cursor: Option<String>,
-    limit: Option<String>,
-}
-
-fn time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    value
-        .map(|v| {
-            DateTime::parse_from_rfc3339(v)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::Unprocessable(format!("{name}: {v:?} is not an RFC 3339 time"))
-                })
-        })
-        .transpose()
-}
-
-fn one_of(name: &str, value: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
-    match value {
-        Some(v) if !allowed.contains(&v.as_str()) => Err(ApiError::Unprocessable(format!(
-            "{name}: {v:?} is not one of {}",
-            allowed.join(", ")
-        ))),
-        v => Ok(v),
-    }
-}
-
-fn page_size(limit: Option<&str>) -> Result<i64, ApiError> {
-    let Some(text) = limit else {
-        return Ok(50);
-    };
-    match text.parse::<i64>() {
-        Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        _ => Err(ApiError::Unprocessable(format!(
-            "limit: {text:?} is not a number from 1 to {MAX_PAGE}"
-        ))),
-    }
-}
-
-fn cursor(text: Option<&str>) -> Result<Option<i64>, ApiError> {
-    text.map(|c| {
-        c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            ApiError::Unprocessable(format!("cursor: {c:?} is not a cursor from this API"))
-        })
-    })
-    .transpose()
-}
-
-fn query<T: serde::de::DeserializeOwned + Default>(raw: Option<&str>) -> Result<T, ApiError> {
-    match raw {
-        None | Some("") => Ok(T::default()),
-        Some(q) => serde_urlencoded::from_str(q)
-            .map_err(|e| ApiError::Unprocessable(format!("query: {e}"))),
-    }
-}
-
 /// `GET /api/v1/incidents`: newest first, filtered, a page at a time.
 async fn list(
     State(app): State<Arc<App>>,
@@ -166,18 +104,7 @@ async fn list(
     uri: axum::http::Uri,
 ) -> Result<Json<Value>, ApiError> {
     let caller = caller(&app, &headers, addr, Role::Viewer).await?;
-    let q: ListQuery = query(uri.query())?;
-    let filter = IncidentFilter {
-        status: one_of("status", q.status, &["open", "resolved"])?,
-        severity: one_of("severity", q.severity, &["critical", "warning", "info"])?,
-        service: q.service,
-        team: q.team,
-        since: time("since", q.since.as_deref())?,
-        until: time("until", q.until.as_deref())?,
-        services: (caller.role == Role::Developer).then(|| caller.services.clone()),
-        before: cursor(q.cursor.as_deref())?,
-        limit: page_size(q.limit.as_deref())?,
-    };
+    let filter = input::list_filter(uri.query(), &caller)?;
     let (items, next) = read::list_incidents(&app.pool, &filter)
         .await
         .map_err(unavailable)?;
@@ -214,78 +141,6 @@ async fn detail(
         ));
     }
     Ok(Json(body))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionBody {
-    action: String,
-    /// snooze: until when (RFC 3339), or `for` a duration.
-    until: Option<String>,
-    #[serde(rename = "for")]
-    for_: Option<String>,
-    /// reassign: `user:NAME` or `schedule:NAME`.
-    to: Option<String>,
-    /// note.
-    text: Option<String>,
-}
-
-/// Reads an action from JSON, as the API and the tests spell it.
-pub fn parse_action(body: &[u8], now: DateTime<Utc>) -> Result<Action, ApiError> {
-    let b: ActionBody =
-        serde_json::from_slice(body).map_err(|e| ApiError::Unprocessable(format!("body: {e}")))?;
-    let need = |field: Option<String>, name: &str| {
-        field.ok_or_else(|| ApiError::Unprocessable(format!("{} needs {name}", b.action)))
-    };
-    Ok(match b.action.as_str() {
-        "ack" => Action::Ack,
-        "unack" => Action::Unack,
-        "resolve" => Action::Resolve,
-        "escalate" => Action::Escalate,
-        "snooze" => {
-            let until = match (b.until.as_deref(), b.for_.as_deref()) {
-                (Some(t), None) => time("until", Some(t))?.unwrap_or(now),
-                (None, Some(d)) => {
-                    let d = crate::config::parse_duration(d)
-                        .map_err(|e| ApiError::Unprocessable(format!("for: {e}")))?;
-                    now + chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
-                }
-                _ => return Err(ApiError::Unprocessable("snooze needs until or for".into())),
-            };
-            Action::Snooze { until }
-        }
-        "reassign" => {
-            let to = need(b.to.clone(), "to")?;
-            let target = to
-                .parse()
-                .ok()
-                .filter(|t| {
-                    matches!(
-                        t,
-                        crate::core::policy::Target::User(_)
-                            | crate::core::policy::Target::Schedule(_)
-                    )
-                })
-                .ok_or_else(|| {
-                    ApiError::Unprocessable(format!("to: {to:?} is not user:NAME or schedule:NAME"))
-                })?;
-            Action::Reassign { target }
-        }
-        "note" => {
-            let text = need(b.text.clone(), "text")?;
-            if text.chars().count() > 4000 {
-                return Err(ApiError::Unprocessable(
-                    "text: at most 4000 characters".into(),
-                ));
-            }
-            Action::Note { text }
-        }
-        other => {
-            return Err(ApiError::Unprocessable(format!(
-                "action: {other:?} is not ack, unack, resolve, escalate, snooze, reassign or note"
-            )));
-        }
-    })
 }
 
 /// Runs an action and answers as the API does: 200 with the new state, 404, or 409 with why.

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Role;
-use super::{caller, time, unavailable};
+use super::input::time;
+use super::{caller, unavailable};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::store::actions::{AuditEntry, record_audit};
