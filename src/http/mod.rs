@@ -8,6 +8,7 @@ mod health;
 pub mod listener;
 mod metrics;
 mod pagerduty;
+mod replay;
 mod slack;
 mod twilio;
 mod webhook;

@@ -1,6 +1,7 @@
 //! `POST /hooks/pagerduty`: PagerDuty's v3 webhooks. An acknowledgement or resolution made in
 //! PagerDuty is mirrored here (and so in Slack). Each request must carry an
-//! `X-PagerDuty-Signature` (`v1=` HMAC-SHA256 of the body with the subscription's secret).
+//! `X-PagerDuty-Signature` (`v1=` HMAC-SHA256 of the body with the subscription's secret), and is
+//! applied only when fresh, once per event id, and when newer than the incident's last opening.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,6 +90,43 @@ async fn webhook(
             json!({"status": "ignored", "reason": "not an alertrouter incident"}),
         ));
     };
+    // A signature never expires, so a recorded event could be sent again years later: only
+    // fresh events, each once, and none older than the incident's latest opening.
+    let now = app.clock.now();
+    let Some(occurred) = event["occurred_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+    else {
+        return Err(ApiError::BadRequest(
+            "event.occurred_at: missing or not a time".into(),
+        ));
+    };
+    let age = now.signed_duration_since(occurred);
+    if age > chrono::TimeDelta::seconds(MAX_AGE_SECS)
+        || age < -chrono::TimeDelta::seconds(MAX_SKEW_SECS)
+    {
+        app.metrics.risks.replay_refused("pagerduty");
+        tracing::warn!(%occurred, "a PagerDuty event too old (or from the future) was ignored: a replay?");
+        return Ok(Json(json!({"status": "ignored", "reason": "stale event"})));
+    }
+    let id = event["id"].as_str().unwrap_or("").to_string();
+    if id.is_empty() {
+        return Err(ApiError::BadRequest("event.id: missing".into()));
+    }
+    let remember = std::time::Duration::from_secs(2 * MAX_AGE_SECS as u64);
+    let Some(seen) = super::replay::first(&app, "pagerduty", id, remember).await? else {
+        return Ok(Json(
+            json!({"status": "ignored", "reason": "event already handled"}),
+        ));
+    };
+    let opened = crate::store::replays::last_opened(&app.pool, incident).await?;
+    if opened.is_some_and(|opened| occurred < opened) {
+        tracing::info!(%incident, %occurred, "a PagerDuty event older than the incident's last opening was ignored");
+        return Ok(Json(
+            json!({"status": "ignored", "reason": "older than the incident's last reopen"}),
+        ));
+    }
     let agent = event["agent"]["summary"].as_str().unwrap_or("someone");
     let actor = Actor {
         name: format!("pagerduty:{agent}"),
@@ -104,6 +142,15 @@ async fn webhook(
         Err(ApiError::NotFound(_)) => Ok(Json(
             json!({"status": "ignored", "reason": "no such incident"}),
         )),
-        Err(other) => Err(other),
+        Err(other) => {
+            seen.failed(&other).await;
+            Err(other)
+        }
     }
 }
+
+/// Events older than this are not applied: PagerDuty delivers within seconds and retries for
+/// a few minutes.
+const MAX_AGE_SECS: i64 = 600;
+/// How far in the future an event's time may be (clock skew).
+const MAX_SKEW_SECS: i64 = 60;

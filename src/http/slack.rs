@@ -91,6 +91,20 @@ async fn interaction(
         &body,
         app.clock.now().timestamp(),
     )?;
+    // A signature is good for the whole 5-minute window: each (timestamp, signature) is taken
+    // once. Slack never re-sends a click, so a failed one is not forgotten either.
+    let pair = ["x-slack-request-timestamp", "x-slack-signature"]
+        .map(|h| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or(""))
+        .join(":");
+    let window = std::time::Duration::from_secs(2 * MAX_SKEW_SECS as u64);
+    if super::replay::first(&app, "slack", pair, window)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::Unauthorized(
+            "this signed request was already handled (a replay)".into(),
+        ));
+    }
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a form: {e}")))?;
     let payload = form

@@ -186,8 +186,47 @@ async fn reply(
     };
     let url = format!("{base}/hooks/twilio/sms");
     let params = verified_form(t.auth_token.expose_secret(), &url, &headers, &body)?;
-    let from = param(&params, "From").unwrap_or("").to_string();
-    let text = param(&params, "Body").unwrap_or("");
+    // Each inbound message is acted on once, however often it is delivered.
+    let seen = match param(&params, "MessageSid") {
+        Some(sid) => {
+            match super::replay::first(&app, "twilio", sid.to_string(), REMEMBER_SIDS).await? {
+                Some(first) => Some(first),
+                None => return Ok(empty_twiml()),
+            }
+        }
+        None => None,
+    };
+    match act_on_reply(&app, addr, &params).await {
+        Ok(answer) => Ok(answer),
+        Err(e) => {
+            if let Some(seen) = seen {
+                seen.failed(&e).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// How long inbound MessageSids are remembered.
+const REMEMBER_SIDS: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
+/// TwiML that sends nothing.
+fn empty_twiml() -> axum::response::Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
+    )
+        .into_response()
+}
+
+/// What a verified SMS reply asks for, done.
+async fn act_on_reply(
+    app: &App,
+    addr: std::net::SocketAddr,
+    params: &[(String, String)],
+) -> Result<axum::response::Response, ApiError> {
+    let from = param(params, "From").unwrap_or("").to_string();
+    let text = param(params, "Body").unwrap_or("");
     let Some(command) = parse_sms(text) else {
         return Ok(twiml(
             "Reply ACK <number> or RESOLVE <number>, e.g. ACK 42.",
@@ -202,11 +241,7 @@ async fn reply(
                 .map_err(ApiError::from)?;
             tracing::info!(from = %mask_contacts(&from), stop, "SMS opt-out changed");
             // Twilio answers STOP and START itself; say nothing more.
-            Ok((
-                [(axum::http::header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>",
-            )
-                .into_response())
+            Ok(empty_twiml())
         }
         SmsCommand::Act(action, number) => {
             let person = app
@@ -227,7 +262,7 @@ async fn reply(
                 client_addr: Some(addr.ip().to_string()),
             };
             let done =
-                super::api::run_action(&app, &actor, IncidentRef::Number(number), &action).await;
+                super::api::run_action(app, &actor, IncidentRef::Number(number), &action).await;
             Ok(match done {
                 Ok(_) => twiml(&format!(
                     "INC-{number} {}.",

@@ -35,6 +35,12 @@ pub struct PagingRisks {
     plain_fallbacks: Family<ChannelLabels, Counter>,
     webhooks_disabled: Family<WebhookLabels, Counter>,
     repairs: Family<RefusedLabels, Counter>,
+    replays: Family<SourceLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
 }
 
 impl PagingRisks {
@@ -46,6 +52,7 @@ impl PagingRisks {
             plain_fallbacks: Family::default(),
             webhooks_disabled: Family::default(),
             repairs: Family::default(),
+            replays: Family::default(),
         };
         registry.register(
             "escalation_chain_fallbacks",
@@ -72,7 +79,21 @@ impl PagingRisks {
             "Parts of webhooks repaired or cut to be storable (nul_replaced, cut, dropped_labels, dropped_urls, dropped_alerts, group_key_digested)",
             risks.repairs.clone(),
         );
+        registry.register(
+            "callback_replays_refused",
+            "Signed callbacks refused because they were handled before (slack, pagerduty, twilio) or are stale",
+            risks.replays.clone(),
+        );
         risks
+    }
+
+    /// Counts a replayed or stale callback refused.
+    pub fn replay_refused(&self, source: &str) {
+        self.replays
+            .get_or_create(&SourceLabels {
+                source: source.to_string(),
+            })
+            .inc();
     }
 
     /// Counts `n` repairs of one kind in an integration's webhooks.

@@ -6,6 +6,7 @@ mod ingest;
 pub mod outbox;
 pub mod read;
 mod reopen;
+pub mod replays;
 mod stats;
 pub mod webhooks;
 pub mod windows;

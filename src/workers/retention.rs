@@ -66,6 +66,9 @@ pub async fn run(
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
         }
+        if let Err(e) = crate::store::replays::prune(&pool, clock.now()).await {
+            tracing::warn!(error = %e, "pruning remembered callbacks failed; will try again");
+        }
         tokio::select! {
             () = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => {}

@@ -13,18 +13,25 @@ use serde_json::json;
 use crate::actions::{Paged, incident_id, paged_with};
 use crate::support::TestDb;
 
-const PUBLIC: &str = "https://alertrouter.example";
+pub const PUBLIC: &str = "https://alertrouter.example";
 
-fn twilio() -> alertrouter::channels::sms::SmsProvider {
+pub fn twilio() -> alertrouter::channels::sms::SmsProvider {
     crate::dispatch::twilio_at("http://127.0.0.1:9", None)
 }
 
 async fn sms(p: &Paged, from: &str, text: &str, token: &str) -> (u16, String) {
+    static SENT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    sms_as(p, from, text, token, &format!("SMin{n}")).await
+}
+
+/// An inbound SMS with the given `MessageSid`, signed with `token`.
+pub async fn sms_as(p: &Paged, from: &str, text: &str, token: &str, sid: &str) -> (u16, String) {
     let params: Vec<(String, String)> = [
         ("From", from),
         ("To", "+15005550006"),
         ("Body", text),
-        ("MessageSid", "SMin1"),
+        ("MessageSid", sid),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -44,7 +51,7 @@ async fn sms(p: &Paged, from: &str, text: &str, token: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn state(db: &TestDb) -> (String, Option<String>) {
+pub async fn state(db: &TestDb) -> (String, Option<String>) {
     sqlx::query_as("select status, acknowledged_by from incidents where number = 1")
         .fetch_one(&db.pool)
         .await

@@ -5,6 +5,7 @@ mod actions;
 mod alertmanager_e2e;
 mod amtool_parity;
 mod binary;
+mod callback_replays;
 mod chain_fallback;
 mod dispatch;
 mod email;
