@@ -5,6 +5,7 @@ pub mod email;
 pub mod links;
 pub mod log;
 pub mod pagerduty;
+pub mod redact;
 pub mod slack;
 pub mod slack_blocks;
 pub mod slack_reply;

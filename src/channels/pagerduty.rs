@@ -84,7 +84,7 @@ impl PagerDutyChannel {
             }
             Err(e) => SendResult::Retry {
                 after: None,
-                error: e.to_string(),
+                error: super::redact::transport(e),
             },
         }
     }

@@ -192,7 +192,7 @@ impl SlackChannel {
             .map_err(|e| {
                 failed(SendResult::Retry {
                     after: None,
-                    error: e.to_string(),
+                    error: super::redact::transport(e),
                 })
             })?;
         let status = response.status();

@@ -40,7 +40,9 @@ impl SlackReplies {
                 Ok(r) => {
                     tracing::warn!(status = %r.status(), "Slack response_url refused the reply")
                 }
-                Err(e) => tracing::warn!(error = %e, "Slack response_url not reached"),
+                Err(e) => {
+                    tracing::warn!(error = %super::redact::transport(e), "Slack response_url not reached")
+                }
             }
         });
     }

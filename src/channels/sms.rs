@@ -110,7 +110,7 @@ impl SmsChannel {
             }
             Err(e) => SendResult::Retry {
                 after: None,
-                error: e.to_string(),
+                error: super::redact::transport(e),
             },
         }
     }

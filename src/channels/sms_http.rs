@@ -53,7 +53,8 @@ impl HttpSmsSettings {
             templates,
         };
         let (url, _, _) = settings.render("+4915112345678", "sample")?;
-        reqwest::Url::parse(&url).map_err(|e| format!("url renders to {url:?}: {e}"))?;
+        reqwest::Url::parse(&url)
+            .map_err(|e| format!("url renders to {}: {e}", super::redact::text(&url)))?;
         Ok(settings)
     }
 
@@ -100,7 +101,7 @@ impl HttpSmsSettings {
             Err(e) => {
                 return SendResult::Retry {
                     after: None,
-                    error: e.to_string(),
+                    error: super::redact::transport(e),
                 };
             }
         };

@@ -75,7 +75,7 @@ impl WebhookChannel {
             }
             Err(e) => SendResult::Retry {
                 after: None,
-                error: format!("{e}"),
+                error: super::redact::transport(e),
             },
         }
     }

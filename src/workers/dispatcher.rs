@@ -533,10 +533,15 @@ pub fn decide(
     settings: &DispatchSettings,
     now: DateTime<Utc>,
 ) -> Recorded {
+    // What is stored and shown never carries a destination's URL (its credential).
+    let redact = crate::channels::redact::text;
     match result {
         SendResult::Sent { reference } => Recorded::Sent { reference },
-        SendResult::Dead { error } | SendResult::Gone { error } => Recorded::Dead { error },
+        SendResult::Dead { error } | SendResult::Gone { error } => Recorded::Dead {
+            error: redact(&error),
+        },
         SendResult::Retry { after, error } => {
+            let error = redact(&error);
             let attempts = delivery.attempts + 1;
             if attempts >= settings.max_attempts || now - created_at >= delta(settings.max_age) {
                 return Recorded::Dead {

@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_api;
 mod hostile_messages;
 mod huge;
+mod leaks;
 mod lifecycle;
 mod log_channel;
 mod messages;
