@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{ConfigError, Validator};
@@ -27,6 +27,8 @@ pub struct ApiFile {
     pub link_ttl: Option<String>,
     /// Audit rows and finished notifications older than this are pruned.
     pub retention: Option<String>,
+    /// Load balancers (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `api.jwt:`.
@@ -100,6 +102,8 @@ pub struct ApiSettings {
     pub link_secret: Option<SecretString>,
     pub link_ttl: Duration,
     pub retention: Duration,
+    /// Peers whose `X-Forwarded-For` names the client; anyone else is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ApiSettings {
@@ -126,6 +130,7 @@ impl Default for ApiSettings {
             link_secret: None,
             link_ttl: Duration::from_secs(24 * 3600),
             retention: Duration::from_secs(90 * 86400),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -147,9 +152,10 @@ impl Validator<'_> {
         let j = &raw.jwt;
         let hs256_secret = match (&j.hs256_secret, &j.hs256_secret_file) {
             (None, None) => None,
-            (inline, path) => {
-                Some(self.secret("api.jwt.hs256_secret", inline.as_deref(), path.as_deref())?)
-            }
+            (inline, path) => Some(self.hmac_key(
+                "api.jwt.hs256_secret",
+                self.secret("api.jwt.hs256_secret", inline.as_deref(), path.as_deref())?,
+            )?),
         };
         let mut keys = Vec::new();
         for (i, k) in j.keys.iter().enumerate() {
@@ -192,10 +198,24 @@ impl Validator<'_> {
         };
         let link_secret = match (&raw.link_secret, &raw.link_secret_file) {
             (None, None) => None,
-            (inline, path) => {
-                Some(self.secret("api.link_secret", inline.as_deref(), path.as_deref())?)
-            }
+            (inline, path) => Some(self.hmac_key(
+                "api.link_secret",
+                self.secret("api.link_secret", inline.as_deref(), path.as_deref())?,
+            )?),
         };
+        let mut trusted_proxies = Vec::new();
+        for (i, text) in raw.trusted_proxies.iter().enumerate() {
+            let net = text
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    self.error(
+                        format!("api.trusted_proxies[{i}]"),
+                        format!("{text:?} is not an address or CIDR range like 10.0.0.0/8"),
+                    )
+                })?;
+            trusted_proxies.push(net);
+        }
         if let Some(url) = &raw.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {
@@ -236,6 +256,25 @@ impl Validator<'_> {
             link_secret,
             link_ttl: self.duration("api.link_ttl", raw.link_ttl.clone(), "24h")?,
             retention: self.duration("api.retention", raw.retention.clone(), "90d")?,
+            trusted_proxies,
         })
     }
+
+    /// An HMAC key must be at least [`MIN_HMAC_KEY_BYTES`] long: a short one can be guessed
+    /// offline from a single signed token or link.
+    fn hmac_key(&self, key: &str, secret: SecretString) -> Result<SecretString, ConfigError> {
+        let n = secret.expose_secret().len();
+        if n > 0 && n < MIN_HMAC_KEY_BYTES {
+            return Err(self.error(
+                key,
+                format!(
+                    "is {n} bytes; an HMAC key needs at least {MIN_HMAC_KEY_BYTES} (e.g. `openssl rand -hex 32`)"
+                ),
+            ));
+        }
+        Ok(secret)
+    }
 }
+
+/// The shortest HMAC key accepted (256 bits, the size of the hash).
+pub const MIN_HMAC_KEY_BYTES: usize = 32;

@@ -158,6 +158,36 @@ fn errors_name_the_key_and_the_reason() {
             "channels.sms.http",
             "not both",
         ),
+        (
+            "api:\n  jwt: {hs256_secret: short}\n",
+            "api.jwt.hs256_secret",
+            "at least 32",
+        ),
+        (
+            "api:\n  link_secret: guessable\n",
+            "api.link_secret",
+            "at least 32",
+        ),
+        (
+            "api:\n  trusted_proxies: ['10.0.0.0/33']\n",
+            "api.trusted_proxies[0]",
+            "not an address or CIDR",
+        ),
+        (
+            "server:\n  max_connections: 1\n",
+            "server.max_connections",
+            "from 16",
+        ),
+        (
+            "server:\n  webhook_listen: public\n",
+            "server.webhook_listen",
+            "is not an address",
+        ),
+        (
+            "ingest:\n  reopen_window: 10000000000w\n",
+            "ingest.reopen_window",
+            "longer than 10 years",
+        ),
     ];
     for (text, key, reason) in cases {
         let doc = if text.contains("integrations") {

@@ -72,8 +72,9 @@ fn the_shipped_config_is_valid_and_reproduces_the_severity_table() {
     // The secrets scripts/run.sh generates for the demo config.
     for name in ["alertmanager-token", "api-secret"] {
         let path = root.join(".data").join(name);
-        if !path.exists() {
-            std::fs::write(&path, "test-secret\n").unwrap();
+        let short = std::fs::read(&path).map_or(true, |s| s.trim_ascii().len() < 32);
+        if short {
+            std::fs::write(&path, format!("{}\n", "7e".repeat(32))).unwrap();
         }
     }
     let s = Settings::load(Some(&root.join("alertrouter.yaml")), &env).unwrap();

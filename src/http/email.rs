@@ -108,6 +108,7 @@ async fn confirm(State(app): State<Arc<App>>, uri: Uri) -> Page {
 async fn acknowledge(
     State(app): State<Arc<App>>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Page {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
@@ -135,7 +136,9 @@ async fn acknowledge(
             .unwrap_or(&link.recipient)
             .to_string(),
         source: "email",
-        client_addr: Some(addr.ip().to_string()),
+        client_addr: Some(
+            super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
+        ),
     };
     match super::api::run_action(&app, &actor, IncidentRef::Id(link.incident), &Action::Ack).await {
         Ok(_) => page(

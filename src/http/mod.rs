@@ -2,6 +2,7 @@
 
 pub mod api;
 mod auth;
+pub mod client;
 mod email;
 mod error;
 mod health;

@@ -131,7 +131,9 @@ async fn webhook(
     let actor = Actor {
         name: format!("pagerduty:{agent}"),
         source: "pagerduty",
-        client_addr: Some(addr.ip().to_string()),
+        client_addr: Some(
+            super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
+        ),
     };
     match super::api::run_action(&app, &actor, IncidentRef::Id(incident), &action).await {
         Ok(done) => Ok(Json(

@@ -172,7 +172,9 @@ async fn interaction(
     let actor = Actor {
         name,
         source: "slack",
-        client_addr: Some(addr.ip().to_string()),
+        client_addr: Some(
+            super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
+        ),
     };
     // Slack wants an answer within 3 s whatever the database does. The action runs on its
     // own task and tells the clicker its outcome through response_url; Slack is answered when

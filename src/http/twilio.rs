@@ -196,7 +196,8 @@ async fn reply(
         }
         None => None,
     };
-    match act_on_reply(&app, addr, &params).await {
+    let client = super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies);
+    match act_on_reply(&app, client, &params).await {
         Ok(answer) => Ok(answer),
         Err(e) => {
             if let Some(seen) = seen {
@@ -222,7 +223,7 @@ fn empty_twiml() -> axum::response::Response {
 /// What a verified SMS reply asks for, done.
 async fn act_on_reply(
     app: &App,
-    addr: std::net::SocketAddr,
+    client: std::net::IpAddr,
     params: &[(String, String)],
 ) -> Result<axum::response::Response, ApiError> {
     let from = param(params, "From").unwrap_or("").to_string();
@@ -259,7 +260,7 @@ async fn act_on_reply(
             let actor = Actor {
                 name,
                 source: "sms",
-                client_addr: Some(addr.ip().to_string()),
+                client_addr: Some(client.to_string()),
             };
             let done =
                 super::api::run_action(app, &actor, IncidentRef::Number(number), &action).await;

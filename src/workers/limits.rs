@@ -250,4 +250,29 @@ mod tests {
         }
         assert!(limits.tracked() <= 1, "{} keys kept", limits.tracked());
     }
+
+    #[test]
+    fn a_flood_of_distinct_addresses_is_forgotten_once_their_limits_recover() {
+        let clock = Arc::new(ManualClock::new("2026-11-25T19:00:00Z".parse().unwrap()));
+        let rates = BTreeMap::from([(
+            "client".to_string(),
+            ChannelRates {
+                per_destination: Some(Rate::parse("100/1m").unwrap()),
+                global: None,
+            },
+        )]);
+        let limits = Limits::new(clock.clone(), &rates);
+        for i in 0..100_000u32 {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+            assert!(limits.check("client", &ip).is_ok());
+        }
+        let peak = limits.tracked();
+        assert!(peak > 90_000, "{peak}");
+        // A minute later every one of them has recovered: the next checks drop them all.
+        clock.advance(chrono::TimeDelta::seconds(61));
+        for _ in 0..PRUNE_EVERY {
+            let _ = limits.check("client", "192.0.2.1");
+        }
+        assert!(limits.tracked() <= 1, "{} keys left", limits.tracked());
+    }
 }

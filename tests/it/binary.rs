@@ -162,7 +162,7 @@ fn token_issue_mints_a_token_the_api_accepts_and_refuses_a_long_ttl() {
     let path = dir.join("alertrouter.yaml");
     std::fs::write(
         &path,
-        "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: x}]\napi:\n  jwt: {hs256_secret: s3cret-for-tokens, max_lifetime: 2h}\n",
+        "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: x}]\napi:\n  jwt: {hs256_secret: s3cret-for-tokens-0123456789abcdef, max_lifetime: 2h}\n",
     )
     .unwrap();
     let issue = |extra: &[&str]| {

@@ -667,26 +667,51 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
 }
 
 #[tokio::test]
-async fn the_api_limits_each_client_and_answers_429_with_retry_after() {
+async fn the_api_limits_anonymous_clients_and_subjects_apart_and_answers_429_with_retry_after() {
     let p = paged_with(
-        |c| c.api.per_client = alertrouter::workers::limits::Rate::parse("3/1m").unwrap(),
+        |c| {
+            c.api.per_client = alertrouter::workers::limits::Rate::parse("3/1m").unwrap();
+            c.api.per_subject = alertrouter::workers::limits::Rate::parse("3/1m").unwrap();
+        },
         ChannelSettings::default(),
     )
     .await;
+    let get = |token: Option<String>, xff: Option<&str>| {
+        let mut r = p.server.http.get(format!("{}/api/v1/stats", p.server.base));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(x) = xff {
+            r = r.header("x-forwarded-for", x);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            let after = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), after)
+        }
+    };
+    // 600 anonymous requests from one address once locked a valid admin token out.
+    for _ in 0..3 {
+        assert_eq!(get(None, None).await.0, 401);
+    }
+    assert_eq!(get(None, None).await, (429, Some("21".into())));
+    let admin = crate::support::token(&p.server, "root", "admin", &[]);
+    assert_eq!(
+        get(Some(admin.clone()), None).await.0,
+        200,
+        "a valid token is not locked out"
+    );
+    // A subject has its own allowance.
     let t = crate::support::token(&p.server, "bob", "viewer", &[]);
     for _ in 0..3 {
-        assert_eq!(p.server.api("GET", "/api/v1/stats", &t, None).await.0, 200);
+        assert_eq!(get(Some(t.clone()), None).await.0, 200);
     }
-    let r = p
-        .server
-        .http
-        .get(format!("{}/api/v1/stats", p.server.base))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 429);
-    assert_eq!(r.headers()["retry-after"], "21");
+    assert_eq!(get(Some(t.clone()), None).await, (429, Some("21".into())));
+    // Without trusted proxies, X-Forwarded-For is the client's to invent: ignored.
+    assert_eq!(get(None, Some("198.51.100.1")).await.0, 429);
     // The Alertmanager webhook is never limited.
     for n in 0..5 {
         let a = crate::support::alert(
@@ -705,7 +730,50 @@ async fn the_api_limits_each_client_and_answers_429_with_retry_after() {
         );
     }
     p.server.clock.advance(chrono::TimeDelta::seconds(20));
-    assert_eq!(p.server.api("GET", "/api/v1/stats", &t, None).await.0, 200);
+    assert_eq!(get(Some(t), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_and_audited() {
+    let p = paged_with(
+        |c| {
+            c.api.per_client = alertrouter::workers::limits::Rate::parse("2/1m").unwrap();
+            c.api.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        },
+        ChannelSettings::default(),
+    )
+    .await;
+    let send = |xff: &str, token: Option<String>, ack: bool| {
+        let url = match ack {
+            true => format!("{}/api/v1/incidents/INC-1/actions", p.server.base),
+            false => format!("{}/api/v1/stats", p.server.base),
+        };
+        let mut r = match ack {
+            true => p.server.http.post(url).json(&json!({"action": "ack"})),
+            false => p.server.http.get(url),
+        };
+        r = r.header("x-forwarded-for", xff);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        async move { r.send().await.unwrap().status().as_u16() }
+    };
+    for _ in 0..2 {
+        assert_eq!(send("203.0.113.5", None, false).await, 401);
+    }
+    assert_eq!(send("203.0.113.5", None, false).await, 429);
+    assert_eq!(
+        send("203.0.113.6", None, false).await,
+        401,
+        "another client, its own bucket"
+    );
+    let sre = crate::support::token(&p.server, "bob", "sre", &[]);
+    assert_eq!(send("198.51.100.7", Some(sre), true).await, 200);
+    let addr: String = sqlx::query_scalar("select client_addr from audit_log where source = 'api'")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(addr, "198.51.100.7");
 }
 
 #[tokio::test]

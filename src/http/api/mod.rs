@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use self::auth::{Caller, Role, authenticate};
+use super::client::client_ip;
 use super::error::ApiError;
 use crate::app::App;
 use crate::core::actions::Action;
@@ -62,7 +63,9 @@ fn unavailable(e: sqlx::Error) -> ApiError {
     ApiError::from(e)
 }
 
-/// Limits the client address, authenticates, limits the subject, and checks the role.
+/// Authenticates, then limits: a request without a valid token counts against its client
+/// address (so guessing is slow), one with a valid token against its subject only (so nobody
+/// can lock a valid token out by flooding from its address); then checks the role.
 async fn caller(
     app: &App,
     headers: &HeaderMap,
@@ -70,19 +73,25 @@ async fn caller(
     at_least: Role,
 ) -> Result<Caller, ApiError> {
     let retry = |wait: std::time::Duration| ApiError::TooManyRequests(wait.as_secs() + 1);
-    app.api_limits
-        .check("client", &addr.ip().to_string())
-        .map_err(retry)?;
     let now = app.clock.now().timestamp();
     let jwt = &app.settings.api.jwt;
-    let caller = match authenticate(jwt, &app.jwks.keys(), headers, now) {
+    let authenticated = match authenticate(jwt, &app.jwks.keys(), headers, now) {
         // A key we have not seen: the JWKS may have rotated since we fetched it.
         Err(e) if e.starts_with("unknown key") && app.jwks.refresh_for_unknown().await => {
             authenticate(jwt, &app.jwks.keys(), headers, now)
         }
         other => other,
-    }
-    .map_err(ApiError::Unauthorized)?;
+    };
+    let caller = match authenticated {
+        Ok(caller) => caller,
+        Err(why) => {
+            let client = client_ip(addr, headers, &app.settings.api.trusted_proxies);
+            app.api_limits
+                .check("client", &client.to_string())
+                .map_err(retry)?;
+            return Err(ApiError::Unauthorized(why));
+        }
+    };
     app.api_limits
         .check("subject", &caller.sub)
         .map_err(retry)?;
@@ -192,7 +201,7 @@ async fn act(
     let actor = Actor {
         name: caller.sub,
         source: "api",
-        client_addr: Some(addr.ip().to_string()),
+        client_addr: Some(client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string()),
     };
     run_action(&app, &actor, incident_ref(&incident)?, &action)
         .await
