@@ -92,6 +92,14 @@ async fn accept(
     let too_slow =
         |what: &str| ApiError::Unavailable(format!("{what} not done within {timeout:?}"));
     let limit = app.settings.ingest.max_body_bytes;
+    // A declared length over the limit is answered at once, not after reading it.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
     let bytes = match tokio::time::timeout_at(deadline, read_body(body, limit))
         .await
         .map_err(|_| too_slow("reading the body"))?

@@ -175,6 +175,23 @@ async fn an_email_link_shows_a_page_then_acknowledges_once() {
         "{page}"
     );
     assert_eq!(p.db.dump().await, before);
+    // The page holds a live token: not cached, not leaked by Referer, not framed.
+    let r = p
+        .server
+        .http
+        .get(format!("{}{path}", p.server.base))
+        .send()
+        .await
+        .unwrap();
+    let h = r.headers();
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["x-frame-options"], "DENY");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
 
     let post = |t: String| {
         let http = p.server.http.clone();

@@ -336,13 +336,20 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
             .await
     );
     let dev_other = hs(&claims(&p, "developer", &["payments"]), SECRET);
-    case!(
-        "developer reads another service's incident",
-        403,
-        p.server
-            .api("GET", "/api/v1/incidents/INC-1", &dev_other, None)
-            .await
+    // Another service's incident and one that does not exist answer alike: no id is revealed.
+    let other = p
+        .server
+        .api("GET", "/api/v1/incidents/INC-1", &dev_other, None)
+        .await;
+    let missing = p
+        .server
+        .api("GET", "/api/v1/incidents/INC-999", &dev_other, None)
+        .await;
+    assert_eq!(
+        (other.0, other.1["error"].clone()),
+        (missing.0, missing.1["error"].clone())
     );
+    case!("developer reads another service's incident", 404, other);
     case!(
         "developer acts",
         403,

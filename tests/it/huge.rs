@@ -75,3 +75,26 @@ async fn a_body_over_the_limit_is_refused_loudly_and_counted() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::new().await;
+    let server = TestServer::start(settings(&db.url)).await;
+    let mut s = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /hooks/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 10737418240\r\n\r\n{{",
+        crate::support::TOKEN
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // Not a byte more is sent: the answer must not wait for the 10 GiB, nor for the deadline.
+    let mut answer = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(1), s.read(&mut answer))
+        .await
+        .expect("answered before the request deadline")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}

@@ -137,17 +137,18 @@ async fn detail(
     let found = read::incident_detail(&app.pool, incident_ref(&incident)?)
         .await
         .map_err(unavailable)?;
+    // Another service's incident answers exactly as one that does not exist, so a developer
+    // cannot learn which ids are in use.
+    let not_found = || ApiError::NotFound(format!("no incident {incident}"));
     let Some((body, service)) = found else {
-        return Err(ApiError::NotFound(format!("no incident {incident}")));
+        return Err(not_found());
     };
     if caller.role == Role::Developer
         && !service
             .as_ref()
             .is_some_and(|s| caller.services.contains(s))
     {
-        return Err(ApiError::Forbidden(
-            "this incident is not one of your services".into(),
-        ));
+        return Err(not_found());
     }
     Ok(Json(body))
 }
