@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::actions::{Paged, click, incident_id, paged_with, signed_click};
-use crate::hooks::{PUBLIC, sms_as, state, twilio};
+use crate::hooks::{paged_for_sms, sms_as, state};
 use crate::support::SLACK_SIGNING_SECRET;
 
 async fn unack(p: &Paged) {
@@ -134,14 +134,7 @@ async fn a_replayed_slack_click_is_refused() {
 
 #[tokio::test]
 async fn a_repeated_inbound_sms_does_nothing_twice() {
-    let p = paged_with(
-        |c| {
-            c.channels.sms = Some(twilio());
-            c.api.public_url = Some(PUBLIC.into());
-        },
-        ChannelSettings::default(),
-    )
-    .await;
+    let p = paged_for_sms().await;
     let (status, body) = sms_as(&p, "+4915112345678", "ACK 1", "twilio-token", "SMreplayed").await;
     assert!(status == 200 && body.contains("acknowledged"), "{body}");
     unack(&p).await;

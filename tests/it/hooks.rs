@@ -15,7 +15,19 @@ use crate::support::TestDb;
 
 pub const PUBLIC: &str = "https://alertrouter.example";
 
-pub fn twilio() -> alertrouter::channels::sms::SmsProvider {
+/// An incident paged, with Twilio and the public URL set so SMS replies verify.
+pub async fn paged_for_sms() -> Paged {
+    paged_with(
+        |c| {
+            c.channels.sms = Some(twilio());
+            c.api.public_url = Some(PUBLIC.into());
+        },
+        ChannelSettings::default(),
+    )
+    .await
+}
+
+fn twilio() -> alertrouter::channels::sms::SmsProvider {
     crate::dispatch::twilio_at("http://127.0.0.1:9", None)
 }
 
@@ -60,14 +72,7 @@ pub async fn state(db: &TestDb) -> (String, Option<String>) {
 
 #[tokio::test]
 async fn an_sms_reply_acknowledges_and_the_slack_message_follows() {
-    let p = paged_with(
-        |c| {
-            c.channels.sms = Some(twilio());
-            c.api.public_url = Some(PUBLIC.into());
-        },
-        ChannelSettings::default(),
-    )
-    .await;
+    let p = paged_for_sms().await;
     let before = p.db.dump().await;
     // Forged, from a stranger, or nonsense: nothing changes.
     assert_eq!(
