@@ -141,19 +141,6 @@ async fn acknowledge(
         Ok(found) => found,
         Err(p) => return p,
     };
-    let now = app.clock.now();
-    let spent = crate::store::actions::spend_link(&app.pool, &link, now).await;
-    match spent {
-        Ok(true) => {}
-        Ok(false) => {
-            return page(
-                StatusCode::GONE,
-                "This link was already used",
-                "<p>Each link works once.</p>",
-            );
-        }
-        Err(_) => return page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""),
-    }
     let actor = Actor {
         name: link
             .recipient
@@ -165,7 +152,10 @@ async fn acknowledge(
             super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
         ),
     };
-    match super::api::run_action(&app, &actor, IncidentRef::Id(link.incident), &Action::Ack).await {
+    // The link is spent in the action's own transaction: a failure leaves it usable.
+    let incident = IncidentRef::Id(link.incident);
+    let once = crate::store::replays::Once::Link(link);
+    match super::api::run_action_once(&app, &actor, incident, &Action::Ack, Some(&once)).await {
         Ok(_) => page(
             StatusCode::OK,
             &format!("INC-{number} acknowledged"),
@@ -176,6 +166,15 @@ async fn acknowledge(
             &format!("INC-{number}"),
             &format!("<p>{}</p>", why.replace('&', "&amp;").replace('<', "&lt;")),
         ),
-        Err(_) => page(StatusCode::SERVICE_UNAVAILABLE, "Try again in a moment", ""),
+        Err(ApiError::Gone(_)) => page(
+            StatusCode::GONE,
+            "This link was already used",
+            "<p>Each link works once.</p>",
+        ),
+        Err(_) => page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again in a moment",
+            "<p>Nothing was done; the link still works.</p>",
+        ),
     }
 }

@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The action does not fit the incident's state (ack a resolved incident).
     #[error("{0}")]
     Conflict(String),
+    /// Done before and not again: a spent link, a replayed callback.
+    #[error("{0}")]
+    Gone(String),
     /// Well-formed, but the values are wrong.
     #[error("{0}")]
     Unprocessable(String),
@@ -68,6 +71,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Gone(_) => "gone",
             ApiError::Unprocessable(_) => "invalid input",
             ApiError::TooManyRequests(_) => "too many requests",
             ApiError::Unavailable(_) => "unavailable",

@@ -114,11 +114,11 @@ async fn webhook(
     if id.is_empty() {
         return Err(ApiError::BadRequest("event.id: missing".into()));
     }
-    let remember = std::time::Duration::from_secs(2 * MAX_AGE_SECS as u64);
-    let Some(seen) = super::replay::first(&app, "pagerduty", id, remember).await? else {
-        return Ok(Json(
-            json!({"status": "ignored", "reason": "event already handled"}),
-        ));
+    // Recorded in the action's transaction: a failure leaves it for PagerDuty's retry.
+    let once = crate::store::replays::Once::Callback {
+        source: "pagerduty",
+        key: id,
+        expires_at: now + chrono::TimeDelta::seconds(2 * MAX_AGE_SECS),
     };
     let opened = crate::store::replays::last_opened(&app.pool, incident).await?;
     if opened.is_some_and(|opened| occurred < opened) {
@@ -135,7 +135,15 @@ async fn webhook(
             super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
         ),
     };
-    match super::api::run_action(&app, &actor, IncidentRef::Id(incident), &action).await {
+    let done = super::api::run_action_once(
+        &app,
+        &actor,
+        IncidentRef::Id(incident),
+        &action,
+        Some(&once),
+    )
+    .await;
+    match done {
         Ok(done) => Ok(Json(
             json!({"status": "mirrored", "incident": done["incident"]}),
         )),
@@ -144,10 +152,14 @@ async fn webhook(
         Err(ApiError::NotFound(_)) => Ok(Json(
             json!({"status": "ignored", "reason": "no such incident"}),
         )),
-        Err(other) => {
-            seen.failed(&other).await;
-            Err(other)
+        Err(ApiError::Gone(_)) => {
+            app.metrics.risks.replay_refused("pagerduty");
+            tracing::warn!("a PagerDuty event arrived a second time: refused as a replay");
+            Ok(Json(
+                json!({"status": "ignored", "reason": "event already handled"}),
+            ))
         }
+        Err(other) => Err(other),
     }
 }
 

@@ -97,10 +97,7 @@ async fn interaction(
         .map(|h| headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or(""))
         .join(":");
     let window = std::time::Duration::from_secs(2 * MAX_SKEW_SECS as u64);
-    if super::replay::first(&app, "slack", pair, window)
-        .await?
-        .is_none()
-    {
+    if !super::replay::first(&app, "slack", pair, window).await? {
         return Err(ApiError::Unauthorized(
             "this signed request was already handled (a replay)".into(),
         ));

@@ -20,6 +20,7 @@ use crate::channels::mask_contacts;
 use crate::core::actions::Action;
 use crate::store::actions::{Actor, IncidentRef};
 use crate::store::outbox::{record_receipt, set_opt_out};
+use crate::store::replays::Once;
 
 /// Twilio's routes.
 pub fn router() -> Router<Arc<App>> {
@@ -186,30 +187,12 @@ async fn reply(
     };
     let url = format!("{base}/hooks/twilio/sms");
     let params = verified_form(t.auth_token.expose_secret(), &url, &headers, &body)?;
-    // Each inbound message is acted on once, however often it is delivered.
-    let seen = match param(&params, "MessageSid") {
-        Some(sid) => {
-            match super::replay::first(&app, "twilio", sid.to_string(), REMEMBER_SIDS).await? {
-                Some(first) => Some(first),
-                None => return Ok(empty_twiml()),
-            }
-        }
-        None => None,
-    };
     let client = super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies);
-    match act_on_reply(&app, client, &params).await {
-        Ok(answer) => Ok(answer),
-        Err(e) => {
-            if let Some(seen) = seen {
-                seen.failed(&e).await;
-            }
-            Err(e)
-        }
-    }
+    act_on_reply(&app, client, &params).await
 }
 
-/// How long inbound MessageSids are remembered.
-const REMEMBER_SIDS: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+/// How long inbound MessageSids are remembered (seconds).
+const REMEMBER_SIDS_SECS: i64 = 7 * 86_400;
 
 /// TwiML that sends nothing.
 fn empty_twiml() -> axum::response::Response {
@@ -262,8 +245,21 @@ async fn act_on_reply(
                 source: "sms",
                 client_addr: Some(client.to_string()),
             };
-            let done =
-                super::api::run_action(app, &actor, IncidentRef::Number(number), &action).await;
+            // Each inbound message acts once, however often Twilio delivers it: its MessageSid is
+            // recorded in the action's transaction.
+            let once = param(params, "MessageSid").map(|sid| Once::Callback {
+                source: "twilio",
+                key: sid.to_string(),
+                expires_at: now + chrono::TimeDelta::seconds(REMEMBER_SIDS_SECS),
+            });
+            let done = super::api::run_action_once(
+                app,
+                &actor,
+                IncidentRef::Number(number),
+                &action,
+                once.as_ref(),
+            )
+            .await;
             Ok(match done {
                 Ok(_) => twiml(&format!(
                     "INC-{number} {}.",
@@ -274,6 +270,11 @@ async fn act_on_reply(
                     }
                 )),
                 Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => twiml(&why),
+                Err(ApiError::Gone(_)) => {
+                    app.metrics.risks.replay_refused("twilio");
+                    tracing::warn!("an inbound SMS arrived a second time: nothing done again");
+                    empty_twiml()
+                }
                 Err(other) => return Err(other),
             })
         }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::core::actions::{Action, Decision, State, decide};
 use crate::core::escalation::{Chain, PolicySnapshot};
 use crate::core::policy::{EscalationPolicy, Policies};
+use crate::store::replays::Once;
 
 /// Who acts, from where.
 #[derive(Debug, Clone)]
@@ -61,6 +62,8 @@ pub enum Outcome {
         reason: String,
     },
     NotFound,
+    /// Its [`Once`] was claimed before: a spent link, a replayed callback. Nothing was done.
+    AlreadyHandled,
 }
 
 type LockedRow = (
@@ -77,13 +80,15 @@ type LockedRow = (
     Option<DateTime<Utc>>,
 );
 
-/// Performs `action` on `incident` for `actor` at `now`.
+/// Performs `action` on `incident` for `actor` at `now`; with `once`, only if that is claimed in
+/// the same transaction (so a failure leaves it unclaimed for a retry).
 pub async fn perform(
     pool: &PgPool,
     policies: &Policies,
     actor: &Actor,
     incident: IncidentRef,
     action: &Action,
+    once: Option<&Once>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, sqlx::Error> {
     let (id, number) = match incident {
@@ -91,6 +96,11 @@ pub async fn perform(
         IncidentRef::Number(n) => (None, Some(n)),
     };
     let mut tx = pool.begin().await?;
+    if let Some(once) = once
+        && !once.claim(&mut tx, now).await?
+    {
+        return Ok(Outcome::AlreadyHandled);
+    }
     let row: Option<LockedRow> = sqlx::query_as(
         "select id, number, status, acknowledged_by, snoozed_until, policy_snapshot,
                 chain_generation, chain_origin, chain_repeat, chain_step, escalation_due_at
@@ -380,24 +390,4 @@ pub async fn link_state(
     .bind(nonce)
     .fetch_optional(pool)
     .await
-}
-
-/// Spends an e-mail link; false if it was spent already.
-pub async fn spend_link(
-    pool: &PgPool,
-    link: &crate::channels::links::Link,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "insert into action_links (nonce, incident_id, action, recipient, expires_at, used_at)
-         values ($1, $2, 'ack', $3, to_timestamp($4), $5) on conflict (nonce) do nothing",
-    )
-    .bind(&link.nonce)
-    .bind(link.incident)
-    .bind(&link.recipient)
-    .bind(link.expires as f64)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }

@@ -1,6 +1,6 @@
 //! Callbacks already handled: a signed request seen once is refused the second time, on every
-//! replica. A request whose handling failed is forgotten again, so the provider's own retry
-//! (the same event id) still gets through.
+//! replica. Where the callback acts on an incident, it is recorded by [`Once`] in the action's
+//! own transaction, so a failure rolls both back and the provider's retry still gets through.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -9,6 +9,16 @@ use sqlx::PgPool;
 /// not expired at `now` (a replay).
 pub async fn first_time(
     pool: &PgPool,
+    source: &str,
+    key: &str,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    claim_key(pool, source, key, now, expires_at).await
+}
+
+async fn claim_key<'c, E: sqlx::PgExecutor<'c>>(
+    executor: E,
     source: &str,
     key: &str,
     now: DateTime<Utc>,
@@ -24,21 +34,9 @@ pub async fn first_time(
     .bind(key)
     .bind(expires_at)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(executor)
     .await?;
     Ok(inserted.is_some())
-}
-
-/// Forgets `key` after its handling failed, so a retry is not taken for a replay.
-pub async fn forget(pool: &PgPool, source: &str, key: &str) {
-    let result = sqlx::query("delete from seen_callbacks where source = $1 and key = $2")
-        .bind(source)
-        .bind(key)
-        .execute(pool)
-        .await;
-    if let Err(e) = result {
-        tracing::warn!(source, error = %e, "cannot forget a failed callback; its retry will be refused as a replay");
-    }
 }
 
 /// When the last opening or reopening of an incident happened (by the server's clock).
@@ -64,4 +62,47 @@ pub async fn prune(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error
             .await?
             .rows_affected(),
     )
+}
+
+/// What makes an action happen at most once: an e-mail link spent, or a provider's callback id
+/// recorded, in the same transaction as the action.
+#[derive(Debug, Clone)]
+pub enum Once {
+    Link(crate::channels::links::Link),
+    Callback {
+        source: &'static str,
+        key: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+impl Once {
+    /// Claims it in `tx`; `false` when it was claimed before.
+    pub async fn claim(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        match self {
+            Once::Link(link) => {
+                let done = sqlx::query(
+                    "insert into action_links (nonce, incident_id, action, recipient, expires_at, used_at)
+                     values ($1, $2, 'ack', $3, to_timestamp($4), $5) on conflict (nonce) do nothing",
+                )
+                .bind(&link.nonce)
+                .bind(link.incident)
+                .bind(&link.recipient)
+                .bind(link.expires as f64)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+            Once::Callback {
+                source,
+                key,
+                expires_at,
+            } => claim_key(&mut *tx, source, key, now, *expires_at).await,
+        }
+    }
 }

@@ -147,3 +147,80 @@ async fn a_repeated_inbound_sms_does_nothing_twice() {
         "the repeat did nothing"
     );
 }
+
+/// Makes every audit row fail to insert until [`heal`]: the last statement of an action's
+/// transaction, so everything before it must roll back with it.
+async fn break_audit(p: &Paged) {
+    sqlx::raw_sql(
+        "create function fail_audit() returns trigger language plpgsql as
+           $$ begin raise exception 'disk full (test)'; end $$;
+         create trigger fail_audit before insert on audit_log
+           for each row execute function fail_audit();",
+    )
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
+}
+
+async fn heal(p: &Paged) {
+    sqlx::raw_sql("drop trigger fail_audit on audit_log; drop function fail_audit();")
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_action_leaves_its_link_and_its_event_id_usable() {
+    let p = paged_with(
+        |c| {
+            c.channels.pagerduty_webhook_secret = Some(SecretString::from("pd-secret".to_string()));
+            c.api.public_url = Some("https://alertrouter.example".into());
+            c.api.link_secret = Some(SecretString::from("l".repeat(32)));
+            c.channels.ack_links = c.api.links();
+        },
+        ChannelSettings::default(),
+    )
+    .await;
+    let incident = uuid::Uuid::parse_str(&incident_id(&p.db).await).unwrap();
+    let link = p
+        .server
+        .app
+        .settings
+        .channels
+        .ack_links
+        .as_ref()
+        .unwrap()
+        .url("mail-1", incident, "user:alice", p.server.clock_now());
+    let token = link.split_once("?t=").unwrap().1.to_string();
+    let post = || async {
+        p.server
+            .http
+            .post(format!("{}/hooks/email/ack", p.server.base))
+            .form(&[("t", token.clone())])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+
+    break_audit(&p).await;
+    assert_eq!(post().await, 503, "the database failed mid-action");
+    let (status, _) = pagerduty(&p, "E-1", "incident.acknowledged", "2026-11-25T19:00:00Z").await;
+    assert_eq!(status, 503);
+    assert_eq!(state(&p.db).await, ("open".into(), None));
+    heal(&p).await;
+
+    // PagerDuty retries the same event; the person clicks the same link again.
+    let (status, body) =
+        pagerduty(&p, "E-1", "incident.acknowledged", "2026-11-25T19:00:00Z").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("mirrored")),
+        "{body}"
+    );
+    unack(&p).await;
+    assert_eq!(post().await, 200, "the link was not burnt by the failure");
+    assert_eq!(state(&p.db).await, ("open".into(), Some("alice".into())));
+    assert_eq!(post().await, 410, "and now it is spent");
+}

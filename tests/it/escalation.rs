@@ -373,6 +373,7 @@ async fn an_acknowledged_incident_pages_no_one_more() {
                 &actor,
                 IncidentRef::Id(id),
                 &Action::Ack,
+                None,
                 now,
             )
             .await

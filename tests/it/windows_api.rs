@@ -19,15 +19,25 @@ async fn an_api_maintenance_window_holds_paging_until_it_is_ended() {
             "POST",
             "/api/v1/maintenance",
             &sre,
-            Some(json!({"name": "db upgrade", "matchers": "{service=\"web\"}", "end": end})),
+            Some(json!({"name": "db upgrade", "matchers": "{service=\"web\"}", "for": "1h"})),
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["end"]
+            .as_str()
+            .map(|e| e.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        Some(end.parse().unwrap()),
+        "for: 1h ends an hour from now"
+    );
     let id = body["id"].as_i64().unwrap();
     // Bad windows are refused.
     for bad in [
         json!({"name": "x", "matchers": "{service=~\"(\"}", "end": end}),
         json!({"name": "x", "matchers": "{service=\"web\"}", "end": "2020-01-01T00:00:00Z"}),
+        json!({"name": "x", "matchers": "{service=\"web\"}", "for": "soon"}),
+        json!({"name": "x", "matchers": "{service=\"web\"}", "for": "1h", "end": end}),
+        json!({"name": "x", "matchers": "{service=\"web\"}"}),
         json!({"name": "x", "matchers": "{service=\"web\"}", "end": (server.clock_now() + TimeDelta::days(60)).to_rfc3339()}),
     ] {
         assert_eq!(

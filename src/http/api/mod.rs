@@ -160,6 +160,17 @@ pub async fn run_action(
     incident: IncidentRef,
     action: &Action,
 ) -> Result<Value, ApiError> {
+    run_action_once(app, actor, incident, action, None).await
+}
+
+/// The same, done only if `once` has not been claimed before (410 Gone if it has).
+pub async fn run_action_once(
+    app: &App,
+    actor: &Actor,
+    incident: IncidentRef,
+    action: &Action,
+    once: Option<&crate::store::replays::Once>,
+) -> Result<Value, ApiError> {
     let policies = app.live.get().policies.clone();
     let outcome = perform(
         &app.pool,
@@ -167,6 +178,7 @@ pub async fn run_action(
         actor,
         incident,
         action,
+        once,
         app.clock.now(),
     )
     .await
@@ -186,6 +198,7 @@ pub async fn run_action(
             Err(ApiError::Conflict(format!("INC-{number}: {reason}")))
         }
         Outcome::NotFound => Err(ApiError::NotFound("no such incident".into())),
+        Outcome::AlreadyHandled => Err(ApiError::Gone("already handled".into())),
     }
 }
 

@@ -211,15 +211,17 @@ pub fn document() -> Value {
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "detail"], "properties": {
                     "error": {"type": "string"}, "detail": {"type": "string"}}},
-                "Window": {"type": "object", "required": ["name", "matchers", "end"], "properties": {
+                "Window": {"type": "object", "required": ["name", "matchers"], "properties": {
                     "name": {"type": "string"},
                     "matchers": {"type": "string", "description": "Alertmanager matchers, e.g. {service=\"web\"}"},
                     "start": {"type": "string", "format": "date-time", "description": "default now"},
-                    "end": {"type": "string", "format": "date-time"}}},
-                "Override": {"type": "object", "required": ["schedule", "user", "end"], "properties": {
+                    "end": {"type": "string", "format": "date-time", "description": "this, or for"},
+                    "for": {"type": "string", "description": "instead of end: a duration from the start, e.g. 2h"}}},
+                "Override": {"type": "object", "required": ["schedule", "user"], "properties": {
                     "schedule": {"type": "string"}, "user": {"type": "string"},
                     "start": {"type": "string", "format": "date-time", "description": "default now"},
-                    "end": {"type": "string", "format": "date-time"}}},
+                    "end": {"type": "string", "format": "date-time", "description": "this, or for"},
+                    "for": {"type": "string", "description": "instead of end: a duration from the start, e.g. 8h"}}},
                 "Action": {"type": "object", "required": ["action"], "properties": {
                     "action": {"type": "string", "enum": ["ack", "unack", "resolve", "escalate", "snooze", "reassign", "note"]},
                     "until": {"type": "string", "format": "date-time", "description": "snooze: until when"},

@@ -24,14 +24,26 @@ fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::Unprocessable(format!("body: {e}")))
 }
 
-/// A start and an end: in order, not over, and at most 30 days apart.
+/// A start and an end (given, or `for` a duration from the start): in order, not over, and at
+/// most 30 days apart.
 fn span(
     start: Option<&str>,
-    end: &str,
+    end: Option<&str>,
+    for_: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
     let start = time("start", start)?.unwrap_or(now);
-    let end = time("end", Some(end))?.unwrap_or(now);
+    let end = match (end, for_) {
+        (Some(end), None) => time("end", Some(end))?.unwrap_or(now),
+        (None, Some(d)) => crate::config::parse_duration(d)
+            .ok()
+            .and_then(|d| TimeDelta::from_std(d).ok())
+            .and_then(|d| start.checked_add_signed(d))
+            .ok_or_else(|| {
+                ApiError::Unprocessable(format!("for: {d:?} is not a duration like 2h"))
+            })?,
+        _ => return Err(ApiError::Unprocessable("give end or for".into())),
+    };
     if end <= start || end <= now {
         return Err(ApiError::Unprocessable(
             "end must be after start and in the future".into(),
@@ -74,7 +86,10 @@ struct WindowBody {
     /// Alertmanager matchers, e.g. `{service="web", env="prod"}`.
     matchers: String,
     start: Option<String>,
-    end: String,
+    end: Option<String>,
+    /// Instead of `end`: how long from the start (`2h`).
+    #[serde(rename = "for")]
+    for_: Option<String>,
 }
 
 /// `POST /api/v1/maintenance`.
@@ -94,7 +109,7 @@ pub async fn open_window(
         ));
     }
     let now = app.clock.now();
-    let (start, end) = span(b.start.as_deref(), &b.end, now)?;
+    let (start, end) = span(b.start.as_deref(), b.end.as_deref(), b.for_.as_deref(), now)?;
     let id = windows::create_window(&app.pool, &b.name, &b.matchers, start, end, &who.sub, now)
         .await
         .map_err(unavailable)?;
@@ -144,7 +159,10 @@ struct OverrideBody {
     schedule: String,
     user: String,
     start: Option<String>,
-    end: String,
+    end: Option<String>,
+    /// Instead of `end`: how long from the start (`2h`).
+    #[serde(rename = "for")]
+    for_: Option<String>,
 }
 
 /// `POST /api/v1/schedule-overrides`.
@@ -170,7 +188,7 @@ pub async fn add_override(
         )));
     }
     let now = app.clock.now();
-    let (start, end) = span(b.start.as_deref(), &b.end, now)?;
+    let (start, end) = span(b.start.as_deref(), b.end.as_deref(), b.for_.as_deref(), now)?;
     let id = windows::create_override(&app.pool, &b.schedule, &b.user, start, end, &who.sub, now)
         .await
         .map_err(unavailable)?;
