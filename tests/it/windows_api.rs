@@ -148,4 +148,30 @@ async fn an_api_schedule_override_pages_the_stand_in() {
         !paged.is_empty() && paged.iter().all(|r| r == "user:carol"),
         "{paged:?}"
     );
+    // The API sees the same on-call as the timer worker: the override, not the rotation.
+    let (status, oncall) = server.api("GET", "/api/v1/oncall", &sre, None).await;
+    assert_eq!(status, 200, "{oncall}");
+    let primary = oncall["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["schedule"] == "primary")
+        .unwrap()
+        .clone();
+    assert_eq!(primary["on_call"], "carol", "{oncall}");
+    // And so does a reassignment to the schedule.
+    let (status, body) = server
+        .api(
+            "POST",
+            "/api/v1/incidents/INC-1/actions",
+            &sre,
+            Some(json!({"action": "reassign", "to": "schedule:primary"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let paged: Vec<String> = outbox(&db).await.into_iter().map(|r| r.0).collect();
+    assert!(
+        paged.iter().all(|r| r == "user:carol"),
+        "reassigned to the stand-in, not the rotation's alice: {paged:?}"
+    );
 }

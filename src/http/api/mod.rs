@@ -171,7 +171,11 @@ pub async fn run_action_once(
     action: &Action,
     once: Option<&crate::store::replays::Once>,
 ) -> Result<Value, ApiError> {
-    let policies = app.live.get().policies.clone();
+    let live = app.live.get();
+    let policies =
+        crate::store::windows::policies_in_force(&app.pool, &live.policies, app.clock.now())
+            .await
+            .map_err(unavailable)?;
     let outcome = perform(
         &app.pool,
         &policies,
@@ -231,8 +235,10 @@ async fn oncall(
     caller(&app, &headers, addr, Role::Sre).await?;
     let now = app.clock.now();
     let live = app.live.get();
-    let schedules: Vec<Value> = live
-        .policies
+    let policies = crate::store::windows::policies_in_force(&app.pool, &live.policies, now)
+        .await
+        .map_err(unavailable)?;
+    let schedules: Vec<Value> = policies
         .schedules
         .values()
         .map(|s| json!({"schedule": s.name, "on_call": s.on_call(now)}))
