@@ -193,7 +193,7 @@ pub async fn dead_letters(pool: &PgPool, limit: i64) -> Result<Vec<Value>, sqlx:
 
 /// Sends a dead letter again from now; false if it is not dead.
 pub async fn retry_dead_letter(
-    pool: &PgPool,
+    db: &mut sqlx::PgConnection,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
@@ -208,7 +208,7 @@ pub async fn retry_dead_letter(
     .bind(id)
     .bind(now)
     .bind(super::outbox::OUTBOX_CHANNEL)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(!done.is_empty())
 }

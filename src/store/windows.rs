@@ -83,7 +83,7 @@ pub async fn policies_in_force<'p>(
 
 /// Opens a window; returns its id.
 pub async fn create_window(
-    pool: &PgPool,
+    db: &mut sqlx::PgConnection,
     name: &str,
     matchers: &str,
     start: DateTime<Utc>,
@@ -105,12 +105,16 @@ pub async fn create_window(
     .bind(by)
     .bind(now)
     .bind(super::escalation::ESCALATION_CHANNEL)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
 /// Ends a window now (if it has not ended); false if there is no such window.
-pub async fn end_window(pool: &PgPool, id: i64, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+pub async fn end_window(
+    db: &mut sqlx::PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
     let ended: Vec<bool> = sqlx::query_scalar(
         "with ended as (
             update maintenance_windows set ends_at = greatest(starts_at + interval '1 microsecond', $2)
@@ -126,7 +130,7 @@ pub async fn end_window(pool: &PgPool, id: i64, now: DateTime<Utc>) -> Result<bo
     .bind(id)
     .bind(now)
     .bind(super::escalation::ESCALATION_CHANNEL)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?;
     Ok(!ended.is_empty())
 }
@@ -145,7 +149,7 @@ pub async fn list_windows(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<Value
 
 /// Adds an override; returns its id.
 pub async fn create_override(
-    pool: &PgPool,
+    db: &mut sqlx::PgConnection,
     schedule: &str,
     user: &str,
     start: DateTime<Utc>,
@@ -163,7 +167,7 @@ pub async fn create_override(
     .bind(end)
     .bind(by)
     .bind(now)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 

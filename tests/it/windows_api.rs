@@ -175,3 +175,51 @@ async fn an_api_schedule_override_pages_the_stand_in() {
         "reassigned to the stand-in, not the rotation's alice: {paged:?}"
     );
 }
+
+#[tokio::test]
+async fn a_change_whose_audit_row_fails_is_not_made() {
+    let db = TestDb::new().await;
+    let server = start_with(&db, |_| {}).await;
+    let sre = token(&server, "bob", "sre", &[]);
+    sqlx::raw_sql(
+        "create function fail_audit() returns trigger language plpgsql as
+           $$ begin raise exception 'disk full (test)'; end $$;
+         create trigger fail_audit before insert on audit_log
+           for each row execute function fail_audit();",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let window = json!({"name": "db upgrade", "matchers": "{service=\"web\"}", "for": "1h"});
+    let stand_in = json!({"schedule": "primary", "user": "carol", "for": "8h"});
+    for (path, body) in [
+        ("/api/v1/maintenance", window.clone()),
+        ("/api/v1/schedule-overrides", stand_in.clone()),
+    ] {
+        let (status, answer) = server.api("POST", path, &sre, Some(body)).await;
+        assert_eq!(status, 503, "{path}: {answer}");
+    }
+    assert_eq!(
+        db.count("maintenance_windows").await,
+        0,
+        "no unaudited window"
+    );
+    assert_eq!(
+        db.count("schedule_overrides").await,
+        0,
+        "no unaudited override"
+    );
+    sqlx::raw_sql("drop trigger fail_audit on audit_log; drop function fail_audit();")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (status, _) = server
+        .api("POST", "/api/v1/maintenance", &sre, Some(window))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        db.count("audit_log where action = 'open_maintenance'")
+            .await,
+        1
+    );
+}

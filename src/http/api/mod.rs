@@ -312,26 +312,16 @@ async fn retry(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no dead letter {id:?}")))?;
     let now = app.clock.now();
-    if !read::retry_dead_letter(&app.pool, id, now)
+    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    if !read::retry_dead_letter(&mut tx, id, now)
         .await
         .map_err(unavailable)?
     {
         return Err(ApiError::NotFound(format!("no dead letter {id}")));
     }
-    let ip = addr.ip().to_string();
-    let entry = crate::store::actions::AuditEntry {
-        actor: &caller.sub,
-        source: "api",
-        action: "retry_dead_letter",
-        incident: None,
-        before: None,
-        after: None,
-        client_addr: Some(&ip),
-        refused: None,
-        detail: Some(json!({"outbox_id": id})),
-    };
-    crate::store::actions::record_audit(&app.pool, entry, now)
-        .await
-        .map_err(unavailable)?;
+    let ip = windows::client(&app, addr, &headers);
+    let detail = json!({"outbox_id": id});
+    windows::audited(&app, &mut tx, &caller.sub, &ip, "retry_dead_letter", detail).await?;
+    tx.commit().await.map_err(unavailable)?;
     Ok(Json(json!({"retried": id})))
 }

@@ -55,14 +55,15 @@ fn span(
     Ok((start, end))
 }
 
-async fn audited(
+/// Writes the audit row of a change in the change's own transaction `tx`.
+pub(super) async fn audited(
     app: &App,
+    tx: &mut sqlx::PgConnection,
     who: &str,
-    addr: SocketAddr,
+    client: &str,
     action: &str,
     detail: Value,
 ) -> Result<(), ApiError> {
-    let ip = addr.ip().to_string();
     let entry = AuditEntry {
         actor: who,
         source: "api",
@@ -70,13 +71,18 @@ async fn audited(
         incident: None,
         before: None,
         after: None,
-        client_addr: Some(&ip),
+        client_addr: Some(client),
         refused: None,
         detail: Some(detail),
     };
-    record_audit(&app.pool, entry, app.clock.now())
+    record_audit(tx, entry, app.clock.now())
         .await
         .map_err(unavailable)
+}
+
+/// The client's address as the audit log records it.
+pub(super) fn client(app: &App, addr: SocketAddr, headers: &HeaderMap) -> String {
+    crate::http::client::client_ip(addr, headers, &app.settings.api.trusted_proxies).to_string()
 }
 
 #[derive(Deserialize)]
@@ -110,12 +116,24 @@ pub async fn open_window(
     }
     let now = app.clock.now();
     let (start, end) = span(b.start.as_deref(), b.end.as_deref(), b.for_.as_deref(), now)?;
-    let id = windows::create_window(&app.pool, &b.name, &b.matchers, start, end, &who.sub, now)
+    // The window and its audit row commit together, or neither does.
+    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    let id = windows::create_window(&mut tx, &b.name, &b.matchers, start, end, &who.sub, now)
         .await
         .map_err(unavailable)?;
     let detail =
         json!({"id": id, "name": b.name, "matchers": b.matchers, "start": start, "end": end});
-    audited(&app, &who.sub, addr, "open_maintenance", detail.clone()).await?;
+    let ip = client(&app, addr, &headers);
+    audited(
+        &app,
+        &mut tx,
+        &who.sub,
+        &ip,
+        "open_maintenance",
+        detail.clone(),
+    )
+    .await?;
+    tx.commit().await.map_err(unavailable)?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -130,13 +148,24 @@ pub async fn end_window(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no window {id:?}")))?;
-    if !windows::end_window(&app.pool, id, app.clock.now())
+    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    if !windows::end_window(&mut tx, id, app.clock.now())
         .await
         .map_err(unavailable)?
     {
         return Err(ApiError::NotFound(format!("no open window {id}")));
     }
-    audited(&app, &who.sub, addr, "end_maintenance", json!({"id": id})).await?;
+    let ip = client(&app, addr, &headers);
+    audited(
+        &app,
+        &mut tx,
+        &who.sub,
+        &ip,
+        "end_maintenance",
+        json!({"id": id}),
+    )
+    .await?;
+    tx.commit().await.map_err(unavailable)?;
     Ok(Json(json!({"ended": id})))
 }
 
@@ -189,12 +218,23 @@ pub async fn add_override(
     }
     let now = app.clock.now();
     let (start, end) = span(b.start.as_deref(), b.end.as_deref(), b.for_.as_deref(), now)?;
-    let id = windows::create_override(&app.pool, &b.schedule, &b.user, start, end, &who.sub, now)
+    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    let id = windows::create_override(&mut tx, &b.schedule, &b.user, start, end, &who.sub, now)
         .await
         .map_err(unavailable)?;
     let detail =
         json!({"id": id, "schedule": b.schedule, "user": b.user, "start": start, "end": end});
-    audited(&app, &who.sub, addr, "override_schedule", detail.clone()).await?;
+    let ip = client(&app, addr, &headers);
+    audited(
+        &app,
+        &mut tx,
+        &who.sub,
+        &ip,
+        "override_schedule",
+        detail.clone(),
+    )
+    .await?;
+    tx.commit().await.map_err(unavailable)?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
