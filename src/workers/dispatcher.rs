@@ -436,7 +436,7 @@ impl Dispatcher {
     /// never holds back another channel.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let this = Arc::new(self);
-        let mut listener = super::listen(&this.pool, OUTBOX_CHANNEL).await;
+        let mut wakeups = super::Wakeups::new(&this.pool, OUTBOX_CHANNEL).await;
         let done = Arc::new(tokio::sync::Notify::new());
         let slots: Vec<(&str, Arc<tokio::sync::Semaphore>)> = DELIVERED_CHANNELS
             .iter()
@@ -498,7 +498,7 @@ impl Dispatcher {
                 continue;
             }
             tokio::select! {
-                () = super::idle(&mut listener, this.settings.poll, &mut shutdown) => {}
+                () = wakeups.idle(this.settings.poll, &mut shutdown) => {}
                 () = done.notified() => {}
             }
         }

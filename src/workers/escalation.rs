@@ -210,7 +210,7 @@ impl EscalationWorker {
     /// Runs until `shutdown`: drains due work, then sleeps until the next due time, a
     /// notification, or the poll interval, whichever comes first.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let mut listener = super::listen(&self.pool, ESCALATION_CHANNEL).await;
+        let mut wakeups = super::Wakeups::new(&self.pool, ESCALATION_CHANNEL).await;
         while !*shutdown.borrow() {
             match self.run_once().await {
                 Ok(n) if n as i64 >= self.settings.batch => continue,
@@ -225,7 +225,7 @@ impl EscalationWorker {
                     .min(until.to_std().unwrap_or(Duration::ZERO))
                     .max(Duration::from_millis(50));
             }
-            super::idle(&mut listener, wait, &mut shutdown).await;
+            wakeups.idle(wait, &mut shutdown).await;
         }
     }
 }

@@ -20,6 +20,7 @@ mod hostile_messages;
 mod huge;
 mod leaks;
 mod lifecycle;
+mod listen;
 mod log_channel;
 mod messages;
 mod openapi;
