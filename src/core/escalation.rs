@@ -50,7 +50,7 @@ pub(crate) fn loop_offset(
 }
 
 /// `t + d`, the latest representable time when that overflows.
-pub(crate) fn later(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
+pub fn later(t: DateTime<Utc>, d: TimeDelta) -> DateTime<Utc> {
     t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 

@@ -401,3 +401,22 @@ pub async fn remember_slack_message(
     .await?;
     Ok(())
 }
+
+/// Extends the lease of rows `worker` still holds to `until` (a send still in flight).
+pub async fn extend_lease(
+    pool: &PgPool,
+    worker: Uuid,
+    ids: &[i64],
+    until: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "update outbox set lease_until = greatest(lease_until, $3)
+         where id = any($2) and lease_owner = $1 and status = 'pending'",
+    )
+    .bind(worker)
+    .bind(ids)
+    .bind(until)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

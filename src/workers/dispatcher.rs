@@ -26,7 +26,8 @@ pub const DELIVERED_CHANNELS: [&str; 5] = ["webhook", "pagerduty", "sms", "slack
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
-    /// Longer than the slowest send, so a live send is never taken over.
+    /// How long a claim holds without news; a send in flight renews it every third of this, so
+    /// a live send is never taken over however slow its provider.
     pub lease: Duration,
     pub batch: i64,
     /// Sends in flight per channel.
@@ -160,7 +161,19 @@ impl Dispatcher {
                 store::claim_bundle(&self.pool, self.id, &delivery, now, lease_until, MAX_BUNDLE)
                     .await?;
         }
-        let result = self.send(&delivery, now).await;
+        // Held for as long as the send takes, however slow the provider.
+        let held: Vec<i64> = std::iter::once(delivery.id)
+            .chain(delivery.bundled.iter().map(|b| b.id))
+            .collect();
+        let result = super::lease::keeping(
+            &self.pool,
+            &self.clock,
+            self.id,
+            &held,
+            self.settings.lease,
+            self.send(&delivery, now),
+        )
+        .await;
         if !delivery.bundled.is_empty() {
             let ids: Vec<i64> = delivery.bundled.iter().map(|b| b.id).collect();
             let sent = matches!(result, SendResult::Sent { .. });

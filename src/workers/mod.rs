@@ -2,6 +2,7 @@
 
 pub mod dispatcher;
 pub mod escalation;
+mod lease;
 pub mod limits;
 pub mod retention;
 

@@ -31,6 +31,7 @@ mod routing;
 mod service;
 mod slack;
 mod slack_fallback;
+mod slow_send;
 mod sms;
 mod support;
 mod suppression;
