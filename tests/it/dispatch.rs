@@ -142,24 +142,31 @@ impl Fake {
     }
 }
 
+/// A critical policy of one immediate step to these outgoing webhooks.
+pub fn webhooks_at_once(hooks: &[&str]) -> EscalationPolicy {
+    EscalationPolicy {
+        name: "critical".into(),
+        steps: vec![Step {
+            delay: Duration::ZERO,
+            targets: hooks
+                .iter()
+                .map(|h| Target::Webhook(h.to_string()))
+                .collect(),
+            via: vec![],
+            response_target: false,
+        }],
+        repeat: 0,
+        ack_timeout: None,
+    }
+}
+
 pub async fn setup(db: &TestDb, fake: &Fake) -> (TestServer, Dispatcher, Arc<Metrics>) {
     let url = fake.start().await;
     let server = start_with(db, |c| {
         c.policies.webhooks.insert("remediation".into(), url);
-        c.policies.policies.insert(
-            "critical".into(),
-            EscalationPolicy {
-                name: "critical".into(),
-                steps: vec![Step {
-                    delay: Duration::ZERO,
-                    targets: vec![Target::Webhook("remediation".into())],
-                    via: vec![],
-                    response_target: false,
-                }],
-                repeat: 0,
-                ack_timeout: None,
-            },
-        );
+        c.policies
+            .policies
+            .insert("critical".into(), webhooks_at_once(&["remediation"]));
     })
     .await;
     *fake.clock.lock().unwrap() = Some(server.clock.clone() as Arc<dyn Clock>);

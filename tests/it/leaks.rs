@@ -3,10 +3,8 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use alertrouter::config::ChannelSettings;
-use alertrouter::core::policy::{EscalationPolicy, Step, Target};
 use alertrouter::metrics::Metrics;
 use chrono::TimeDelta;
 
@@ -50,23 +48,10 @@ async fn a_secret_in_a_destination_url_appears_nowhere() {
         for (name, url) in hooks {
             c.policies.webhooks.insert(name.into(), url.into());
         }
-        c.policies.policies.insert(
-            "critical".into(),
-            EscalationPolicy {
-                name: "critical".into(),
-                steps: vec![Step {
-                    delay: Duration::ZERO,
-                    targets: hooks
-                        .iter()
-                        .map(|(name, _)| Target::Webhook(name.to_string()))
-                        .collect(),
-                    via: vec![],
-                    response_target: false,
-                }],
-                repeat: 0,
-                ack_timeout: None,
-            },
-        );
+        let names: Vec<&str> = hooks.iter().map(|(name, _)| *name).collect();
+        c.policies
+            .policies
+            .insert("critical".into(), crate::dispatch::webhooks_at_once(&names));
     })
     .await;
     let metrics = Arc::new(Metrics::new());

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use alertrouter::clock::Clock;
 use alertrouter::config::ChannelSettings;
-use alertrouter::core::policy::{EscalationPolicy, Step, Target};
 use alertrouter::metrics::Metrics;
 use alertrouter::workers::dispatcher::{DispatchSettings, Dispatcher};
 use axum::routing::post;
@@ -48,17 +47,7 @@ async fn a_send_slower_than_the_lease_is_not_taken_over() {
         c.policies.webhooks.insert("slow".into(), url);
         c.policies.policies.insert(
             "critical".into(),
-            EscalationPolicy {
-                name: "critical".into(),
-                steps: vec![Step {
-                    delay: Duration::ZERO,
-                    targets: vec![Target::Webhook("slow".into())],
-                    via: vec![],
-                    response_target: false,
-                }],
-                repeat: 0,
-                ack_timeout: None,
-            },
+            crate::dispatch::webhooks_at_once(&["slow"]),
         );
     })
     .await;

@@ -321,7 +321,6 @@ async fn retry(
     }
     let ip = windows::client(&app, addr, &headers);
     let detail = json!({"outbox_id": id});
-    windows::audited(&app, &mut tx, &caller.sub, &ip, "retry_dead_letter", detail).await?;
-    tx.commit().await.map_err(unavailable)?;
+    windows::commit_audited(&app, tx, &caller.sub, &ip, "retry_dead_letter", detail).await?;
     Ok(Json(json!({"retried": id})))
 }

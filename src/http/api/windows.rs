@@ -55,10 +55,10 @@ fn span(
     Ok((start, end))
 }
 
-/// Writes the audit row of a change in the change's own transaction `tx`.
-pub(super) async fn audited(
+/// Writes the audit row of a change in the change's own transaction `tx`, and commits both.
+pub(super) async fn commit_audited(
     app: &App,
-    tx: &mut sqlx::PgConnection,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
     who: &str,
     client: &str,
     action: &str,
@@ -75,9 +75,10 @@ pub(super) async fn audited(
         refused: None,
         detail: Some(detail),
     };
-    record_audit(tx, entry, app.clock.now())
+    record_audit(&mut *tx, entry, app.clock.now())
         .await
-        .map_err(unavailable)
+        .map_err(unavailable)?;
+    tx.commit().await.map_err(unavailable)
 }
 
 /// The client's address as the audit log records it.
@@ -124,16 +125,7 @@ pub async fn open_window(
     let detail =
         json!({"id": id, "name": b.name, "matchers": b.matchers, "start": start, "end": end});
     let ip = client(&app, addr, &headers);
-    audited(
-        &app,
-        &mut tx,
-        &who.sub,
-        &ip,
-        "open_maintenance",
-        detail.clone(),
-    )
-    .await?;
-    tx.commit().await.map_err(unavailable)?;
+    commit_audited(&app, tx, &who.sub, &ip, "open_maintenance", detail.clone()).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -156,16 +148,15 @@ pub async fn end_window(
         return Err(ApiError::NotFound(format!("no open window {id}")));
     }
     let ip = client(&app, addr, &headers);
-    audited(
+    commit_audited(
         &app,
-        &mut tx,
+        tx,
         &who.sub,
         &ip,
         "end_maintenance",
         json!({"id": id}),
     )
     .await?;
-    tx.commit().await.map_err(unavailable)?;
     Ok(Json(json!({"ended": id})))
 }
 
@@ -225,16 +216,7 @@ pub async fn add_override(
     let detail =
         json!({"id": id, "schedule": b.schedule, "user": b.user, "start": start, "end": end});
     let ip = client(&app, addr, &headers);
-    audited(
-        &app,
-        &mut tx,
-        &who.sub,
-        &ip,
-        "override_schedule",
-        detail.clone(),
-    )
-    .await?;
-    tx.commit().await.map_err(unavailable)?;
+    commit_audited(&app, tx, &who.sub, &ip, "override_schedule", detail.clone()).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
