@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::core::actions::{Action, Decision, State, decide};
-use crate::core::escalation::{Chain, PolicySnapshot};
+use crate::core::escalation::PolicySnapshot;
 use crate::core::policy::{EscalationPolicy, Policies};
 use crate::store::replays::Once;
 
@@ -66,19 +66,17 @@ pub enum Outcome {
     AlreadyHandled,
 }
 
-type LockedRow = (
-    Uuid,
-    i64,
-    String,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    Option<Value>,
-    i32,
-    Option<DateTime<Utc>>,
-    i32,
-    i32,
-    Option<DateTime<Utc>>,
-);
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    id: Uuid,
+    number: i64,
+    status: String,
+    acknowledged_by: Option<String>,
+    snoozed_until: Option<DateTime<Utc>>,
+    policy_snapshot: Option<Value>,
+    #[sqlx(flatten)]
+    chain: super::chain::ChainColumns,
+}
 
 /// Performs `action` on `incident` for `actor` at `now`; with `once`, only if that is claimed in
 /// the same transaction (so a failure leaves it unclaimed for a retry).
@@ -113,20 +111,14 @@ pub async fn perform(
     let Some(row) = row else {
         return Ok(Outcome::NotFound);
     };
-    let (id, number) = (row.0, row.1);
+    let (id, number) = (row.id, row.number);
     let before = State {
-        status: row.2,
-        acknowledged_by: row.3,
-        snoozed_until: row.4,
-        chain: Chain {
-            generation: row.6,
-            origin: row.7.unwrap_or(now),
-            repeat: row.8.max(0) as u32,
-            step: row.9.max(0) as usize,
-            due_at: row.10,
-        },
+        chain: row.chain.chain(),
+        status: row.status,
+        acknowledged_by: row.acknowledged_by,
+        snoozed_until: row.snoozed_until,
     };
-    let policy: Option<EscalationPolicy> = match row.5 {
+    let policy: Option<EscalationPolicy> = match row.policy_snapshot {
         None => None,
         Some(v) => match serde_json::from_value::<PolicySnapshot>(v)
             .map_err(|e| e.to_string())

@@ -90,18 +90,16 @@ impl ChainRow {
     }
 }
 
-type Row = (
-    Option<serde_json::Value>,
-    i32,
-    Option<DateTime<Utc>>,
-    i32,
-    i32,
-    Option<DateTime<Utc>>,
-    String,
-    Option<DateTime<Utc>>,
-    String,
-    Option<DateTime<Utc>>,
-);
+#[derive(sqlx::FromRow)]
+struct Row {
+    policy_snapshot: Option<serde_json::Value>,
+    #[sqlx(flatten)]
+    chain: super::chain::ChainColumns,
+    status: String,
+    acknowledged_at: Option<DateTime<Utc>>,
+    route: String,
+    escalation_held_since: Option<DateTime<Utc>>,
+}
 
 /// Locks the incident if this worker still holds its lease.
 pub async fn lock_claimed(
@@ -127,36 +125,18 @@ async fn lock_chain(
     .bind(worker)
     .fetch_optional(&mut *tx)
     .await?;
-    Ok(row.map(
-        |(
-            snapshot,
-            generation,
-            origin,
-            repeat,
-            step,
-            due_at,
-            status,
-            acknowledged_at,
-            route,
-            held_since,
-        )| ChainRow {
-            snapshot: snapshot
-                .map(serde_json::from_value::<PolicySnapshot>)
-                .transpose()
-                .map_err(|e| e.to_string()),
-            chain: Chain {
-                generation,
-                origin: origin.unwrap_or(DateTime::<Utc>::MIN_UTC),
-                repeat: repeat.max(0) as u32,
-                step: step.max(0) as usize,
-                due_at,
-            },
-            status,
-            acknowledged_at,
-            route,
-            held_since,
-        },
-    ))
+    Ok(row.map(|r| ChainRow {
+        snapshot: r
+            .policy_snapshot
+            .map(serde_json::from_value::<PolicySnapshot>)
+            .transpose()
+            .map_err(|e| e.to_string()),
+        chain: r.chain.chain(),
+        status: r.status,
+        acknowledged_at: r.acknowledged_at,
+        route: r.route,
+        held_since: r.escalation_held_since,
+    }))
 }
 
 /// Writes the fired steps' outbox rows and timeline events, moves the chain, and releases the

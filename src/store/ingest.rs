@@ -5,7 +5,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
-use crate::core::escalation::{Chain, PolicySnapshot, StoredChain};
+use crate::core::escalation::{PolicySnapshot, StoredChain};
 use crate::core::ingest::{GroupSnapshot, IncidentSnapshot, KnownAlert, Plan};
 use crate::core::policy::EscalationPolicy;
 use crate::core::{IncidentStatus, Severity};
@@ -28,10 +28,8 @@ struct GroupRow {
     ended_at: Option<DateTime<Utc>>,
     reopen_times: Vec<DateTime<Utc>>,
     flapping: bool,
-    chain_generation: i32,
-    chain_origin: Option<DateTime<Utc>>,
-    chain_repeat: i32,
-    chain_step: i32,
+    #[sqlx(flatten)]
+    chain: super::chain::ChainColumns,
     acknowledged: bool,
     policy_snapshot: Option<serde_json::Value>,
     a_incident: Vec<Uuid>,
@@ -99,13 +97,7 @@ pub async fn load_group(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let chain = StoredChain {
-        chain: Chain {
-            generation: r.chain_generation,
-            origin: r.chain_origin.unwrap_or(DateTime::<Utc>::MIN_UTC),
-            repeat: r.chain_repeat.max(0) as u32,
-            step: r.chain_step.max(0) as usize,
-            due_at: None,
-        },
+        chain: r.chain.chain(),
         acknowledged: r.acknowledged,
         policy: r
             .policy_snapshot
