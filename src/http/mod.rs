@@ -34,43 +34,43 @@ use crate::app::App;
 /// Every route, with request ids and request tracing. Headers are never logged. With a
 /// separate webhook listener (`server.webhook_listen`), the webhook is served only there.
 pub fn router(app: Arc<App>) -> Router {
-    let routes = match app.settings.server.webhook_listen {
-        Some(_) => Router::new(),
-        None => webhook::router(),
-    };
-    layered(
-        routes
-            .merge(twilio::router())
-            .merge(api::router())
-            .merge(slack::router())
-            .merge(email::router())
-            .merge(pagerduty::router()),
-        app,
-    )
+    let others = Router::new()
+        .merge(twilio::router())
+        .merge(api::router())
+        .merge(slack::router())
+        .merge(email::router())
+        .merge(pagerduty::router());
+    let with_webhook = app.settings.server.webhook_listen.is_none();
+    layered(others, with_webhook, app)
 }
 
 /// The Alertmanager webhook with health and metrics, for `server.webhook_listen`.
 pub fn webhook_router(app: Arc<App>) -> Router {
-    layered(webhook::router(), app)
+    layered(Router::new(), true, app)
 }
 
 /// Health and metrics only, for `--role worker`.
 pub fn ops_router(app: Arc<App>) -> Router {
-    layered(Router::new(), app)
+    layered(Router::new(), false, app)
 }
 
-fn layered(routes: Router<Arc<App>>, app: Arc<App>) -> Router {
-    // Every request, the body read included, ends by this deadline (the webhook's own, shorter
-    // one answers 503 before it).
+fn layered(routes: Router<Arc<App>>, with_webhook: bool, app: Arc<App>) -> Router {
+    // Every request, the body read included, ends by this deadline. The webhook has its own,
+    // shorter one (`ingest.request_timeout`, answered 503), so it is spared this timer.
     let deadline = TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
         app.settings.server.request_timeout,
     );
-    routes
+    let routes = routes
         .merge(health::router())
         .merge(metrics::router())
+        .layer(deadline);
+    let routes = match with_webhook {
+        true => routes.merge(webhook::router()),
+        false => routes,
+    };
+    routes
         .with_state(app)
-        .layer(deadline)
         .layer(CatchPanicLayer::custom(panicked))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
