@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod escalation;
 pub mod ingest;
+pub mod notification;
 pub mod plan;
 pub mod policy;
 mod severity;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::core::actions::{Action, Decision, State, decide};
 use crate::core::escalation::PolicySnapshot;
+use crate::core::notification::{PageCause, PageColumns};
 use crate::core::policy::{EscalationPolicy, Policies};
 use crate::store::replays::Once;
 
@@ -200,27 +201,13 @@ async fn apply(
     let mut event = detail.clone();
     event["actor"] = json!(actor.name);
     event["source"] = json!(actor.source);
-    let mut keys = Vec::new();
-    let mut channels = Vec::new();
-    let mut recipients = Vec::new();
-    let mut payloads = Vec::new();
+    let mut pages = PageColumns::default();
+    let cause = PageCause::Reassigned {
+        at: now,
+        by: &actor.name,
+    };
     for page in &d.pages {
-        for channel in &page.channels {
-            keys.push(format!(
-                "{id}:reassign:{}:{}:{}",
-                now.timestamp_micros(),
-                page.recipient,
-                channel.as_str()
-            ));
-            channels.push(channel.as_str().to_string());
-            recipients.push(page.recipient.to_string());
-            payloads.push(
-                json!({"kind": "page", "incident_id": id.to_string(), "step": 0,
-                       "target": page.via_target, "recipient": page.recipient.to_string(),
-                       "channel": channel.as_str(), "reassigned_by": actor.name})
-                .to_string(),
-            );
-        }
+        pages.push(id, &cause, page);
     }
     sqlx::query(
         "with changed as (
@@ -279,10 +266,10 @@ async fn apply(
     .bind(d.cancel_pending)
     .bind(d.notice)
     .bind(actor.source)
-    .bind(&keys)
-    .bind(&channels)
-    .bind(&recipients)
-    .bind(&payloads)
+    .bind(&pages.keys)
+    .bind(&pages.channels)
+    .bind(&pages.recipients)
+    .bind(&pages.payloads)
     .bind(super::outbox::OUTBOX_CHANNEL)
     .bind(super::escalation::ESCALATION_CHANNEL)
     .execute(&mut *tx)

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
 use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
+use crate::core::notification::{PageCause, PageColumns};
 use crate::core::policy::EscalationPolicy;
 use crate::routing::matcher::{MatchOp, all_match};
 use crate::routing::suppress::InhibitRule;
@@ -150,10 +151,7 @@ pub async fn record_fired_steps(
     now: DateTime<Utc>,
     unheld: bool,
 ) -> Result<u64, sqlx::Error> {
-    let mut keys = Vec::new();
-    let mut channels = Vec::new();
-    let mut recipients = Vec::new();
-    let mut payloads = Vec::new();
+    let mut pages = PageColumns::default();
     let mut kinds = Vec::new();
     let mut details = Vec::new();
     if unheld {
@@ -162,34 +160,15 @@ pub async fn record_fired_steps(
     }
     for f in fired {
         let mut paged = Vec::new();
+        let cause = PageCause::Step {
+            generation: f.generation,
+            repeat: f.repeat,
+            step: f.step,
+            due_at: f.due_at,
+        };
         for page in &f.pages {
             paged.push(page.recipient.to_string());
-            for channel in &page.channels {
-                keys.push(format!(
-                    "{id}:{}:{}:{}:{}:{}",
-                    f.generation,
-                    f.repeat,
-                    f.step,
-                    page.recipient,
-                    channel.as_str()
-                ));
-                channels.push(channel.as_str());
-                recipients.push(page.recipient.to_string());
-                payloads.push(
-                    json!({
-                        "kind": "page",
-                        "incident_id": id.to_string(),
-                        "generation": f.generation,
-                        "loop": f.repeat,
-                        "step": f.step,
-                        "target": page.via_target,
-                        "recipient": page.recipient.to_string(),
-                        "channel": channel.as_str(),
-                        "due_at": f.due_at,
-                    })
-                    .to_string(),
-                );
-            }
+            pages.push(id, &cause, page);
         }
         let detail = json!({"generation": f.generation, "loop": f.repeat, "step": f.step, "due_at": f.due_at, "paged": paged});
         kinds.push("escalated");
@@ -225,10 +204,10 @@ pub async fn record_fired_steps(
     )
     .bind(id)
     .bind(now)
-    .bind(&keys)
-    .bind(&channels)
-    .bind(&recipients)
-    .bind(&payloads)
+    .bind(&pages.keys)
+    .bind(&pages.channels)
+    .bind(&pages.recipients)
+    .bind(&pages.payloads)
     .bind(&kinds)
     .bind(&details)
     .bind(chain.repeat as i32)
