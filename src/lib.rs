@@ -117,15 +117,10 @@ async fn listen(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let limits = app.settings.server.clone();
+    let limits = &app.settings.server;
     let cap = http::listener::connection_cap(limits.max_connections);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let when_stopped = move || {
-        let mut stopped = stopped.clone();
-        async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        }
-    };
+    // The webhook listener stops when the main one is told to.
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let webhook = match (app.settings.role, limits.webhook_listen) {
         (config::Role::Worker, _) | (_, None) => None,
         (_, Some(addr)) => {
@@ -137,10 +132,12 @@ async fn listen(
                 "webhook",
                 webhook_listener,
                 http::webhook_router(app.clone()),
-                limits.clone(),
+                limits.header_read_timeout,
                 cap,
                 app.metrics.clone(),
-                when_stopped(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
             )))
         }
     };
@@ -153,7 +150,7 @@ async fn listen(
         "main",
         listener,
         router,
-        limits,
+        limits.header_read_timeout,
         cap,
         app.metrics.clone(),
         async move {

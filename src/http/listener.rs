@@ -18,7 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use crate::config::ServerSettings;
 use crate::metrics::Metrics;
 
 /// File descriptors kept free of client connections: the database pool, outgoing HTTP clients,
@@ -50,12 +49,13 @@ pub fn connection_cap(configured: usize) -> usize {
     configured.min(fits).max(16)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes what is in flight.
+/// Serves `router` on `listener` (at most `cap` connections, each sending its headers within
+/// `header_read_timeout`) until `shutdown` resolves, then finishes what is in flight.
 pub async fn serve(
     name: &'static str,
     listener: TcpListener,
     router: Router,
-    limits: ServerSettings,
+    header_read_timeout: Duration,
     cap: usize,
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send,
@@ -64,7 +64,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(header_read_timeout)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

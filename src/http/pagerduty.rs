@@ -106,8 +106,11 @@ async fn webhook(
     if age > chrono::TimeDelta::seconds(MAX_AGE_SECS)
         || age < -chrono::TimeDelta::seconds(MAX_SKEW_SECS)
     {
-        app.metrics.risks.replay_refused("pagerduty");
-        tracing::warn!(%occurred, "a PagerDuty event too old (or from the future) was ignored: a replay?");
+        super::replay::refused(
+            &app,
+            "pagerduty",
+            &format!("an event dated {occurred}, too old or ahead"),
+        );
         return Ok(Json(json!({"status": "ignored", "reason": "stale event"})));
     }
     let id = event["id"].as_str().unwrap_or("").to_string();
@@ -153,8 +156,7 @@ async fn webhook(
             json!({"status": "ignored", "reason": "no such incident"}),
         )),
         Err(ApiError::Gone(_)) => {
-            app.metrics.risks.replay_refused("pagerduty");
-            tracing::warn!("a PagerDuty event arrived a second time: refused as a replay");
+            super::replay::refused(&app, "pagerduty", "an event arrived a second time");
             Ok(Json(
                 json!({"status": "ignored", "reason": "event already handled"}),
             ))

@@ -24,11 +24,13 @@ pub(super) async fn first(
     if replays::first_time(&app.pool, source, &key, now, until).await? {
         Ok(true)
     } else {
-        app.metrics.risks.replay_refused(source);
-        tracing::warn!(
-            source,
-            "a signed callback arrived a second time: refused as a replay"
-        );
+        refused(app, source, "a signed callback arrived a second time");
         Ok(false)
     }
+}
+
+/// Counts and logs a callback refused as replayed or stale (`why` says which).
+pub(super) fn refused(app: &App, source: &'static str, why: &str) {
+    app.metrics.risks.replay_refused(source);
+    tracing::warn!(source, "{why}: refused as a replay");
 }

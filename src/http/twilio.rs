@@ -271,8 +271,7 @@ async fn act_on_reply(
                 )),
                 Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => twiml(&why),
                 Err(ApiError::Gone(_)) => {
-                    app.metrics.risks.replay_refused("twilio");
-                    tracing::warn!("an inbound SMS arrived a second time: nothing done again");
+                    super::replay::refused(app, "twilio", "an inbound SMS arrived a second time");
                     empty_twiml()
                 }
                 Err(other) => return Err(other),

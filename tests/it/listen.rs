@@ -32,6 +32,21 @@ async fn grows_past(db: &TestDb, number: i64, n: i64, within: Duration) -> Optio
     None
 }
 
+/// Waits until the worker has a LISTEN connection open again (its reconnect, observed).
+async fn listening(db: &TestDb) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        let n = db
+            .count("pg_stat_activity where datname = current_database() and query ilike 'listen%'")
+            .await;
+        if n == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the worker did not LISTEN again within 10 s");
+}
+
 async fn allow_connections(db: &TestDb, allow: bool) {
     let name = db.url.rsplit('/').next().unwrap().to_string();
     let mut admin = sqlx::PgConnection::connect(&crate::support::db::admin_url())
@@ -64,10 +79,12 @@ async fn the_timer_worker_listens_again_after_a_failed_first_connect_and_a_lost_
     allow_connections(&db, false).await;
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.run(stopping));
+    // Its first LISTEN is tried at once, while refused; nothing to observe until it fails, so
+    // this is the one fixed wait (far longer than a refused connect takes).
     tokio::time::sleep(Duration::from_millis(300)).await;
     allow_connections(&db, true).await;
     // Within its first backoff (1 s) it listens again.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    listening(&db).await;
     // Ingest pages step 0 itself; later steps are the worker's. The worker sleeps for its poll
     // (nothing is due by the clock), the clock moves past step 1, and a new incident's NOTIFY is
     // the only thing that can wake it in time to fire it.
@@ -94,7 +111,17 @@ async fn the_timer_worker_listens_again_after_a_failed_first_connect_and_a_lost_
     .await
     .unwrap();
     assert_eq!(killed, [true], "one LISTEN connection");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The killed backend may linger in pg_stat_activity for a moment: wait for it to go first.
+    let started = Instant::now();
+    while db
+        .count("pg_stat_activity where datname = current_database() and query ilike 'listen%'")
+        .await
+        > 0
+        && started.elapsed() < Duration::from_secs(1)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    listening(&db).await;
     let step0 = rows_of(&db, 2).await;
     server.clock.advance(chrono::TimeDelta::minutes(6));
     assert_eq!(server.post(fire("third")).await.0, 200);

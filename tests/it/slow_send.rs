@@ -84,7 +84,23 @@ async fn a_send_slower_than_the_lease_is_not_taken_over() {
     assert_eq!(calls.load(Ordering::SeqCst), 1, "the send is in flight");
     // Far past the lease by the clock; the keep-alive (every lease/3) renews it meanwhile.
     server.clock.advance(TimeDelta::seconds(10));
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    let now = server.clock_now();
+    let started = Instant::now();
+    loop {
+        let until: Option<chrono::DateTime<chrono::Utc>> =
+            sqlx::query_scalar("select lease_until from outbox where channel = 'webhook'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        if until.is_some_and(|u| u > now) {
+            break; // renewed past the moved clock
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the lease was never renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let second = dispatcher();
     assert_eq!(second.run_once().await.unwrap(), 0, "the row is still held");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "sent once");

@@ -58,11 +58,6 @@ pub fn router() -> Router<Arc<App>> {
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
-/// A database error as the API answers it (data errors 422, the rest 503).
-fn unavailable(e: sqlx::Error) -> ApiError {
-    ApiError::from(e)
-}
-
 /// Authenticates, then limits: a request without a valid token counts against its client
 /// address (so guessing is slow), one with a valid token against its subject only (so nobody
 /// can lock a valid token out by flooding from its address); then checks the role.
@@ -116,7 +111,7 @@ async fn list(
     let filter = input::list_filter(uri.query(), &caller)?;
     let (items, next) = read::list_incidents(&app.pool, &filter)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     Ok(Json(
         json!({"incidents": items, "next_cursor": next.map(|n| n.to_string())}),
     ))
@@ -136,7 +131,7 @@ async fn detail(
     let caller = caller(&app, &headers, addr, Role::Developer).await?;
     let found = read::incident_detail(&app.pool, incident_ref(&incident)?)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     // Another service's incident answers exactly as one that does not exist, so a developer
     // cannot learn which ids are in use.
     let not_found = || ApiError::NotFound(format!("no incident {incident}"));
@@ -175,7 +170,7 @@ pub async fn run_action_once(
     let policies =
         crate::store::windows::policies_in_force(&app.pool, &live.policies, app.clock.now())
             .await
-            .map_err(unavailable)?;
+            .map_err(ApiError::from)?;
     let outcome = perform(
         &app.pool,
         &policies,
@@ -186,7 +181,7 @@ pub async fn run_action_once(
         app.clock.now(),
     )
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::from)?;
     match outcome {
         Outcome::Done { id, number, after } => {
             app.metrics.action(actor.source, action.name(), "done");
@@ -237,7 +232,7 @@ async fn oncall(
     let live = app.live.get();
     let policies = crate::store::windows::policies_in_force(&app.pool, &live.policies, now)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     let schedules: Vec<Value> = policies
         .schedules
         .values()
@@ -256,7 +251,7 @@ async fn stats(
     read::stats(&app.pool, app.clock.now())
         .await
         .map(Json)
-        .map_err(unavailable)
+        .map_err(ApiError::from)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -281,7 +276,7 @@ async fn audit(
         page_size(q.limit.as_deref())?,
     )
     .await
-    .map_err(unavailable)?;
+    .map_err(ApiError::from)?;
     Ok(Json(
         json!({"entries": items, "next_cursor": next.map(|n| n.to_string())}),
     ))
@@ -296,7 +291,7 @@ async fn dead_letters(
     caller(&app, &headers, addr, Role::Admin).await?;
     let items = read::dead_letters(&app.pool, MAX_PAGE)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({"dead_letters": items})))
 }
 
@@ -312,10 +307,10 @@ async fn retry(
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no dead letter {id:?}")))?;
     let now = app.clock.now();
-    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    let mut tx = app.pool.begin().await.map_err(ApiError::from)?;
     if !read::retry_dead_letter(&mut tx, id, now)
         .await
-        .map_err(unavailable)?
+        .map_err(ApiError::from)?
     {
         return Err(ApiError::NotFound(format!("no dead letter {id}")));
     }

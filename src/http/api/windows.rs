@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::Role;
+use super::caller;
 use super::input::time;
-use super::{caller, unavailable};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::store::actions::{AuditEntry, record_audit};
@@ -77,8 +77,8 @@ pub(super) async fn commit_audited(
     };
     record_audit(&mut *tx, entry, app.clock.now())
         .await
-        .map_err(unavailable)?;
-    tx.commit().await.map_err(unavailable)
+        .map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)
 }
 
 /// The client's address as the audit log records it.
@@ -118,10 +118,10 @@ pub async fn open_window(
     let now = app.clock.now();
     let (start, end) = span(b.start.as_deref(), b.end.as_deref(), b.for_.as_deref(), now)?;
     // The window and its audit row commit together, or neither does.
-    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    let mut tx = app.pool.begin().await.map_err(ApiError::from)?;
     let id = windows::create_window(&mut tx, &b.name, &b.matchers, start, end, &who.sub, now)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     let detail =
         json!({"id": id, "name": b.name, "matchers": b.matchers, "start": start, "end": end});
     let ip = client(&app, addr, &headers);
@@ -140,10 +140,10 @@ pub async fn end_window(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no window {id:?}")))?;
-    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    let mut tx = app.pool.begin().await.map_err(ApiError::from)?;
     if !windows::end_window(&mut tx, id, app.clock.now())
         .await
-        .map_err(unavailable)?
+        .map_err(ApiError::from)?
     {
         return Err(ApiError::NotFound(format!("no open window {id}")));
     }
@@ -169,7 +169,7 @@ pub async fn list_windows(
     caller(&app, &headers, addr, Role::Sre).await?;
     let items = windows::list_windows(&app.pool, app.clock.now())
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({"windows": items})))
 }
 
@@ -209,10 +209,10 @@ pub async fn add_override(
     }
     let now = app.clock.now();
     let (start, end) = span(b.start.as_deref(), b.end.as_deref(), b.for_.as_deref(), now)?;
-    let mut tx = app.pool.begin().await.map_err(unavailable)?;
+    let mut tx = app.pool.begin().await.map_err(ApiError::from)?;
     let id = windows::create_override(&mut tx, &b.schedule, &b.user, start, end, &who.sub, now)
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     let detail =
         json!({"id": id, "schedule": b.schedule, "user": b.user, "start": start, "end": end});
     let ip = client(&app, addr, &headers);
@@ -229,6 +229,6 @@ pub async fn list_overrides(
     caller(&app, &headers, addr, Role::Sre).await?;
     let items = windows::list_overrides(&app.pool, app.clock.now())
         .await
-        .map_err(unavailable)?;
+        .map_err(ApiError::from)?;
     Ok(Json(json!({"overrides": items})))
 }
