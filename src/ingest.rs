@@ -16,6 +16,7 @@ use crate::config::IngestSettings;
 use crate::core::IncidentStatus;
 use crate::core::escalation::{self, ChainChange, PolicySnapshot};
 use crate::core::ingest::{EventKind, GroupSnapshot, IngestPolicy, Plan, decide};
+use crate::core::notification::{Notice, NoticeKind};
 use crate::core::policy::Policies;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
@@ -195,9 +196,16 @@ impl Ingestor {
         plans: &[(GroupRef<'_>, i64, Plan<'_>)],
         now: DateTime<Utc>,
     ) -> Result<WriteOutcome, sqlx::Error> {
-        let resumes = |g: &GroupRef<'_>| matches!(g.escalation, EscalationWrite::Resume { .. });
+        // A resolution and a reopen also write notices, after a read of where the incident
+        // is shown: rare, so they take a transaction; every other webhook is one statement.
+        let alone = |g: &GroupRef<'_>| {
+            !matches!(
+                g.escalation,
+                EscalationWrite::Resume { .. } | EscalationWrite::Stop
+            )
+        };
         if let [(group, version, plan)] = plans
-            && !resumes(group)
+            && alone(group)
         {
             return store::apply_plan(&self.pool, group, *version, plan, now).await;
         }
@@ -209,8 +217,22 @@ impl Ingestor {
                 tx.rollback().await?;
                 return Ok(WriteOutcome::Conflict);
             }
-            if let (true, Some(reopen)) = (resumes(group), &plan.incident.reopen) {
-                store::apply_resume(&mut tx, plan.incident.id, reopen, now).await?;
+            let id = plan.incident.id;
+            match (&group.escalation, &plan.incident.reopen) {
+                (EscalationWrite::Resume { .. }, Some(reopen)) => {
+                    store::apply_resume(&mut tx, id, reopen, now).await?;
+                }
+                (EscalationWrite::Stop, _) => {
+                    let resolved = Notice {
+                        incident: id,
+                        kind: NoticeKind::Resolved,
+                        at: now,
+                        actor: None,
+                        detail: serde_json::Value::Null,
+                    };
+                    store::notify(&mut tx, id, now, &[resolved], Default::default()).await?;
+                }
+                _ => {}
             }
         }
         tx.commit().await?;

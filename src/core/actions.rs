@@ -6,6 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::escalation::{Chain, acknowledge};
+use super::notification::NoticeKind;
 use super::plan::{PlannedPage, step_pages};
 use super::policy::{EscalationPolicy, Policies, Step, Target};
 
@@ -58,7 +59,7 @@ pub struct Decision {
     pub cancel_pending: bool,
     /// The kind of notice for every place that shows the incident (Slack message, PagerDuty,
     /// webhooks), if any.
-    pub notice: Option<&'static str>,
+    pub notice: Option<NoticeKind>,
 }
 
 /// Why an action was refused (HTTP 409).
@@ -101,7 +102,12 @@ pub fn decide(
                 Some(p) => acknowledge(&state.chain, p, now),
                 None => stopped(&state.chain),
             };
-            Ok(decision(after, "acknowledged", Some("acknowledged"), true))
+            Ok(decision(
+                after,
+                "acknowledged",
+                Some(NoticeKind::Acknowledged),
+                true,
+            ))
         }
         Action::Unack => {
             if state.acknowledged_by.is_none() {
@@ -113,7 +119,7 @@ pub fn decide(
             Ok(decision(
                 after,
                 "unacknowledged",
-                Some("unacknowledged"),
+                Some(NoticeKind::Unacknowledged),
                 false,
             ))
         }
@@ -121,7 +127,12 @@ pub fn decide(
             after.status = "resolved".into();
             after.chain = stopped(&state.chain);
             after.snoozed_until = None;
-            Ok(decision(after, "resolved", Some("resolved"), true))
+            Ok(decision(
+                after,
+                "resolved",
+                Some(NoticeKind::Resolved),
+                true,
+            ))
         }
         Action::Escalate => {
             let chain = next_step_at(&state.chain, policy, now);
@@ -133,7 +144,12 @@ pub fn decide(
             after.chain = chain;
             after.acknowledged_by = None;
             after.snoozed_until = None;
-            Ok(decision(after, "escalated", Some("escalated"), false))
+            Ok(decision(
+                after,
+                "escalated",
+                Some(NoticeKind::Escalated),
+                false,
+            ))
         }
         Action::Snooze { until } => {
             if *until <= now {
@@ -150,7 +166,7 @@ pub fn decide(
                 chain.due_at = None;
             }
             after.chain = chain;
-            Ok(decision(after, "snoozed", Some("snoozed"), true))
+            Ok(decision(after, "snoozed", Some(NoticeKind::Snoozed), true))
         }
         Action::Reassign { target } => {
             let step = EscalationPolicy {
@@ -172,7 +188,7 @@ pub fn decide(
             after.snoozed_until = None;
             Ok(Decision {
                 pages,
-                ..decision(after, "reassigned", Some("reassigned"), false)
+                ..decision(after, "reassigned", Some(NoticeKind::Reassigned), false)
             })
         }
         Action::Note { text } => {

@@ -1,7 +1,12 @@
-//! Pages as outbox rows: why a page exists ([`PageCause`]), its dedup key and its payload, in
-//! one place for the timer worker and actions alike. A dedup key is unique in the outbox, so
-//! the same page is written once however often the decision is replayed; its format must stay
-//! byte for byte, or rows written before an upgrade would be written again after it.
+//! What the outbox carries — pages and notices — and the contract around it: why each row exists,
+//! its dedup key, its payload, and who hears about a change to an incident. Pure; the store
+//! writes the rows ([`OutboxRows`]) through its one writer.
+//!
+//! A dedup key is unique in the outbox, so the same row is written once however often the
+//! decision is replayed. Every key is made by [`key`], and its format must stay byte for byte, or
+//! rows written before an upgrade would be written again after it.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -36,18 +41,17 @@ pub struct Page<'a> {
 impl Page<'_> {
     /// The outbox's unique key: incident, cause, recipient, channel.
     pub fn dedup_key(&self) -> String {
-        let (id, to, via) = (self.incident, &self.page.recipient, self.channel.as_str());
-        match self.cause {
+        let to = self.page.recipient.to_string();
+        let cause = match self.cause {
             PageCause::Step {
                 generation,
                 repeat,
                 step,
                 ..
-            } => format!("{id}:{generation}:{repeat}:{step}:{to}:{via}"),
-            PageCause::Reassigned { at, .. } => {
-                format!("{id}:reassign:{}:{to}:{via}", at.timestamp_micros())
-            }
-        }
+            } => format!("{generation}:{repeat}:{step}"),
+            PageCause::Reassigned { at, .. } => format!("reassign:{}", at.timestamp_micros()),
+        };
+        key(self.incident, &cause, &to, self.channel)
     }
 
     /// The row's payload, as the channels read it.
@@ -80,18 +84,142 @@ impl Page<'_> {
     }
 }
 
-/// Pages as parallel columns, for one `unnest` insert.
+/// News about an incident for the places that already show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    Acknowledged,
+    Unacknowledged,
+    Resolved,
+    Escalated,
+    Snoozed,
+    Reassigned,
+    Reopened,
+    Flapping,
+}
+
+impl NoticeKind {
+    /// The payload's `kind`, as the channels read it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Acknowledged => "acknowledged",
+            NoticeKind::Unacknowledged => "unacknowledged",
+            NoticeKind::Resolved => "resolved",
+            NoticeKind::Escalated => "escalated",
+            NoticeKind::Snoozed => "snoozed",
+            NoticeKind::Reassigned => "reassigned",
+            NoticeKind::Reopened => "reopened",
+            NoticeKind::Flapping => "flapping",
+        }
+    }
+
+    /// The channels that show this news. Slack edits its message, PagerDuty updates its
+    /// incident, a webhook receives an event; e-mail and SMS pages stand alone. Only webhooks
+    /// hear of flapping (Slack and PagerDuty hear of the reopen itself).
+    fn heard_on(self, channel: Channel) -> bool {
+        match (self, channel) {
+            (NoticeKind::Flapping, c) => c == Channel::Webhook,
+            (_, c) => matches!(c, Channel::Slack | Channel::PagerDuty | Channel::Webhook),
+        }
+    }
+}
+
+impl fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A place that was sent one of the incident's pages: a channel and a recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub channel: Channel,
+    pub recipient: String,
+}
+
+/// The one rule of who hears about a change: every destination `shown` the incident (one of its
+/// pages was sent there) on a channel that shows that kind of news, once each. A page still
+/// queued hears nothing: it is rendered when it is sent, so it shows the incident as it is then
+/// (or it was cancelled by the change).
+pub fn audience(kind: NoticeKind, shown: &[Destination]) -> Vec<&Destination> {
+    let mut heard: Vec<&Destination> = Vec::new();
+    for d in shown.iter().filter(|d| kind.heard_on(d.channel)) {
+        if !heard.contains(&d) {
+            heard.push(d);
+        }
+    }
+    heard
+}
+
+/// A change to an incident that its audience hears about.
+#[derive(Debug, Clone)]
+pub struct Notice<'a> {
+    pub incident: Uuid,
+    pub kind: NoticeKind,
+    pub at: DateTime<Utc>,
+    /// Who made the change and from where (actions), if someone did.
+    pub actor: Option<(&'a str, &'a str)>,
+    /// What the channels show besides the kind (`{"count": 3}`), or `Value::Null`.
+    pub detail: Value,
+}
+
+impl Notice<'_> {
+    /// The outbox's unique key: incident, kind and time, recipient, channel.
+    pub fn dedup_key(&self, to: &Destination) -> String {
+        let cause = format!("{}:{}", self.kind, postgres_text(self.at));
+        key(self.incident, &cause, &to.recipient, to.channel)
+    }
+
+    /// The row's payload, as the channels read it.
+    pub fn payload(&self, to: &Destination) -> Value {
+        let mut p = json!({
+            "kind": self.kind.as_str(),
+            "incident_id": self.incident.to_string(),
+            "recipient": to.recipient,
+            "channel": to.channel.as_str(),
+        });
+        if let Some((actor, source)) = self.actor {
+            p["actor"] = json!(actor);
+            p["source"] = json!(source);
+        }
+        if !self.detail.is_null() {
+            p["detail"] = self.detail.clone();
+        }
+        p
+    }
+}
+
+/// The one format of a dedup key.
+fn key(incident: Uuid, cause: &str, recipient: &str, channel: Channel) -> String {
+    format!("{incident}:{cause}:{recipient}:{}", channel.as_str())
+}
+
+/// A time as Postgres prints a `timestamptz` in UTC (`2026-11-25 19:00:00.25+00`): notice keys
+/// were formatted by SQL before, and must stay the same.
+pub fn postgres_text(at: DateTime<Utc>) -> String {
+    let micros = at.timestamp_subsec_micros();
+    let mut s = at.format("%Y-%m-%d %H:%M:%S").to_string();
+    if micros != 0 {
+        let fraction = format!("{micros:06}");
+        s.push('.');
+        s.push_str(fraction.trim_end_matches('0'));
+    }
+    s.push_str("+00");
+    s
+}
+
+/// Outbox rows as parallel columns, in the order they are written (order per destination is
+/// the order of writing), for the store's one writer.
 #[derive(Debug, Default)]
-pub struct PageColumns {
+pub struct OutboxRows {
     pub keys: Vec<String>,
     pub channels: Vec<String>,
     pub recipients: Vec<String>,
     pub payloads: Vec<String>,
 }
 
-impl PageColumns {
+impl OutboxRows {
     /// Adds every channel of `page` for `cause`.
-    pub fn push(&mut self, incident: Uuid, cause: &PageCause<'_>, page: &PlannedPage) {
+    pub fn page(&mut self, incident: Uuid, cause: &PageCause<'_>, page: &PlannedPage) {
         for channel in &page.channels {
             let p = Page {
                 incident,
@@ -99,11 +227,40 @@ impl PageColumns {
                 page,
                 channel: *channel,
             };
-            self.keys.push(p.dedup_key());
-            self.channels.push(channel.as_str().to_string());
-            self.recipients.push(page.recipient.to_string());
-            self.payloads.push(p.payload().to_string());
+            let recipient = page.recipient.to_string();
+            self.push(p.dedup_key(), *channel, recipient, p.payload());
         }
+    }
+
+    /// Adds `notice` for its audience among `shown`.
+    pub fn notice(&mut self, notice: &Notice<'_>, shown: &[Destination]) {
+        for to in audience(notice.kind, shown) {
+            let (key, payload) = (notice.dedup_key(to), notice.payload(to));
+            self.push(key, to.channel, to.recipient.clone(), payload);
+        }
+    }
+
+    fn push(&mut self, key: String, channel: Channel, recipient: String, payload: Value) {
+        self.keys.push(key);
+        self.channels.push(channel.as_str().to_string());
+        self.recipients.push(recipient);
+        self.payloads.push(payload.to_string());
+    }
+
+    /// Appends `other`'s rows after these.
+    pub fn extend(&mut self, other: OutboxRows) {
+        self.keys.extend(other.keys);
+        self.channels.extend(other.channels);
+        self.recipients.extend(other.recipients);
+        self.payloads.extend(other.payloads);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
     }
 }
 
@@ -111,6 +268,13 @@ impl PageColumns {
 mod tests {
     use super::*;
     use crate::core::plan::Recipient;
+
+    fn to(channel: Channel, recipient: &str) -> Destination {
+        Destination {
+            channel,
+            recipient: recipient.into(),
+        }
+    }
 
     #[test]
     fn keys_keep_their_stored_format() {
@@ -146,10 +310,98 @@ mod tests {
             key(&reassigned),
             format!("{id}:reassign:{}:user:alice:sms", at.timestamp_micros())
         );
-        let mut cols = PageColumns::default();
-        cols.push(id, &reassigned, &page);
-        let payload: Value = serde_json::from_str(&cols.payloads[0]).unwrap();
+        let mut rows = OutboxRows::default();
+        rows.page(id, &reassigned, &page);
+        let payload: Value = serde_json::from_str(&rows.payloads[0]).unwrap();
         assert_eq!(payload["reassigned_by"], "bob");
         assert_eq!(payload["step"], 0);
+
+        // Notice keys, as the SQL that wrote them before printed them.
+        let notice = Notice {
+            incident: id,
+            kind: NoticeKind::Resolved,
+            at: "2026-11-25T19:00:00.250Z".parse().unwrap(),
+            actor: None,
+            detail: Value::Null,
+        };
+        let slack = to(Channel::Slack, "slack_channel:ops");
+        assert_eq!(
+            notice.dedup_key(&slack),
+            format!("{id}:resolved:2026-11-25 19:00:00.25+00:slack_channel:ops:slack")
+        );
+        let payload = notice.payload(&slack);
+        assert_eq!(
+            payload,
+            json!({"kind": "resolved", "incident_id": id.to_string(),
+                "recipient": "slack_channel:ops", "channel": "slack"})
+        );
+    }
+
+    #[test]
+    fn times_print_as_postgres_prints_them() {
+        let t = |s: &str| postgres_text(s.parse().unwrap());
+        assert_eq!(t("2026-11-25T19:00:00Z"), "2026-11-25 19:00:00+00");
+        assert_eq!(
+            t("2026-11-25T19:00:00.000001Z"),
+            "2026-11-25 19:00:00.000001+00"
+        );
+        assert_eq!(t("2026-11-25T19:00:00.1Z"), "2026-11-25 19:00:00.1+00");
+        // Postgres keeps microseconds; sqlx truncates what is finer.
+        assert_eq!(
+            t("2026-11-25T19:00:00.123456789Z"),
+            "2026-11-25 19:00:00.123456+00"
+        );
+    }
+
+    #[test]
+    fn who_hears_is_one_rule() {
+        let shown = vec![
+            to(Channel::Slack, "slack_channel:ops"),
+            to(Channel::Slack, "slack_channel:ops"),
+            to(Channel::PagerDuty, "pagerduty:db"),
+            to(Channel::Webhook, "webhook:bridge"),
+            to(Channel::Sms, "user:alice"),
+            to(Channel::Email, "user:alice"),
+        ];
+        let heard = |kind| {
+            audience(kind, &shown)
+                .iter()
+                .map(|d| d.channel)
+                .collect::<Vec<_>>()
+        };
+        for kind in [
+            NoticeKind::Acknowledged,
+            NoticeKind::Unacknowledged,
+            NoticeKind::Resolved,
+            NoticeKind::Escalated,
+            NoticeKind::Snoozed,
+            NoticeKind::Reassigned,
+            NoticeKind::Reopened,
+        ] {
+            assert_eq!(
+                heard(kind),
+                [Channel::Slack, Channel::PagerDuty, Channel::Webhook],
+                "{kind}"
+            );
+        }
+        assert_eq!(heard(NoticeKind::Flapping), [Channel::Webhook]);
+        assert!(audience(NoticeKind::Resolved, &[]).is_empty());
+
+        let mut rows = OutboxRows::default();
+        let notice = Notice {
+            incident: Uuid::nil(),
+            kind: NoticeKind::Acknowledged,
+            at: "2026-11-25T19:00:00Z".parse().unwrap(),
+            actor: Some(("alice", "slack")),
+            detail: json!({}),
+        };
+        rows.notice(&notice, &shown);
+        assert_eq!(rows.len(), 3);
+        let first: Value = serde_json::from_str(&rows.payloads[0]).unwrap();
+        assert_eq!(
+            (first["actor"].as_str(), first["source"].as_str()),
+            (Some("alice"), Some("slack"))
+        );
+        assert_eq!(first["detail"], json!({}));
     }
 }

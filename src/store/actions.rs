@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::core::actions::{Action, Decision, State, decide};
 use crate::core::escalation::PolicySnapshot;
-use crate::core::notification::{PageCause, PageColumns};
+use crate::core::notification::{Notice, OutboxRows, PageCause};
 use crate::core::policy::{EscalationPolicy, Policies};
 use crate::store::replays::Once;
 
@@ -201,13 +201,13 @@ async fn apply(
     let mut event = detail.clone();
     event["actor"] = json!(actor.name);
     event["source"] = json!(actor.source);
-    let mut pages = PageColumns::default();
+    let mut pages = OutboxRows::default();
     let cause = PageCause::Reassigned {
         at: now,
         by: &actor.name,
     };
     for page in &d.pages {
-        pages.push(id, &cause, page);
+        pages.page(id, &cause, page);
     }
     sqlx::query(
         "with changed as (
@@ -226,32 +226,8 @@ async fn apply(
             update outbox set status = 'cancelled'
             where incident_id = $1 and status = 'pending' and payload->>'kind' = 'page' and $11
             returning id
-        ), notices as (
-            -- Every Slack message, PagerDuty service and webhook that showed the incident hears
-            -- of the change, after what was sent to it before (order per destination).
-            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
-            select distinct on (o.channel, o.recipient) $1,
-                $1 || ':' || $12 || ':' || $3::text || ':' || o.recipient || ':' || o.channel,
-                o.channel, o.recipient,
-                jsonb_build_object('kind', $12::text, 'incident_id', $1::text,
-                    'recipient', o.recipient, 'channel', o.channel, 'actor', $4::text,
-                    'source', $13::text, 'detail', $10),
-                $3, $3
-            from outbox o
-            where o.incident_id = $1 and $12 is not null
-                and o.channel in ('slack', 'pagerduty', 'webhook')
-                and o.payload->>'kind' = 'page'
-                and (o.status = 'sent' or (o.status = 'pending' and not $11))
-                and o.id not in (select id from cancelled)
-            on conflict (dedup_key) do nothing
-        ), pages as (
-            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
-            select $1, u.key, u.channel, u.recipient, u.payload::jsonb, $3, $3
-            from unnest($14::text[], $15::text[], $16::text[], $17::text[])
-                as u(key, channel, recipient, payload)
-            on conflict (dedup_key) do nothing
         )
-        select pg_notify($18, ''), pg_notify($19, '')",
+        select pg_notify($12, '')",
     )
     .bind(id)
     .bind(&a.status)
@@ -264,16 +240,21 @@ async fn apply(
     .bind(d.event)
     .bind(&event)
     .bind(d.cancel_pending)
-    .bind(d.notice)
-    .bind(actor.source)
-    .bind(&pages.keys)
-    .bind(&pages.channels)
-    .bind(&pages.recipients)
-    .bind(&pages.payloads)
-    .bind(super::outbox::OUTBOX_CHANNEL)
     .bind(super::escalation::ESCALATION_CHANNEL)
     .execute(&mut *tx)
     .await?;
+    let notices: Vec<Notice> = d
+        .notice
+        .map(|kind| Notice {
+            incident: id,
+            kind,
+            at: now,
+            actor: Some((&actor.name, actor.source)),
+            detail: event.clone(),
+        })
+        .into_iter()
+        .collect();
+    super::notify(tx, id, now, &notices, pages).await?;
     Ok(())
 }
 

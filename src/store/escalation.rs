@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
 use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
-use crate::core::notification::{PageCause, PageColumns};
+use crate::core::notification::{OutboxRows, PageCause};
 use crate::core::policy::EscalationPolicy;
 use crate::routing::matcher::{MatchOp, all_match};
 use crate::routing::suppress::InhibitRule;
@@ -151,7 +151,7 @@ pub async fn record_fired_steps(
     now: DateTime<Utc>,
     unheld: bool,
 ) -> Result<u64, sqlx::Error> {
-    let mut pages = PageColumns::default();
+    let mut pages = OutboxRows::default();
     let mut kinds = Vec::new();
     let mut details = Vec::new();
     if unheld {
@@ -168,7 +168,7 @@ pub async fn record_fired_steps(
         };
         for page in &f.pages {
             paged.push(page.recipient.to_string());
-            pages.push(id, &cause, page);
+            pages.page(id, &cause, page);
         }
         let detail = json!({"generation": f.generation, "loop": f.repeat, "step": f.step, "due_at": f.due_at, "paged": paged});
         kinds.push("escalated");
@@ -180,11 +180,7 @@ pub async fn record_fired_steps(
     }
     let written: i64 = sqlx::query_scalar(
         "with pages as (
-            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
-            select $1, u.key, u.channel, u.recipient, u.payload::jsonb, $2, $2
-            from unnest($3::text[], $4::text[], $5::text[], $6::text[]) as u(key, channel, recipient, payload)
-            on conflict (dedup_key) do nothing
-            returning 1
+            select enqueue_outbox($1, $2, $3, $4, $5, $6, $14) as written
         ), timeline as (
             insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
             select $1, u.kind, $2, $2, 'escalation', u.detail::jsonb
@@ -200,7 +196,7 @@ pub async fn record_fired_steps(
                 snoozed_until = case when $15 then null else snoozed_until end
             where id = $1
         )
-        select count(*) from pages, pg_notify($14, '')",
+        select written from pages",
     )
     .bind(id)
     .bind(now)

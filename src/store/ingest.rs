@@ -263,27 +263,9 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             where incident_id = $4 and status = 'pending' and $30 = 'stop'
                 and exists (select 1 from head)
                 and payload->>'kind' = 'page'
-        ), resolved_notices as (
-            -- Every Slack message, PagerDuty service and webhook that showed the incident hears
-            -- that it resolved (after the pages to it, by order per destination).
-            insert into outbox (incident_id, dedup_key, channel, recipient, payload, created_at, due_at)
-            select distinct on (o.channel, o.recipient) $4,
-                o.incident_id || ':resolved:' || $9::text || ':' || o.recipient || ':' || o.channel,
-                o.channel, o.recipient,
-                jsonb_build_object('kind', 'resolved', 'incident_id', $4::text, 'recipient', o.recipient,
-                    'channel', o.channel),
-                $9, $9
-            from outbox o
-            where o.incident_id = $4 and $30 = 'stop' and exists (select 1 from head)
-                and o.channel in ('slack', 'pagerduty', 'webhook') and o.status = 'sent'
-                and o.payload->>'kind' = 'page'
-            on conflict (dedup_key) do nothing
         ), notified as (
-            -- Delivered at commit: wakes the timer workers for the new due time, and the
-            -- dispatchers for notices.
+            -- Delivered at commit: wakes the timer workers for the new due time.
             select pg_notify($33, '') from head where $30 in ('start', 'resume')
-            union all
-            select pg_notify($37, '') from head where $30 in ('stop', 'resume')
         ), occurrences as (
             insert into alerts as a (group_id, incident_id, fingerprint, starts_at, ends_at, status,
                 severity, alertname, labels, annotations, generator_url, created_at, updated_at)
@@ -344,7 +326,6 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
     .bind(group.external_url)
     .bind(inc.reopen.as_ref().map(|r| r.times.clone()))
     .bind(inc.reopen.as_ref().is_some_and(|r| r.starts_flapping))
-    .bind(super::outbox::OUTBOX_CHANNEL)
     .fetch_one(db)
     .await?;
     Ok(if written == 1 {

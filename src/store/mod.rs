@@ -2,6 +2,7 @@
 
 pub mod actions;
 mod chain;
+mod enqueue;
 pub mod escalation;
 mod ingest;
 pub mod outbox;
@@ -18,6 +19,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
+pub use self::enqueue::{enqueue, notify};
 pub use self::ingest::{EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group};
 pub use self::reopen::apply_resume;
 pub use self::stats::open_incidents_by_severity;
