@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod live;
 pub mod metrics;
 pub mod routing;
+pub mod service;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;

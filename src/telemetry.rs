@@ -28,3 +28,33 @@ pub fn init(settings: &LogSettings) {
         builder.try_init()
     };
 }
+
+/// An error and every cause under it, `outer: inner: root`, for a log line: the chain is
+/// logged whole, never matched as text.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let next = e.to_string();
+        // Some errors repeat their source in their own message.
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not page")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause() {
+        let e = Outer(std::io::Error::other("connection refused"));
+        assert_eq!(super::chain(&e), "could not page: connection refused");
+    }
+}

@@ -5,6 +5,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use super::IncidentStatus;
 use super::escalation::{Chain, acknowledge};
 use super::notification::NoticeKind;
 use super::plan::{PlannedPage, step_pages};
@@ -40,7 +41,7 @@ impl Action {
 /// The incident as the action finds it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct State {
-    pub status: String,
+    pub status: IncidentStatus,
     pub acknowledged_by: Option<String>,
     pub snoozed_until: Option<DateTime<Utc>>,
     #[serde(skip)]
@@ -76,7 +77,7 @@ pub fn decide(
     policies: &Policies,
     now: DateTime<Utc>,
 ) -> Result<Decision, Refused> {
-    let resolved = state.status == "resolved";
+    let resolved = state.status == IncidentStatus::Resolved;
     if resolved && !matches!(action, Action::Note { .. }) {
         return Err(Refused(format!(
             "the incident is resolved; it cannot be {}",
@@ -124,7 +125,7 @@ pub fn decide(
             ))
         }
         Action::Resolve => {
-            after.status = "resolved".into();
+            after.status = IncidentStatus::Resolved;
             after.chain = stopped(&state.chain);
             after.snoozed_until = None;
             Ok(decision(
@@ -281,7 +282,7 @@ mod tests {
 
     fn open(step: usize) -> State {
         State {
-            status: "open".into(),
+            status: IncidentStatus::Open,
             acknowledged_by: None,
             snoozed_until: None,
             chain: Chain {
@@ -313,7 +314,7 @@ mod tests {
         let resolved = decide(&open(1), &Action::Resolve, "alice", Some(&policy), &p, now)
             .unwrap()
             .after;
-        assert_eq!(resolved.status, "resolved");
+        assert_eq!(resolved.status, IncidentStatus::Resolved);
         for action in [
             Action::Ack,
             Action::Resolve,

@@ -12,11 +12,11 @@ use axum::http::{StatusCode, Uri};
 use axum::response::Html;
 use axum::routing::get;
 
-use super::error::ApiError;
 use crate::app::App;
 use crate::channels::links::Link;
 use crate::core::actions::Action;
-use crate::store::actions::{Actor, IncidentRef};
+use crate::core::{Actor, IncidentRef};
+use crate::service::actions::{ActionError, act};
 
 /// The links' routes.
 pub fn router() -> Router<Arc<App>> {
@@ -155,18 +155,21 @@ async fn acknowledge(
     // The link is spent in the action's own transaction: a failure leaves it usable.
     let incident = IncidentRef::Id(link.incident);
     let once = crate::store::replays::Once::Link(link);
-    match super::api::run_action_once(&app, &actor, incident, &Action::Ack, Some(&once)).await {
+    match act(&app, &actor, incident, &Action::Ack, Some(&once)).await {
         Ok(_) => page(
             StatusCode::OK,
             &format!("INC-{number} acknowledged"),
             "<p>Thank you.</p>",
         ),
-        Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => page(
+        Err(why @ (ActionError::Refused { .. } | ActionError::NotFound)) => page(
             StatusCode::CONFLICT,
             &format!("INC-{number}"),
-            &format!("<p>{}</p>", why.replace('&', "&amp;").replace('<', "&lt;")),
+            &format!(
+                "<p>{}</p>",
+                why.to_string().replace('&', "&amp;").replace('<', "&lt;")
+            ),
         ),
-        Err(ApiError::Gone(_)) => page(
+        Err(ActionError::AlreadyHandled) => page(
             StatusCode::GONE,
             "This link was already used",
             "<p>Each link works once.</p>",

@@ -5,6 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::api::auth::AuthError;
+use crate::service::actions::ActionError;
+
 /// Seconds Alertmanager (or anyone) is told to wait after a 503.
 const RETRY_AFTER_SECS: &str = "5";
 
@@ -35,9 +38,14 @@ pub enum ApiError {
     /// Over a rate limit: try again in this many seconds.
     #[error("too many requests; retry in {0} s")]
     TooManyRequests(u64),
-    /// The database could not take the request; the cause is logged, not shown.
-    #[error("unavailable: {0}")]
-    Unavailable(String),
+    /// The database (or a deadline) could not take the request now: 503, retry. The cause is
+    /// logged, not shown.
+    #[error("unavailable: {what}")]
+    Unavailable {
+        what: String,
+        #[source]
+        cause: Option<sqlx::Error>,
+    },
 }
 
 /// Postgres refused the data itself (SQLSTATE class 22, e.g. 22P05 untranslatable character,
@@ -56,7 +64,28 @@ impl From<sqlx::Error> for ApiError {
                     "the database cannot store this request's data (SQLSTATE {code})"
                 ))
             }
-            _ => ApiError::Unavailable(e.to_string()),
+            _ => ApiError::Unavailable {
+                what: "the database failed".into(),
+                cause: Some(e),
+            },
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Unauthorized(e.to_string())
+    }
+}
+
+/// How an action that was not done is answered: 404, 409 with why, 410, or 503.
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
+        match e {
+            ActionError::NotFound => ApiError::NotFound(e.to_string()),
+            ActionError::Refused { .. } => ApiError::Conflict(e.to_string()),
+            ActionError::AlreadyHandled => ApiError::Gone(e.to_string()),
+            ActionError::Database(db) => ApiError::from(db),
         }
     }
 }
@@ -74,7 +103,7 @@ impl ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -90,7 +119,7 @@ impl ApiError {
             ApiError::Gone(_) => "gone",
             ApiError::Unprocessable(_) => "invalid input",
             ApiError::TooManyRequests(_) => "too many requests",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable { .. } => "unavailable",
         }
     }
 }
@@ -98,7 +127,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let detail = match &self {
-            ApiError::Unavailable(_) => "the database cannot take this request now; retry".into(),
+            ApiError::Unavailable { .. } => {
+                "the database cannot take this request now; retry".into()
+            }
             other => other.to_string(),
         };
         let mut response = (
@@ -114,7 +145,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"alertrouter\""),
                 );
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable { .. } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),

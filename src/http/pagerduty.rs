@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use crate::app::App;
 use crate::core::actions::Action;
-use crate::store::actions::{Actor, IncidentRef};
+use crate::core::{Actor, IncidentRef};
+use crate::service::actions::{ActionError, act};
 
 /// PagerDuty's route.
 pub fn router() -> Router<Arc<App>> {
@@ -138,7 +139,7 @@ async fn webhook(
             super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
         ),
     };
-    let done = super::api::run_action_once(
+    let done = act(
         &app,
         &actor,
         IncidentRef::Id(incident),
@@ -148,20 +149,22 @@ async fn webhook(
     .await;
     match done {
         Ok(done) => Ok(Json(
-            json!({"status": "mirrored", "incident": done["incident"]}),
+            json!({"status": "mirrored", "incident": done.incident()}),
         )),
         // Already so here (often because we told PagerDuty first): nothing to mirror.
-        Err(ApiError::Conflict(why)) => Ok(Json(json!({"status": "unchanged", "reason": why}))),
-        Err(ApiError::NotFound(_)) => Ok(Json(
+        Err(why @ ActionError::Refused { .. }) => Ok(Json(
+            json!({"status": "unchanged", "reason": why.to_string()}),
+        )),
+        Err(ActionError::NotFound) => Ok(Json(
             json!({"status": "ignored", "reason": "no such incident"}),
         )),
-        Err(ApiError::Gone(_)) => {
+        Err(ActionError::AlreadyHandled) => {
             super::replay::refused(&app, "pagerduty", "an event arrived a second time");
             Ok(Json(
                 json!({"status": "ignored", "reason": "event already handled"}),
             ))
         }
-        Err(other) => Err(other),
+        Err(other) => Err(other.into()),
     }
 }
 

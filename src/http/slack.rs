@@ -12,14 +12,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
-use serde_json::Value;
 use slack_morphism::events::SlackInteractionEvent;
 
-use super::api::run_action;
 use super::error::ApiError;
 use crate::app::App;
 use crate::core::actions::Action;
-use crate::store::actions::{Actor, IncidentRef};
+use crate::core::{Actor, IncidentRef};
+use crate::service::actions::{ActionError, Done, act};
 
 /// Slack's route.
 pub fn router() -> Router<Arc<App>> {
@@ -180,7 +179,7 @@ async fn interaction(
         let app = app.clone();
         let action = action.clone();
         tokio::spawn(async move {
-            let text = outcome_text(run_action(&app, &actor, incident, &action).await, &action);
+            let text = outcome_text(act(&app, &actor, incident, &action, None).await, &action);
             app.slack_replies.reply(response_url.as_deref(), text);
         })
     };
@@ -197,11 +196,11 @@ async fn interaction(
 }
 
 /// What the clicker reads about their action.
-fn outcome_text(result: Result<Value, ApiError>, action: &Action) -> String {
+fn outcome_text(result: Result<Done, ActionError>, action: &Action) -> String {
     match result {
         Ok(done) => format!(
             "{} {}.",
-            done["incident"].as_str().unwrap_or(""),
+            done.incident(),
             match action {
                 Action::Ack => "acknowledged",
                 Action::Unack => "unacknowledged",
@@ -210,7 +209,7 @@ fn outcome_text(result: Result<Value, ApiError>, action: &Action) -> String {
                 _ => "snoozed for 1 hour",
             }
         ),
-        Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => why,
+        Err(why @ (ActionError::Refused { .. } | ActionError::NotFound)) => why.to_string(),
         Err(e) => format!("Could not {} the incident: {e}. Try again.", action.name()),
     }
 }

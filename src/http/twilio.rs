@@ -18,7 +18,8 @@ use super::error::ApiError;
 use crate::app::App;
 use crate::channels::mask_contacts;
 use crate::core::actions::Action;
-use crate::store::actions::{Actor, IncidentRef};
+use crate::core::{Actor, IncidentRef};
+use crate::service::actions::{ActionError, act};
 use crate::store::outbox::{record_receipt, set_opt_out};
 use crate::store::replays::Once;
 
@@ -252,7 +253,7 @@ async fn act_on_reply(
                 key: sid.to_string(),
                 expires_at: now + chrono::TimeDelta::seconds(REMEMBER_SIDS_SECS),
             });
-            let done = super::api::run_action_once(
+            let done = act(
                 app,
                 &actor,
                 IncidentRef::Number(number),
@@ -269,12 +270,14 @@ async fn act_on_reply(
                         "resolved"
                     }
                 )),
-                Err(ApiError::Conflict(why) | ApiError::NotFound(why)) => twiml(&why),
-                Err(ApiError::Gone(_)) => {
+                Err(why @ (ActionError::Refused { .. } | ActionError::NotFound)) => {
+                    twiml(&why.to_string())
+                }
+                Err(ActionError::AlreadyHandled) => {
                     super::replay::refused(app, "twilio", "an inbound SMS arrived a second time");
                     empty_twiml()
                 }
-                Err(other) => return Err(other),
+                Err(other) => return Err(other.into()),
             })
         }
     }

@@ -41,7 +41,8 @@ async fn receive(
     let outcome = match &result {
         Ok(Ingested::Changed) => Outcome::Accepted,
         Ok(Ingested::Unchanged) => Outcome::NoChange,
-        Err(ApiError::Unavailable(cause)) => {
+        Err(e @ ApiError::Unavailable { .. }) => {
+            let cause = crate::telemetry::chain(e);
             tracing::warn!(integration, %cause, "webhook not committed, answered 503");
             Outcome::Unavailable
         }
@@ -89,8 +90,10 @@ async fn accept(
     // end in 503 before Alertmanager's 10 s cut-off, so the message is retried, not lost.
     let timeout = app.settings.ingest.request_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
-    let too_slow =
-        |what: &str| ApiError::Unavailable(format!("{what} not done within {timeout:?}"));
+    let too_slow = |what: &str| ApiError::Unavailable {
+        what: format!("{what} not done within {timeout:?}"),
+        cause: None,
+    };
     let limit = app.settings.ingest.max_body_bytes;
     // A declared length over the limit is answered at once, not after reading it.
     let declared = headers

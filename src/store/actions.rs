@@ -1,71 +1,18 @@
-//! Committing an action: the incident is locked, the core decides, and the new state, its
-//! timeline event, the notices to every place that shows the incident, any new pages and the
-//! audit row are written in one transaction. Racing actions on one incident queue on the lock,
-//! so each sees the state the previous one left.
+//! The statements of an action (`service::actions` runs them in one transaction): lock the
+//! incident, write what the core decided (state, timeline, cancelled pages, notices, new pages)
+//! and the audit row.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::core::actions::{Action, Decision, State, decide};
+use crate::core::IncidentStatus;
+use crate::core::actions::{Action, Decision, State};
 use crate::core::escalation::PolicySnapshot;
 use crate::core::notification::{Notice, OutboxRows, PageCause};
-use crate::core::policy::{EscalationPolicy, Policies};
-use crate::store::replays::Once;
-
-/// Who acts, from where.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// A person's name, or an identity from the source (`slack:U123`, a token's `sub`).
-    pub name: String,
-    /// slack, api, sms, email, pagerduty.
-    pub source: &'static str,
-    pub client_addr: Option<String>,
-}
-
-/// An incident by its id or its number (INC-42).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IncidentRef {
-    Id(Uuid),
-    Number(i64),
-}
-
-impl std::str::FromStr for IncidentRef {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let digits = s
-            .strip_prefix("INC-")
-            .or_else(|| s.strip_prefix("inc-"))
-            .unwrap_or(s);
-        if let Ok(n) = digits.parse::<i64>() {
-            return Ok(IncidentRef::Number(n));
-        }
-        Uuid::parse_str(s)
-            .map(IncidentRef::Id)
-            .map_err(|_| format!("{s:?} is neither an incident number nor an id"))
-    }
-}
-
-/// How an action ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    Done {
-        id: Uuid,
-        number: i64,
-        after: State,
-    },
-    /// Not possible in the incident's state; audited.
-    Refused {
-        number: i64,
-        reason: String,
-    },
-    NotFound,
-    /// Its [`Once`] was claimed before: a spent link, a replayed callback. Nothing was done.
-    AlreadyHandled,
-}
+use crate::core::policy::EscalationPolicy;
+use crate::core::{Actor, IncidentRef};
 
 #[derive(sqlx::FromRow)]
 struct LockedRow {
@@ -79,27 +26,25 @@ struct LockedRow {
     chain: super::chain::ChainColumns,
 }
 
-/// Performs `action` on `incident` for `actor` at `now`; with `once`, only if that is claimed in
-/// the same transaction (so a failure leaves it unclaimed for a retry).
-pub async fn perform(
-    pool: &PgPool,
-    policies: &Policies,
-    actor: &Actor,
+/// The incident, locked for the rest of the transaction: racing actions queue here, so each
+/// sees the state the previous one left.
+pub struct Locked {
+    pub id: Uuid,
+    pub number: i64,
+    pub before: State,
+    /// The policy its chain runs by; `None` if it has none or the stored one is unusable.
+    pub policy: Option<EscalationPolicy>,
+}
+
+/// Locks `incident`; `None` if there is no such incident.
+pub async fn lock(
+    tx: &mut sqlx::PgConnection,
     incident: IncidentRef,
-    action: &Action,
-    once: Option<&Once>,
-    now: DateTime<Utc>,
-) -> Result<Outcome, sqlx::Error> {
+) -> Result<Option<Locked>, sqlx::Error> {
     let (id, number) = match incident {
         IncidentRef::Id(id) => (Some(id), None),
         IncidentRef::Number(n) => (None, Some(n)),
     };
-    let mut tx = pool.begin().await?;
-    if let Some(once) = once
-        && !once.claim(&mut tx, now).await?
-    {
-        return Ok(Outcome::AlreadyHandled);
-    }
     let row: Option<LockedRow> = sqlx::query_as(
         "select id, number, status, acknowledged_by, snoozed_until, policy_snapshot,
                 chain_generation, chain_origin, chain_repeat, chain_step, escalation_due_at
@@ -110,12 +55,13 @@ pub async fn perform(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        return Ok(Outcome::NotFound);
+        return Ok(None);
     };
-    let (id, number) = (row.id, row.number);
+    let status = IncidentStatus::from_db(&row.status)
+        .ok_or_else(|| sqlx::Error::Protocol(format!("unexpected status {:?}", row.status)))?;
     let before = State {
         chain: row.chain.chain(),
-        status: row.status,
+        status,
         acknowledged_by: row.acknowledged_by,
         snoozed_until: row.snoozed_until,
     };
@@ -128,58 +74,22 @@ pub async fn perform(
             Ok(p) => Some(p),
             Err(why) => {
                 // Not silent: the timer worker falls back to the route's policy for the chain.
-                tracing::error!(incident = number, reason = %why,
+                tracing::error!(incident = row.number, reason = %why,
                     "the incident's stored policy is unusable; acting on it without one");
                 None
             }
         },
     };
-    let detail = action_detail(action);
-    match decide(&before, action, &actor.name, policy.as_ref(), policies, now) {
-        Err(refused) => {
-            audit(
-                &mut tx,
-                actor,
-                action,
-                Some(id),
-                &before,
-                None,
-                &refused.0,
-                &detail,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(Outcome::Refused {
-                number,
-                reason: refused.0,
-            })
-        }
-        Ok(decision) => {
-            apply(&mut tx, id, actor, &decision, &detail, now).await?;
-            audit(
-                &mut tx,
-                actor,
-                action,
-                Some(id),
-                &before,
-                Some(&decision.after),
-                "",
-                &detail,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(Outcome::Done {
-                id,
-                number,
-                after: decision.after,
-            })
-        }
-    }
+    Ok(Some(Locked {
+        id: row.id,
+        number: row.number,
+        before,
+        policy,
+    }))
 }
 
-fn action_detail(action: &Action) -> Value {
+/// What the timeline and the audit log keep of an action besides its name.
+pub fn action_detail(action: &Action) -> Value {
     match action {
         Action::Snooze { until } => json!({"until": until}),
         Action::Reassign { target } => json!({"to": target.to_string()}),
@@ -189,7 +99,7 @@ fn action_detail(action: &Action) -> Value {
 }
 
 /// Writes the decision: incident, timeline, cancelled pages, notices, new pages, wake-ups.
-async fn apply(
+pub async fn apply(
     tx: &mut sqlx::PgConnection,
     id: Uuid,
     actor: &Actor,
@@ -230,7 +140,7 @@ async fn apply(
         select pg_notify($12, '')",
     )
     .bind(id)
-    .bind(&a.status)
+    .bind(a.status.as_str())
     .bind(now)
     .bind(&actor.name)
     .bind(&a.acknowledged_by)
@@ -260,7 +170,7 @@ async fn apply(
 
 /// One audit row; `after` is `None` and `reason` says why when the action was refused.
 #[allow(clippy::too_many_arguments)]
-async fn audit(
+pub async fn audit(
     tx: &mut sqlx::PgConnection,
     actor: &Actor,
     action: &Action,

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::actions::IncidentRef;
+use crate::core::IncidentRef;
 
 /// Filters of the incident list; `None` matches anything.
 #[derive(Debug, Default, Clone)]

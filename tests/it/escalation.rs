@@ -355,33 +355,20 @@ async fn an_acknowledged_incident_pages_no_one_more() {
         .await
         .unwrap();
     use alertrouter::core::actions::Action;
-    use alertrouter::store::actions::{Actor, IncidentRef, Outcome, perform};
+    use alertrouter::core::{Actor, IncidentRef};
+    use alertrouter::service::actions::{ActionError, act};
     server.clock.advance(TimeDelta::minutes(2));
-    let now = server.clock.now();
-    let policies = server.app.live.get().policies.clone();
     let ack = |name: &str| {
         let actor = Actor {
             name: name.into(),
             source: "api",
             client_addr: None,
         };
-        let (pool, policies) = (db.pool.clone(), policies.clone());
-        async move {
-            perform(
-                &pool,
-                &policies,
-                &actor,
-                IncidentRef::Id(id),
-                &Action::Ack,
-                None,
-                now,
-            )
-            .await
-            .unwrap()
-        }
+        let app = server.app.clone();
+        async move { act(&app, &actor, IncidentRef::Id(id), &Action::Ack, None).await }
     };
-    assert!(matches!(ack("alice").await, Outcome::Done { .. }));
-    assert!(matches!(ack("bob").await, Outcome::Refused { .. }));
+    assert!(ack("alice").await.is_ok());
+    assert!(matches!(ack("bob").await, Err(ActionError::Refused { .. })));
     server.clock.advance(TimeDelta::hours(1));
     assert_eq!(w.run_once().await.unwrap(), 0);
     assert_eq!(outbox(&db).await.len(), 3, "only the first step's pages");

@@ -72,20 +72,64 @@ pub struct Caller {
     pub services: Vec<String>,
 }
 
+/// Why a token was not accepted (401). The text is the answer's `detail`.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("a Bearer token is required")]
+    Missing,
+    #[error("malformed token: {0}")]
+    Malformed(#[source] jsonwebtoken::errors::Error),
+    #[error("HS256 tokens are not accepted here")]
+    Hs256NotAccepted,
+    #[error("the token names no key (kid)")]
+    NoKeyId,
+    /// Not in config nor in the JWKS fetched last: the JWKS may have rotated since.
+    #[error("unknown key {0:?}")]
+    UnknownKey(String),
+    #[error("key {kid:?} is for {key:?}, not {token:?}")]
+    WrongAlgorithm {
+        kid: String,
+        key: Algorithm,
+        token: Algorithm,
+    },
+    #[error("algorithm {0:?} is not accepted")]
+    AlgorithmNotAccepted(Algorithm),
+    #[error("invalid token: {0}")]
+    Invalid(#[source] jsonwebtoken::errors::Error),
+    #[error("invalid token: {0} is required")]
+    MissingClaim(&'static str),
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token is issued in the future")]
+    IssuedInFuture,
+    #[error("the token was issued more than the {0} s allowed ago")]
+    IssuedTooLongAgo(i64),
+    #[error("invalid token: exp and iat are out of range")]
+    OutOfRange,
+    #[error("the token lives {lifetime} s, longer than the {max} s allowed")]
+    LivesTooLong { lifetime: i64, max: i64 },
+    #[error("unknown role {0:?}")]
+    UnknownRole(String),
+    #[error("the token has no subject")]
+    NoSubject,
+}
+
 /// Reads `Authorization: Bearer <jwt>` and checks it at `now` (Unix seconds).
 pub fn authenticate(
     jwt: &JwtSettings,
     fetched: &[JwtKey],
     headers: &HeaderMap,
     now: i64,
-) -> Result<Caller, String> {
+) -> Result<Caller, AuthError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or("a Bearer token is required")?;
+        .ok_or(AuthError::Missing)?;
     verify(jwt, fetched, token, now)
 }
 
@@ -98,36 +142,37 @@ pub fn verify(
     fetched: &[JwtKey],
     token: &str,
     now: i64,
-) -> Result<Caller, String> {
-    let header = decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+) -> Result<Caller, AuthError> {
+    let header = decode_header(token).map_err(AuthError::Malformed)?;
     let (alg, key) = match header.alg {
         Algorithm::HS256 => {
             let secret = jwt
                 .hs256_secret
                 .as_ref()
-                .ok_or("HS256 tokens are not accepted here")?;
+                .ok_or(AuthError::Hs256NotAccepted)?;
             (
                 Algorithm::HS256,
                 DecodingKey::from_secret(secret.expose_secret().as_bytes()),
             )
         }
         alg @ (Algorithm::RS256 | Algorithm::ES256) => {
-            let kid = header
-                .kid
-                .as_deref()
-                .ok_or("the token names no key (kid)")?;
+            let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
             let key = jwt
                 .keys
                 .iter()
                 .chain(fetched)
                 .find(|k| k.kid == kid)
-                .ok_or_else(|| format!("unknown key {kid:?}"))?;
+                .ok_or_else(|| AuthError::UnknownKey(kid.to_string()))?;
             if key.alg != alg {
-                return Err(format!("key {kid:?} is for {:?}, not {alg:?}", key.alg));
+                return Err(AuthError::WrongAlgorithm {
+                    kid: kid.to_string(),
+                    key: key.alg,
+                    token: alg,
+                });
             }
             (alg, key.key.clone())
         }
-        other => return Err(format!("algorithm {other:?} is not accepted")),
+        other => return Err(AuthError::AlgorithmNotAccepted(other)),
     };
     let mut validation = Validation::new(alg);
     // Times are checked below against the injected clock.
@@ -142,48 +187,44 @@ pub fn verify(
         validation.set_issuer(&[iss]);
     }
     let claims = decode::<Claims>(token, &key, &validation)
-        .map_err(|e| format!("invalid token: {e}"))?
+        .map_err(AuthError::Invalid)?
         .claims;
     if jwt.issuer.is_some() && claims.iss.is_none() {
-        return Err("invalid token: iss is required".into());
+        return Err(AuthError::MissingClaim("iss"));
     }
     if jwt.audience.is_some() && claims.aud.is_none() {
-        return Err("invalid token: aud is required".into());
+        return Err(AuthError::MissingClaim("aud"));
     }
     // Checked arithmetic throughout: every number here comes from the token.
     if claims.exp.saturating_add(LEEWAY) < now {
-        return Err("the token has expired".into());
+        return Err(AuthError::Expired);
     }
     if claims
         .nbf
         .is_some_and(|nbf| nbf > now.saturating_add(LEEWAY))
     {
-        return Err("the token is not valid yet".into());
+        return Err(AuthError::NotYetValid);
     }
     let max = i64::try_from(jwt.max_lifetime.as_secs()).unwrap_or(i64::MAX);
     if let Some(iat) = claims.iat {
         if iat > now.saturating_add(LEEWAY) {
-            return Err("the token is issued in the future".into());
+            return Err(AuthError::IssuedInFuture);
         }
         if iat < now.saturating_sub(max).saturating_sub(LEEWAY) {
-            return Err(format!(
-                "the token was issued more than the {max} s allowed ago"
-            ));
+            return Err(AuthError::IssuedTooLongAgo(max));
         }
     }
     let lifetime = claims
         .exp
         .checked_sub(claims.iat.unwrap_or(now).min(now))
-        .ok_or("invalid token: exp and iat are out of range")?;
+        .ok_or(AuthError::OutOfRange)?;
     if lifetime > max {
-        return Err(format!(
-            "the token lives {lifetime} s, longer than the {max} s allowed"
-        ));
+        return Err(AuthError::LivesTooLong { lifetime, max });
     }
     let role =
-        Role::parse(&claims.role).ok_or_else(|| format!("unknown role {:?}", claims.role))?;
+        Role::parse(&claims.role).ok_or_else(|| AuthError::UnknownRole(claims.role.clone()))?;
     if claims.sub.trim().is_empty() {
-        return Err("the token has no subject".into());
+        return Err(AuthError::NoSubject);
     }
     Ok(Caller {
         sub: claims.sub,

@@ -3,28 +3,27 @@
 //! document is generated from.
 
 pub mod auth;
+mod caller;
 mod input;
 pub mod jwks;
 mod openapi;
 mod windows;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::HeaderMap;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use self::auth::{Caller, Role, authenticate};
-use super::client::client_ip;
+use self::auth::Role;
+use self::caller::{Admin, Authed, Developer, Sre, Viewer};
 use super::error::ApiError;
 use crate::app::App;
-use crate::core::actions::Action;
-use crate::store::actions::{Actor, IncidentRef, Outcome, perform};
+use crate::core::{Actor, IncidentRef};
+use crate::service::actions::{self, Done};
 use crate::store::read;
 
 pub use self::input::parse_action;
@@ -58,56 +57,12 @@ pub fn router() -> Router<Arc<App>> {
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
-/// Authenticates, then limits: a request without a valid token counts against its client
-/// address (so guessing is slow), one with a valid token against its subject only (so nobody
-/// can lock a valid token out by flooding from its address); then checks the role.
-async fn caller(
-    app: &App,
-    headers: &HeaderMap,
-    addr: SocketAddr,
-    at_least: Role,
-) -> Result<Caller, ApiError> {
-    let retry = |wait: std::time::Duration| ApiError::TooManyRequests(wait.as_secs() + 1);
-    let now = app.clock.now().timestamp();
-    let jwt = &app.settings.api.jwt;
-    let authenticated = match authenticate(jwt, &app.jwks.keys(), headers, now) {
-        // A key we have not seen: the JWKS may have rotated since we fetched it.
-        Err(e) if e.starts_with("unknown key") && app.jwks.refresh_for_unknown().await => {
-            authenticate(jwt, &app.jwks.keys(), headers, now)
-        }
-        other => other,
-    };
-    let caller = match authenticated {
-        Ok(caller) => caller,
-        Err(why) => {
-            let client = client_ip(addr, headers, &app.settings.api.trusted_proxies);
-            app.api_limits
-                .check("client", &client.to_string())
-                .map_err(retry)?;
-            return Err(ApiError::Unauthorized(why));
-        }
-    };
-    app.api_limits
-        .check("subject", &caller.sub)
-        .map_err(retry)?;
-    if caller.role < at_least {
-        return Err(ApiError::Forbidden(format!(
-            "role {} may not do this (needs {} or above)",
-            caller.role.as_str(),
-            at_least.as_str()
-        )));
-    }
-    Ok(caller)
-}
-
 /// `GET /api/v1/incidents`: newest first, filtered, a page at a time.
 async fn list(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed { caller, .. }: Authed<Viewer>,
     uri: axum::http::Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Viewer).await?;
     let filter = input::list_filter(uri.query(), &caller)?;
     let (items, next) = read::list_incidents(&app.pool, &filter)
         .await
@@ -124,11 +79,9 @@ fn incident_ref(text: &str) -> Result<IncidentRef, ApiError> {
 /// `GET /api/v1/incidents/{incident}` (an id, a number or INC-n).
 async fn detail(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed { caller, .. }: Authed<Developer>,
     Path(incident): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Developer).await?;
     let found = read::incident_detail(&app.pool, incident_ref(&incident)?)
         .await
         .map_err(ApiError::from)?;
@@ -148,86 +101,32 @@ async fn detail(
     Ok(Json(body))
 }
 
-/// Runs an action and answers as the API does: 200 with the new state, 404, or 409 with why.
-pub async fn run_action(
-    app: &App,
-    actor: &Actor,
-    incident: IncidentRef,
-    action: &Action,
-) -> Result<Value, ApiError> {
-    run_action_once(app, actor, incident, action, None).await
-}
-
-/// The same, done only if `once` has not been claimed before (410 Gone if it has).
-pub async fn run_action_once(
-    app: &App,
-    actor: &Actor,
-    incident: IncidentRef,
-    action: &Action,
-    once: Option<&crate::store::replays::Once>,
-) -> Result<Value, ApiError> {
-    let live = app.live.get();
-    let policies =
-        crate::store::windows::policies_in_force(&app.pool, &live.policies, app.clock.now())
-            .await
-            .map_err(ApiError::from)?;
-    let outcome = perform(
-        &app.pool,
-        &policies,
-        actor,
-        incident,
-        action,
-        once,
-        app.clock.now(),
-    )
-    .await
-    .map_err(ApiError::from)?;
-    match outcome {
-        Outcome::Done { id, number, after } => {
-            app.metrics.action(actor.source, action.name(), "done");
-            tracing::info!(incident = number, action = action.name(), actor = %actor.name, source = actor.source, "incident action");
-            Ok(
-                json!({"id": id, "incident": format!("INC-{number}"), "action": action.name(),
-                      "status": after.status, "acknowledged_by": after.acknowledged_by,
-                      "snoozed_until": after.snoozed_until}),
-            )
-        }
-        Outcome::Refused { number, reason } => {
-            app.metrics.action(actor.source, action.name(), "refused");
-            Err(ApiError::Conflict(format!("INC-{number}: {reason}")))
-        }
-        Outcome::NotFound => Err(ApiError::NotFound("no such incident".into())),
-        Outcome::AlreadyHandled => Err(ApiError::Gone("already handled".into())),
-    }
+/// An action's answer: the incident and its state after the action.
+pub fn done_json(done: &Done) -> Value {
+    json!({"id": done.id, "incident": done.incident(), "action": done.action,
+        "status": done.after.status, "acknowledged_by": done.after.acknowledged_by,
+        "snoozed_until": done.after.snoozed_until})
 }
 
 /// `POST /api/v1/incidents/{incident}/actions`.
 async fn act(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed { caller, client, .. }: Authed<Sre>,
     Path(incident): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Sre).await?;
     let action = parse_action(&body, app.clock.now())?;
     let actor = Actor {
         name: caller.sub,
         source: "api",
-        client_addr: Some(client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string()),
+        client_addr: Some(client.to_string()),
     };
-    run_action(&app, &actor, incident_ref(&incident)?, &action)
-        .await
-        .map(Json)
+    let done = actions::act(&app, &actor, incident_ref(&incident)?, &action, None).await?;
+    Ok(Json(done_json(&done)))
 }
 
 /// `GET /api/v1/oncall`: who is on call now, per schedule.
-async fn oncall(
-    State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Sre).await?;
+async fn oncall(State(app): State<Arc<App>>, _: Authed<Sre>) -> Result<Json<Value>, ApiError> {
     let now = app.clock.now();
     let live = app.live.get();
     let policies = crate::store::windows::policies_in_force(&app.pool, &live.policies, now)
@@ -242,12 +141,7 @@ async fn oncall(
 }
 
 /// `GET /api/v1/stats`.
-async fn stats(
-    State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Viewer).await?;
+async fn stats(State(app): State<Arc<App>>, _: Authed<Viewer>) -> Result<Json<Value>, ApiError> {
     read::stats(&app.pool, app.clock.now())
         .await
         .map(Json)
@@ -264,11 +158,9 @@ struct PageQuery {
 /// `GET /api/v1/audit` (admin).
 async fn audit(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Authed<Admin>,
     uri: axum::http::Uri,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Admin).await?;
     let q: PageQuery = query(uri.query())?;
     let (items, next) = read::audit_page(
         &app.pool,
@@ -285,10 +177,8 @@ async fn audit(
 /// `GET /api/v1/dead-letters` (admin).
 async fn dead_letters(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Authed<Admin>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Admin).await?;
     let items = read::dead_letters(&app.pool, MAX_PAGE)
         .await
         .map_err(ApiError::from)?;
@@ -298,11 +188,9 @@ async fn dead_letters(
 /// `POST /api/v1/dead-letters/{id}/retry` (admin): sent again from now, audited.
 async fn retry(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed { caller, client, .. }: Authed<Admin>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let caller = caller(&app, &headers, addr, Role::Admin).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no dead letter {id:?}")))?;
@@ -314,7 +202,7 @@ async fn retry(
     {
         return Err(ApiError::NotFound(format!("no dead letter {id}")));
     }
-    let ip = windows::client(&app, addr, &headers);
+    let ip = client.to_string();
     let detail = json!({"outbox_id": id});
     windows::commit_audited(&app, tx, &caller.sub, &ip, "retry_dead_letter", detail).await?;
     Ok(Json(json!({"retried": id})))

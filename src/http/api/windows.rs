@@ -1,19 +1,17 @@
 //! `/api/v1/maintenance` and `/api/v1/schedule-overrides`: one-off maintenance windows and
 //! on-call overrides, for SREs; each change is audited.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::Role;
-use super::caller;
+use super::caller::{Authed, Sre};
 use super::input::time;
 use crate::app::App;
 use crate::http::error::ApiError;
@@ -81,11 +79,6 @@ pub(super) async fn commit_audited(
     tx.commit().await.map_err(ApiError::from)
 }
 
-/// The client's address as the audit log records it.
-pub(super) fn client(app: &App, addr: SocketAddr, headers: &HeaderMap) -> String {
-    crate::http::client::client_ip(addr, headers, &app.settings.api.trusted_proxies).to_string()
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WindowBody {
@@ -102,11 +95,13 @@ struct WindowBody {
 /// `POST /api/v1/maintenance`.
 pub async fn open_window(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed {
+        caller: who,
+        client,
+        ..
+    }: Authed<Sre>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = caller(&app, &headers, addr, Role::Sre).await?;
     let b: WindowBody = body(&bytes)?;
     let matchers = crate::routing::matcher::parse_matchers(&b.matchers)
         .map_err(|e| ApiError::Unprocessable(format!("matchers: {e}")))?;
@@ -124,7 +119,7 @@ pub async fn open_window(
         .map_err(ApiError::from)?;
     let detail =
         json!({"id": id, "name": b.name, "matchers": b.matchers, "start": start, "end": end});
-    let ip = client(&app, addr, &headers);
+    let ip = client.to_string();
     commit_audited(&app, tx, &who.sub, &ip, "open_maintenance", detail.clone()).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
@@ -132,11 +127,13 @@ pub async fn open_window(
 /// `POST /api/v1/maintenance/{id}/end`.
 pub async fn end_window(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed {
+        caller: who,
+        client,
+        ..
+    }: Authed<Sre>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let who = caller(&app, &headers, addr, Role::Sre).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no window {id:?}")))?;
@@ -147,7 +144,7 @@ pub async fn end_window(
     {
         return Err(ApiError::NotFound(format!("no open window {id}")));
     }
-    let ip = client(&app, addr, &headers);
+    let ip = client.to_string();
     commit_audited(
         &app,
         tx,
@@ -163,10 +160,8 @@ pub async fn end_window(
 /// `GET /api/v1/maintenance`: windows not yet over.
 pub async fn list_windows(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Authed<Sre>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Sre).await?;
     let items = windows::list_windows(&app.pool, app.clock.now())
         .await
         .map_err(ApiError::from)?;
@@ -188,11 +183,13 @@ struct OverrideBody {
 /// `POST /api/v1/schedule-overrides`.
 pub async fn add_override(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Authed {
+        caller: who,
+        client,
+        ..
+    }: Authed<Sre>,
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let who = caller(&app, &headers, addr, Role::Sre).await?;
     let b: OverrideBody = body(&bytes)?;
     let live = app.live.get();
     if !live.policies.schedules.contains_key(&b.schedule) {
@@ -215,7 +212,7 @@ pub async fn add_override(
         .map_err(ApiError::from)?;
     let detail =
         json!({"id": id, "schedule": b.schedule, "user": b.user, "start": start, "end": end});
-    let ip = client(&app, addr, &headers);
+    let ip = client.to_string();
     commit_audited(&app, tx, &who.sub, &ip, "override_schedule", detail.clone()).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
@@ -223,10 +220,8 @@ pub async fn add_override(
 /// `GET /api/v1/schedule-overrides`: overrides not yet over.
 pub async fn list_overrides(
     State(app): State<Arc<App>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    _: Authed<Sre>,
 ) -> Result<Json<Value>, ApiError> {
-    caller(&app, &headers, addr, Role::Sre).await?;
     let items = windows::list_overrides(&app.pool, app.clock.now())
         .await
         .map_err(ApiError::from)?;
