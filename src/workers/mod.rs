@@ -1,10 +1,13 @@
 //! Background workers: they claim work from Postgres, call the core, and commit the result.
 
+mod delivery;
 pub mod dispatcher;
 pub mod escalation;
 mod lease;
 pub mod limits;
 pub mod retention;
+mod retry;
+mod sending;
 
 use std::time::Duration;
 

@@ -1,0 +1,173 @@
+//! Delivering one claimed row: the rate limit, the bundle that goes with it, the send under a
+//! renewed lease, and the result recorded; and claiming the rows to deliver.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::dispatcher::DispatchSettings;
+use super::limits::Limits;
+use super::retry::{decide, delta};
+use crate::channels::{Channels, Delivery, SendResult, mask_contacts};
+use crate::clock::Clock;
+use crate::live::{Live, Reloadable};
+use crate::metrics::Metrics;
+use crate::store::outbox::{self as store, Recorded};
+
+/// Reads one environment variable.
+pub(super) type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// What a dispatcher delivers with; shared by its sends in flight.
+pub(super) struct Engine {
+    pub(super) id: Uuid,
+    pub(super) pool: PgPool,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) live: Arc<Live<Reloadable>>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) channels: Channels,
+    pub(super) settings: DispatchSettings,
+    pub(super) limits: Limits,
+    /// Where `${ENV}` references of routing keys are read (tests inject their own).
+    pub(super) env: Arc<EnvFn>,
+    /// How many destinations each channel had pending rows for at its last claim.
+    pub(super) destinations: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl Engine {
+    pub(super) async fn deliver(
+        &self,
+        mut delivery: Delivery,
+        created_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        if delivery.redelivery {
+            self.metrics.redelivery(&delivery.channel);
+        }
+        let now = self.clock.now();
+        if let Err(wait) = self.limits.check(&delivery.channel, &delivery.recipient) {
+            self.metrics.delivery(&delivery.channel, "rate_limited");
+            let at = now + delta(wait);
+            store::record_delivery(
+                &self.pool,
+                delivery.id,
+                self.id,
+                &Recorded::Deferred { at },
+                now,
+            )
+            .await?;
+            return Ok(());
+        }
+        if bundles(&delivery) {
+            let lease_until = now + delta(self.settings.lease);
+            delivery.bundled =
+                store::claim_bundle(&self.pool, self.id, &delivery, now, lease_until, MAX_BUNDLE)
+                    .await?;
+        }
+        // Held for as long as the send takes, however slow the provider.
+        let held: Vec<i64> = std::iter::once(delivery.id)
+            .chain(delivery.bundled.iter().map(|b| b.id))
+            .collect();
+        let result = super::lease::keeping(
+            &self.pool,
+            &self.clock,
+            self.id,
+            &held,
+            self.settings.lease,
+            self.send(&delivery, now),
+        )
+        .await;
+        if !delivery.bundled.is_empty() {
+            let ids: Vec<i64> = delivery.bundled.iter().map(|b| b.id).collect();
+            let sent = matches!(result, SendResult::Sent { .. });
+            if sent {
+                self.metrics
+                    .delivery_n(&delivery.channel, "bundled", ids.len() as u64);
+            }
+            store::settle_bundle(
+                &self.pool,
+                self.id,
+                delivery.id,
+                &ids,
+                sent,
+                self.clock.now(),
+            )
+            .await?;
+        }
+        let recorded = decide(
+            &delivery,
+            created_at,
+            result,
+            &self.settings,
+            self.clock.now(),
+        );
+        match &recorded {
+            Recorded::Sent { .. } => self.metrics.delivery(&delivery.channel, "sent"),
+            Recorded::RetryAt { error, .. } => {
+                self.metrics.delivery(&delivery.channel, "retry");
+                let error = mask_contacts(error);
+                tracing::info!(id = delivery.id, channel = %delivery.channel, %error, "delivery failed; will retry");
+            }
+            Recorded::Deferred { .. } => {}
+            Recorded::Dead { error } => {
+                self.metrics.delivery(&delivery.channel, "dead");
+                let error = mask_contacts(error);
+                tracing::error!(id = delivery.id, channel = %delivery.channel, %error, "delivery dead");
+            }
+        }
+        store::record_delivery(
+            &self.pool,
+            delivery.id,
+            self.id,
+            &recorded,
+            self.clock.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how
+    /// its queue heads are found from how many destinations it had last time (a skip scan until
+    /// a claim shows many: it never costs more than one probe per destination).
+    pub(super) async fn claim(
+        &self,
+        caps: &[(&str, i64)],
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(Delivery, DateTime<Utc>)>, sqlx::Error> {
+        let plan: Vec<store::ChannelClaim<'_>> = {
+            let seen = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+            caps.iter()
+                .map(|(channel, cap)| store::ChannelClaim {
+                    channel,
+                    cap: *cap,
+                    few_destinations: seen
+                        .get(*channel)
+                        .is_none_or(|n| *n < store::FEW_DESTINATIONS),
+                })
+                .collect()
+        };
+        let (rows, destinations) =
+            store::claim_deliveries(&self.pool, self.id, &plan, now, lease_until, limit).await?;
+        let mut seen = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        for (channel, n) in destinations {
+            seen.insert(channel, n);
+        }
+        Ok(rows)
+    }
+
+}
+
+/// The most pages one message carries besides its own.
+const MAX_BUNDLE: i64 = 50;
+
+/// Whether the pages waiting behind this one go out with it: only a page that already had to
+/// wait (for a rate limit or a failing provider) takes others along, and only to a person or a
+/// channel that reads them (Slack, SMS, e-mail); PagerDuty and webhooks get one event per
+/// incident.
+fn bundles(delivery: &Delivery) -> bool {
+    matches!(delivery.channel.as_str(), "slack" | "sms" | "email")
+        && delivery.payload["kind"] == "page"
+        && (delivery.deferrals > 0 || delivery.attempts > 0)
+}
