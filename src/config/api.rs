@@ -9,8 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::Rate;
 use super::{ConfigError, Validator};
-use crate::workers::limits::Rate;
 
 /// `api:`.
 #[derive(Debug, Default, Deserialize)]

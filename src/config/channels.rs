@@ -8,14 +8,14 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::file::{self, ChannelsFile, TemplatesFile};
+use super::{ChannelRates, Rate, default_rates};
 use super::{ConfigError, Validator};
 use crate::channels::email::{SmtpSettings, SmtpTls};
 use crate::channels::sms::{SmsProvider, TwilioSettings};
 use crate::channels::sms_http::HttpSmsSettings;
 use crate::channels::templates::Templates;
+use crate::core::policy::DELIVERED_CHANNELS;
 use crate::core::policy::Policies;
-use crate::workers::dispatcher::DELIVERED_CHANNELS;
-use crate::workers::limits::{ChannelRates, Rate, default_rates};
 
 /// How notifications are sent.
 #[derive(Debug, Clone)]

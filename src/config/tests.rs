@@ -205,7 +205,7 @@ fn errors_name_the_key_and_the_reason() {
 
 #[test]
 fn rate_limits_replace_the_defaults_per_channel() {
-    use crate::workers::limits::Rate;
+    use crate::config::Rate;
     let s = load(
         "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: x}]\nchannels:\n  rate_limits:\n    slack: {per_destination: 'off'}\n    email: {global: 20/1s}\n",
         &[],

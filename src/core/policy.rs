@@ -40,6 +40,9 @@ impl Channel {
     }
 }
 
+/// The channels this version delivers, in the order the dispatcher claims them.
+pub const DELIVERED_CHANNELS: [&str; 5] = ["webhook", "pagerduty", "sms", "slack", "email"];
+
 impl std::str::FromStr for Channel {
     type Err = String;
 

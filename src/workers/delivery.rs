@@ -156,7 +156,6 @@ impl Engine {
         }
         Ok(rows)
     }
-
 }
 
 /// The most pages one message carries besides its own.

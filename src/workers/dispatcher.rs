@@ -14,13 +14,11 @@ use super::delivery::Engine;
 use super::retry::delta;
 use crate::channels::Channels;
 use crate::clock::Clock;
+use crate::core::policy::DELIVERED_CHANNELS;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::outbox::OUTBOX_CHANNEL;
 use crate::workers::limits::Limits;
-
-/// The channels this dispatcher delivers.
-pub const DELIVERED_CHANNELS: [&str; 5] = ["webhook", "pagerduty", "sms", "slack", "email"];
 
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]

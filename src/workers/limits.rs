@@ -13,7 +13,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 use crate::clock::Clock;
-use crate::config::units::parse_duration;
+pub use crate::config::{ChannelRates, Rate, default_rates};
 
 /// Our clock as governor's: time since the Unix epoch.
 #[derive(Clone)]
@@ -34,78 +34,10 @@ impl GovernorClock for Injected {
 type Keyed = RateLimiter<String, HashMapStateStore<String>, Injected, NoOpMiddleware<Duration>>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, Injected, NoOpMiddleware<Duration>>;
 
-/// One quota: `count` messages per `per`, all of them at once if they come at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub count: u32,
-    pub per: Duration,
-}
-
-impl Rate {
-    /// Parses `5/15m`, `1/s`, `120/1m`.
-    pub fn parse(text: &str) -> Result<Rate, String> {
-        let err = || format!("{text:?} is not a rate like 1/s, 5/15m or 120/1m");
-        let (count, per) = text.trim().split_once('/').ok_or_else(err)?;
-        let count: u32 = count.trim().parse().map_err(|_| err())?;
-        let per = per.trim();
-        let per = if per.starts_with(|c: char| c.is_ascii_digit()) {
-            parse_duration(per).map_err(|_| err())?
-        } else {
-            parse_duration(&format!("1{per}")).map_err(|_| err())?
-        };
-        if count == 0 || per.is_zero() {
-            return Err(err());
-        }
-        Ok(Rate { count, per })
-    }
-
-    fn quota(&self) -> Option<Quota> {
-        let burst = NonZeroU32::new(self.count)?;
-        Some(Quota::with_period(self.per / self.count)?.allow_burst(burst))
-    }
-}
-
-/// The limits of one channel: per destination (a Slack channel, a phone number, a PagerDuty
-/// service) and over all of its destinations together.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ChannelRates {
-    pub per_destination: Option<Rate>,
-    pub global: Option<Rate>,
-}
-
-/// The defaults: Slack about one message a second per channel and 50/s per workspace; SMS five
-/// per fifteen minutes per number and 10/s in all; PagerDuty 120/min per service (its own
-/// per-key limit). E-mail and webhooks are not limited.
-pub fn default_rates() -> BTreeMap<String, ChannelRates> {
-    let rate = |count, secs| {
-        Some(Rate {
-            count,
-            per: Duration::from_secs(secs),
-        })
-    };
-    BTreeMap::from([
-        (
-            "slack".to_string(),
-            ChannelRates {
-                per_destination: rate(1, 1),
-                global: rate(50, 1),
-            },
-        ),
-        (
-            "sms".to_string(),
-            ChannelRates {
-                per_destination: rate(5, 900),
-                global: rate(10, 1),
-            },
-        ),
-        (
-            "pagerduty".to_string(),
-            ChannelRates {
-                per_destination: rate(120, 60),
-                global: None,
-            },
-        ),
-    ])
+/// A rate as governor's quota: all of `count` at once, then one per `per / count`.
+fn quota(rate: &Rate) -> Option<Quota> {
+    let burst = NonZeroU32::new(rate.count)?;
+    Some(Quota::with_period(rate.per / rate.count)?.allow_burst(burst))
 }
 
 /// The limiters of one dispatcher.
@@ -128,11 +60,11 @@ impl Limits {
         let mut per_destination = BTreeMap::new();
         let mut global = BTreeMap::new();
         for (channel, r) in rates {
-            if let Some(q) = r.per_destination.as_ref().and_then(Rate::quota) {
+            if let Some(q) = r.per_destination.as_ref().and_then(quota) {
                 let limiter = RateLimiter::new(q, HashMapStateStore::default(), clock.clone());
                 per_destination.insert(channel.clone(), limiter);
             }
-            if let Some(q) = r.global.as_ref().and_then(Rate::quota) {
+            if let Some(q) = r.global.as_ref().and_then(quota) {
                 let limiter = RateLimiter::new(q, InMemoryState::default(), clock.clone());
                 global.insert(channel.clone(), limiter);
             }

@@ -128,7 +128,10 @@ async fn half_open_connections_and_slow_bodies_never_delay_the_webhook() {
         let mut answer = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
         let answer = String::from_utf8_lossy(&answer);
-        assert!(answer.starts_with(&format!("HTTP/1.1 {status}")), "{answer}");
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
     }
     let (_, metrics) = server.get("/metrics").await;
     assert!(
