@@ -2,39 +2,18 @@
 //! `[CRITICAL] <title> (INC-42)`, and Message-ID / In-Reply-To so an incident's mails thread.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use chrono::{DateTime, Utc};
 
 use super::links::LinkSigner;
 use super::templates::{Templates, context};
 use super::{Delivery, IncidentSummary, SendResult};
-
-/// How the SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    StartTls,
-    Tls,
-    /// Plain text, for a relay on the same host or network.
-    None,
-}
-
-/// SMTP settings.
-#[derive(Debug, Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub tls: SmtpTls,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
-    pub from: String,
-    pub timeout: Duration,
-}
+use crate::config::{SmtpSettings, SmtpTls};
 
 /// Sends e-mail.
 pub struct EmailChannel {

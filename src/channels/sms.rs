@@ -5,24 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use super::sms_http::HttpSmsSettings;
 use super::templates::{Templates, context};
 use super::{Delivery, SendResult, retry_after};
-
-/// Twilio account settings.
-#[derive(Debug, Clone)]
-pub struct TwilioSettings {
-    /// `https://api.twilio.com` (tests point it at a fake).
-    pub base_url: String,
-    pub account_sid: String,
-    pub auth_token: SecretString,
-    /// The sending number (E.164).
-    pub from: String,
-    /// Where Twilio reports delivery status, if anywhere.
-    pub status_callback: Option<String>,
-}
+use crate::config::TwilioSettings;
 
 /// Where SMS go: Twilio, or any gateway described by an HTTP template.
 #[derive(Debug, Clone)]

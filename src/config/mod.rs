@@ -8,6 +8,8 @@ mod build;
 mod channels;
 mod file;
 mod policies;
+mod policies_file;
+mod providers;
 mod rates;
 mod routes;
 mod server;
@@ -23,6 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use self::channels::ChannelSettings;
 use self::file::FileConfig;
+pub use self::providers::{SmtpSettings, SmtpTls, TwilioSettings};
 pub use self::rates::{ChannelRates, Rate, default_rates};
 pub use self::server::ServerSettings;
 pub use self::units::{parse_duration, parse_size};

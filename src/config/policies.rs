@@ -6,97 +6,13 @@ use std::path::Path;
 
 use chrono::NaiveDateTime;
 use chrono_tz::Tz;
-use serde::Deserialize;
 
+use super::policies_file::{PoliciesFile, RawPolicy, RawSchedule, RawUser};
 use super::source::{SourceFile, yaml_files};
 use super::{ConfigError, parse_duration};
 use crate::core::policy::{
     Channel, EscalationPolicy, Layer, Override, Policies, Schedule, Step, Target, Team, User,
 };
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct PoliciesFile {
-    users: Vec<RawUser>,
-    teams: Vec<RawTeam>,
-    schedules: Vec<RawSchedule>,
-    escalation_policies: Vec<RawPolicy>,
-    destinations: RawDestinations,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawUser {
-    name: String,
-    slack_id: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    time_zone: Option<String>,
-    #[serde(default)]
-    contact: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTeam {
-    name: String,
-    members: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSchedule {
-    name: String,
-    time_zone: String,
-    layers: Vec<RawLayer>,
-    #[serde(default)]
-    overrides: Vec<RawOverride>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLayer {
-    members: Vec<String>,
-    shift: String,
-    handoff: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOverride {
-    user: String,
-    start: String,
-    end: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPolicy {
-    name: String,
-    steps: Vec<RawStep>,
-    #[serde(default)]
-    repeat: u32,
-    ack_timeout: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    delay: String,
-    targets: Vec<String>,
-    #[serde(default)]
-    via: Vec<String>,
-    #[serde(default)]
-    response_target: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct RawDestinations {
-    slack_channels: BTreeMap<String, String>,
-    pagerduty_services: BTreeMap<String, String>,
-    webhooks: BTreeMap<String, String>,
-}
 
 /// Loads and checks every file of `dir`.
 pub fn load_policies(dir: &Path) -> Result<Policies, ConfigError> {

@@ -20,7 +20,7 @@ use crate::channels::mask_contacts;
 use crate::core::actions::Action;
 use crate::core::{Actor, IncidentRef};
 use crate::service::actions::{ActionError, act};
-use crate::store::outbox::{record_receipt, set_opt_out};
+use crate::store::destinations::{record_receipt, set_opt_out};
 use crate::store::replays::Once;
 
 /// Twilio's routes.

@@ -2,6 +2,7 @@
 
 pub mod actions;
 mod chain;
+pub mod destinations;
 mod enqueue;
 pub mod escalation;
 mod ingest;
@@ -9,6 +10,7 @@ pub mod outbox;
 pub mod read;
 mod reopen;
 pub mod replays;
+pub mod retention;
 mod stats;
 pub mod webhooks;
 pub mod windows;

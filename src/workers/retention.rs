@@ -1,10 +1,12 @@
-//! Pruning: audit rows and finished notifications older than the retention are deleted in small
-//! batches, each its own short transaction that skips rows other workers hold.
+//! Pruning: audit rows, finished notifications and remembered callbacks past their retention are
+//! deleted in small batches (`store::retention`), letting the hot paths in between.
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::PgPool;
+
+use crate::store::retention::{Expired, delete_expired};
 
 /// Rows deleted per statement.
 pub const BATCH: i64 = 1000;
@@ -18,27 +20,12 @@ pub async fn prune_once(
 ) -> Result<(u64, u64), sqlx::Error> {
     let cutoff = now - TimeDelta::from_std(retention).unwrap_or(TimeDelta::MAX);
     let mut totals = (0, 0);
-    for (i, sql) in [
-        "delete from audit_log where id in (
-            select id from audit_log where at < $1 order by id limit $2 for update skip locked)",
-        "delete from outbox where id in (
-            select id from outbox where status <> 'pending' and created_at < $1
-            limit $2 for update skip locked)",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for what in [Expired::Audit, Expired::Notifications] {
         loop {
-            let n = sqlx::query(sql)
-                .bind(cutoff)
-                .bind(batch)
-                .execute(pool)
-                .await?
-                .rows_affected();
-            if i == 0 {
-                totals.0 += n;
-            } else {
-                totals.1 += n;
+            let n = delete_expired(pool, what, cutoff, batch).await?;
+            match what {
+                Expired::Audit => totals.0 += n,
+                Expired::Notifications => totals.1 += n,
             }
             if n < batch as u64 {
                 break;

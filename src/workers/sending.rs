@@ -8,7 +8,7 @@ use super::delivery::Engine;
 use crate::channels::slack::SlackTarget;
 use crate::channels::{Delivery, SendResult};
 use crate::core::policy::User;
-use crate::store::outbox as store;
+use crate::store::destinations as store;
 
 impl Engine {
     pub(super) async fn send(&self, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {

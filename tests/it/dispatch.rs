@@ -534,7 +534,7 @@ pub fn twilio_at(
     base_url: &str,
     status_callback: Option<&str>,
 ) -> alertrouter::channels::sms::SmsProvider {
-    alertrouter::channels::sms::SmsProvider::Twilio(alertrouter::channels::sms::TwilioSettings {
+    alertrouter::channels::sms::SmsProvider::Twilio(alertrouter::config::TwilioSettings {
         base_url: base_url.to_string(),
         account_sid: "AC123".into(),
         auth_token: SecretString::from("twilio-token".to_string()),

@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertrouter::channels::email::{SmtpSettings, SmtpTls};
 use alertrouter::config::ChannelSettings;
+use alertrouter::config::{SmtpSettings, SmtpTls};
 use alertrouter::metrics::Metrics;
 use chrono::TimeDelta;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};

@@ -125,7 +125,7 @@ async fn an_sms_reply_acknowledges_and_the_slack_message_follows() {
 #[tokio::test]
 async fn an_email_link_shows_a_page_then_acknowledges_once() {
     use crate::email::{Inbox, fake_smtp};
-    use alertrouter::channels::email::{SmtpSettings, SmtpTls};
+    use alertrouter::config::{SmtpSettings, SmtpTls};
     let inbox: Inbox = Arc::default();
     let port = fake_smtp(inbox.clone()).await;
     let p = paged_with(

@@ -1,0 +1,138 @@
+use super::*;
+use crate::core::plan::Recipient;
+
+fn to(channel: Channel, recipient: &str) -> Destination {
+    Destination {
+        channel,
+        recipient: recipient.into(),
+    }
+}
+
+#[test]
+fn keys_keep_their_stored_format() {
+    let id: Uuid = "01a23407-550f-7171-9b93-967f7c41a658".parse().unwrap();
+    let page = PlannedPage {
+        at: "2026-11-25T19:00:00Z".parse().unwrap(),
+        repeat: 1,
+        step: 2,
+        recipient: Recipient::User("alice".into()),
+        channels: vec![Channel::Sms],
+        via_target: "schedule:primary".into(),
+        response_target: false,
+    };
+    let step = PageCause::Step {
+        generation: 3,
+        repeat: 1,
+        step: 2,
+        due_at: page.at,
+    };
+    let at = page.at;
+    let reassigned = PageCause::Reassigned { at, by: "bob" };
+    let key = |cause| {
+        Page {
+            incident: id,
+            cause,
+            page: &page,
+            channel: Channel::Sms,
+        }
+        .dedup_key()
+    };
+    assert_eq!(key(&step), format!("{id}:3:1:2:user:alice:sms"));
+    assert_eq!(
+        key(&reassigned),
+        format!("{id}:reassign:{}:user:alice:sms", at.timestamp_micros())
+    );
+    let mut rows = OutboxRows::default();
+    rows.page(id, &reassigned, &page);
+    let payload: Value = serde_json::from_str(&rows.payloads[0]).unwrap();
+    assert_eq!(payload["reassigned_by"], "bob");
+    assert_eq!(payload["step"], 0);
+
+    // Notice keys, as the SQL that wrote them before printed them.
+    let notice = Notice {
+        incident: id,
+        kind: NoticeKind::Resolved,
+        at: "2026-11-25T19:00:00.250Z".parse().unwrap(),
+        actor: None,
+        detail: Value::Null,
+    };
+    let slack = to(Channel::Slack, "slack_channel:ops");
+    assert_eq!(
+        notice.dedup_key(&slack),
+        format!("{id}:resolved:2026-11-25 19:00:00.25+00:slack_channel:ops:slack")
+    );
+    let payload = notice.payload(&slack);
+    assert_eq!(
+        payload,
+        json!({"kind": "resolved", "incident_id": id.to_string(),
+            "recipient": "slack_channel:ops", "channel": "slack"})
+    );
+}
+
+#[test]
+fn times_print_as_postgres_prints_them() {
+    let t = |s: &str| postgres_text(s.parse().unwrap());
+    assert_eq!(t("2026-11-25T19:00:00Z"), "2026-11-25 19:00:00+00");
+    assert_eq!(
+        t("2026-11-25T19:00:00.000001Z"),
+        "2026-11-25 19:00:00.000001+00"
+    );
+    assert_eq!(t("2026-11-25T19:00:00.1Z"), "2026-11-25 19:00:00.1+00");
+    // Postgres keeps microseconds; sqlx truncates what is finer.
+    assert_eq!(
+        t("2026-11-25T19:00:00.123456789Z"),
+        "2026-11-25 19:00:00.123456+00"
+    );
+}
+
+#[test]
+fn who_hears_is_one_rule() {
+    let shown = vec![
+        to(Channel::Slack, "slack_channel:ops"),
+        to(Channel::Slack, "slack_channel:ops"),
+        to(Channel::PagerDuty, "pagerduty:db"),
+        to(Channel::Webhook, "webhook:bridge"),
+        to(Channel::Sms, "user:alice"),
+        to(Channel::Email, "user:alice"),
+    ];
+    let heard = |kind| {
+        audience(kind, &shown)
+            .iter()
+            .map(|d| d.channel)
+            .collect::<Vec<_>>()
+    };
+    for kind in [
+        NoticeKind::Acknowledged,
+        NoticeKind::Unacknowledged,
+        NoticeKind::Resolved,
+        NoticeKind::Escalated,
+        NoticeKind::Snoozed,
+        NoticeKind::Reassigned,
+        NoticeKind::Reopened,
+    ] {
+        assert_eq!(
+            heard(kind),
+            [Channel::Slack, Channel::PagerDuty, Channel::Webhook],
+            "{kind}"
+        );
+    }
+    assert_eq!(heard(NoticeKind::Flapping), [Channel::Webhook]);
+    assert!(audience(NoticeKind::Resolved, &[]).is_empty());
+
+    let mut rows = OutboxRows::default();
+    let notice = Notice {
+        incident: Uuid::nil(),
+        kind: NoticeKind::Acknowledged,
+        at: "2026-11-25T19:00:00Z".parse().unwrap(),
+        actor: Some(("alice", "slack")),
+        detail: json!({}),
+    };
+    rows.notice(&notice, &shown);
+    assert_eq!(rows.len(), 3);
+    let first: Value = serde_json::from_str(&rows.payloads[0]).unwrap();
+    assert_eq!(
+        (first["actor"].as_str(), first["source"].as_str()),
+        (Some("alice"), Some("slack"))
+    );
+    assert_eq!(first["detail"], json!({}));
+}
