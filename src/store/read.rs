@@ -2,7 +2,7 @@
 //! and dead letters.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -39,46 +39,119 @@ const SUMMARY: &str = "
         order by a.starts_at limit 1
     ) first on true";
 
-#[derive(sqlx::FromRow)]
-struct SummaryRow {
-    id: Uuid,
-    number: i64,
-    status: String,
-    severity: String,
-    route: String,
-    group_labels: Value,
-    opened_at: DateTime<Utc>,
-    acknowledged_at: Option<DateTime<Utc>>,
-    acknowledged_by: Option<String>,
-    snoozed_until: Option<DateTime<Utc>>,
-    resolved_at: Option<DateTime<Utc>>,
-    resolved_by: Option<String>,
-    flapping_since: Option<DateTime<Utc>>,
-    service: Option<String>,
-    team: Option<String>,
-    title: String,
+/// An incident as the lists show it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct IncidentRow {
+    pub id: Uuid,
+    pub number: i64,
+    pub status: String,
+    pub severity: String,
+    pub route: String,
+    pub group_labels: Value,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub snoozed_until: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub flapping_since: Option<DateTime<Utc>>,
+    pub service: Option<String>,
+    pub team: Option<String>,
+    pub title: String,
 }
 
-impl SummaryRow {
-    fn json(&self) -> Value {
-        json!({
-            "id": self.id, "number": self.number, "key": format!("INC-{}", self.number),
-            "title": self.title, "status": self.status, "severity": self.severity,
-            "service": self.service, "team": self.team, "route": self.route,
-            "group_labels": self.group_labels, "opened_at": self.opened_at,
-            "acknowledged_at": self.acknowledged_at, "acknowledged_by": self.acknowledged_by,
-            "snoozed_until": self.snoozed_until, "resolved_at": self.resolved_at,
-            "resolved_by": self.resolved_by,
-            "flapping": self.flapping_since.is_some(), "flapping_since": self.flapping_since,
-        })
-    }
+/// One alert occurrence of an incident.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AlertRow {
+    pub fingerprint: String,
+    pub alertname: String,
+    pub status: String,
+    pub labels: Value,
+    pub annotations: Value,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub generator_url: String,
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub fingerprint: Option<String>,
+    pub detail: Option<Value>,
+}
+
+/// One notification of an incident and how its delivery went.
+#[derive(Debug, sqlx::FromRow)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub channel: String,
+    pub recipient: String,
+    pub status: String,
+    pub kind: Option<String>,
+    pub attempts: i32,
+    pub due_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider_ref: Option<String>,
+    pub provider_status: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// An incident whole.
+#[derive(Debug)]
+pub struct IncidentDetail {
+    pub incident: IncidentRow,
+    pub alerts: Vec<AlertRow>,
+    pub timeline: Vec<EventRow>,
+    pub notifications: Vec<NotificationRow>,
+}
+
+/// One row of the audit log.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub source: String,
+    pub action: String,
+    pub incident_id: Option<Uuid>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub client_addr: Option<String>,
+    pub result: String,
+    pub reason: Option<String>,
+    pub detail: Option<Value>,
+}
+
+/// A notification that could not be delivered.
+#[derive(Debug, sqlx::FromRow)]
+pub struct DeadLetterRow {
+    pub id: i64,
+    pub incident_id: Uuid,
+    pub channel: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Counts for viewers.
+#[derive(Debug)]
+pub struct Stats {
+    /// Open incidents by severity.
+    pub open: Vec<(String, i64)>,
+    /// Mean seconds to acknowledge and to resolve, over the last 30 days.
+    pub mtta_30d: Option<f64>,
+    pub mttr_30d: Option<f64>,
 }
 
 /// A page of incidents, newest first, and the cursor of the next page.
 pub async fn list_incidents(
     pool: &PgPool,
     f: &IncidentFilter,
-) -> Result<(Vec<Value>, Option<i64>), sqlx::Error> {
+) -> Result<(Vec<IncidentRow>, Option<i64>), sqlx::Error> {
     let sql = format!(
         "select * from ({SUMMARY}) s
          where ($1::text is null or status = $1) and ($2::text is null or severity = $2)
@@ -89,7 +162,7 @@ pub async fn list_incidents(
            and ($8::bigint is null or number < $8)
          order by number desc limit $9"
     );
-    let rows: Vec<SummaryRow> = sqlx::query_as(&sql)
+    let mut rows: Vec<IncidentRow> = sqlx::query_as(&sql)
         .bind(&f.status)
         .bind(&f.severity)
         .bind(&f.service)
@@ -102,23 +175,22 @@ pub async fn list_incidents(
         .fetch_all(pool)
         .await?;
     let more = rows.len() as i64 > f.limit;
-    let page: Vec<&SummaryRow> = rows.iter().take(f.limit as usize).collect();
-    let next = more.then(|| page.last().map(|r| r.number)).flatten();
-    Ok((page.iter().map(|r| r.json()).collect(), next))
+    rows.truncate(f.limit as usize);
+    let next = more.then(|| rows.last().map(|r| r.number)).flatten();
+    Ok((rows, next))
 }
 
 /// One incident with its alerts, timeline and every notification; `None` if there is none.
-/// The summary's `service` comes back separately so the caller can check ownership.
 pub async fn incident_detail(
     pool: &PgPool,
     incident: IncidentRef,
-) -> Result<Option<(Value, Option<String>)>, sqlx::Error> {
+) -> Result<Option<IncidentDetail>, sqlx::Error> {
     let (id, number) = match incident {
         IncidentRef::Id(id) => (Some(id), None),
         IncidentRef::Number(n) => (None, Some(n)),
     };
     let sql = format!("select * from ({SUMMARY} where i.id = $1 or i.number = $2) s");
-    let Some(row): Option<SummaryRow> = sqlx::query_as(&sql)
+    let Some(incident): Option<IncidentRow> = sqlx::query_as(&sql)
         .bind(id)
         .bind(number)
         .fetch_optional(pool)
@@ -126,34 +198,36 @@ pub async fn incident_detail(
     else {
         return Ok(None);
     };
-    // The lists are built as JSON by Postgres.
-    let lists: (Value, Value, Value) = sqlx::query_as(
-        "select
-            (select coalesce(jsonb_agg(jsonb_build_object('fingerprint', a.fingerprint,
-                    'alertname', a.alertname, 'status', a.status, 'labels', a.labels,
-                    'annotations', a.annotations, 'starts_at', a.starts_at, 'ends_at', a.ends_at,
-                    'generator_url', a.generator_url) order by a.starts_at), '[]')
-             from alerts a join incidents i on i.group_id = a.group_id
-             where i.id = $1 and a.incident_id = $1),
-            (select coalesce(jsonb_agg(jsonb_build_object('id', e.id, 'kind', e.kind,
-                    'at', e.occurred_at, 'fingerprint', e.fingerprint, 'detail', e.detail)
-                    order by e.id), '[]')
-             from incident_events e where e.incident_id = $1),
-            (select coalesce(jsonb_agg(jsonb_build_object('id', o.id, 'channel', o.channel,
-                    'recipient', o.recipient, 'status', o.status, 'kind', o.payload->>'kind',
-                    'attempts', o.attempts, 'due_at', o.due_at, 'sent_at', o.sent_at,
-                    'provider_ref', o.provider_ref, 'provider_status', o.provider_status,
-                    'last_error', o.last_error) order by o.id), '[]')
-             from outbox o where o.incident_id = $1)",
+    let alerts = sqlx::query_as(
+        "select a.fingerprint, a.alertname, a.status, a.labels, a.annotations, a.starts_at,
+                a.ends_at, a.generator_url
+         from alerts a join incidents i on i.group_id = a.group_id
+         where i.id = $1 and a.incident_id = $1 order by a.starts_at",
     )
-    .bind(row.id)
-    .fetch_one(pool)
+    .bind(incident.id)
+    .fetch_all(pool)
     .await?;
-    let mut out = row.json();
-    out["alerts"] = lists.0;
-    out["timeline"] = lists.1;
-    out["notifications"] = lists.2;
-    Ok(Some((out, row.service)))
+    let timeline = sqlx::query_as(
+        "select id, kind, occurred_at as at, fingerprint, detail
+         from incident_events where incident_id = $1 order by id",
+    )
+    .bind(incident.id)
+    .fetch_all(pool)
+    .await?;
+    let notifications = sqlx::query_as(
+        "select id, channel, recipient, status, payload->>'kind' as kind, attempts, due_at,
+                sent_at, provider_ref, provider_status, last_error
+         from outbox where incident_id = $1 order by id",
+    )
+    .bind(incident.id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(IncidentDetail {
+        incident,
+        alerts,
+        timeline,
+        notifications,
+    }))
 }
 
 /// A page of the audit log, newest first.
@@ -161,11 +235,10 @@ pub async fn audit_page(
     pool: &PgPool,
     before: Option<i64>,
     limit: i64,
-) -> Result<(Vec<Value>, Option<i64>), sqlx::Error> {
-    let rows: Vec<(i64, Value)> = sqlx::query_as(
-        "select id, jsonb_build_object('id', id, 'at', at, 'actor', actor, 'source', source,
-                'action', action, 'incident_id', incident_id, 'before', before, 'after', after,
-                'client_addr', client_addr, 'result', result, 'reason', reason, 'detail', detail)
+) -> Result<(Vec<AuditRow>, Option<i64>), sqlx::Error> {
+    let mut rows: Vec<AuditRow> = sqlx::query_as(
+        "select id, at, actor, source, action, incident_id, before, after, client_addr, result,
+                reason, detail
          from audit_log where ($1::bigint is null or id < $1) order by id desc limit $2",
     )
     .bind(before)
@@ -173,17 +246,15 @@ pub async fn audit_page(
     .fetch_all(pool)
     .await?;
     let more = rows.len() as i64 > limit;
-    let page: Vec<(i64, Value)> = rows.into_iter().take(limit as usize).collect();
-    let next = if more { page.last().map(|r| r.0) } else { None };
-    Ok((page.into_iter().map(|r| r.1).collect(), next))
+    rows.truncate(limit as usize);
+    let next = more.then(|| rows.last().map(|r| r.id)).flatten();
+    Ok((rows, next))
 }
 
 /// Dead letters, newest first.
-pub async fn dead_letters(pool: &PgPool, limit: i64) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select jsonb_build_object('id', id, 'incident_id', incident_id, 'channel', channel,
-                'recipient', recipient, 'attempts', attempts, 'last_error', last_error,
-                'created_at', created_at)
+pub async fn dead_letters(pool: &PgPool, limit: i64) -> Result<Vec<DeadLetterRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, incident_id, channel, recipient, attempts, last_error, created_at
          from outbox where status = 'dead' order by id desc limit $1",
     )
     .bind(limit)
@@ -215,13 +286,13 @@ pub async fn retry_dead_letter(
 
 /// Counts for viewers: open incidents by severity, and mean times to acknowledge and resolve
 /// over the last 30 days.
-pub async fn stats(pool: &PgPool, now: DateTime<Utc>) -> Result<Value, sqlx::Error> {
+pub async fn stats(pool: &PgPool, now: DateTime<Utc>) -> Result<Stats, sqlx::Error> {
     let open: Vec<(String, i64)> = sqlx::query_as(
         "select severity, count(*) from incidents where status = 'open' group by severity",
     )
     .fetch_all(pool)
     .await?;
-    let (mtta, mttr): (Option<f64>, Option<f64>) = sqlx::query_as(
+    let (mtta_30d, mttr_30d): (Option<f64>, Option<f64>) = sqlx::query_as(
         "select avg(extract(epoch from acknowledged_at - opened_at))::float8,
                 avg(extract(epoch from resolved_at - opened_at))::float8
          from incidents where opened_at >= $1 - interval '30 days'",
@@ -229,8 +300,9 @@ pub async fn stats(pool: &PgPool, now: DateTime<Utc>) -> Result<Value, sqlx::Err
     .bind(now)
     .fetch_one(pool)
     .await?;
-    Ok(json!({
-        "open": open.into_iter().collect::<std::collections::BTreeMap<_, _>>(),
-        "mtta_seconds_30d": mtta, "mttr_seconds_30d": mttr,
-    }))
+    Ok(Stats {
+        open,
+        mtta_30d,
+        mttr_30d,
+    })
 }

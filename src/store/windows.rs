@@ -2,7 +2,6 @@
 //! the ones in force to those from config.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::core::policy::{Override, Policies};
@@ -135,11 +134,24 @@ pub async fn end_window(
     Ok(!ended.is_empty())
 }
 
+/// A maintenance window.
+#[derive(Debug, sqlx::FromRow)]
+pub struct WindowRow {
+    pub id: i64,
+    pub name: String,
+    pub matchers: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
 /// Windows not yet ended, soonest first.
-pub async fn list_windows(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select jsonb_build_object('id', id, 'name', name, 'matchers', matchers,
-                'start', starts_at, 'end', ends_at, 'created_by', created_by)
+pub async fn list_windows(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Vec<WindowRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, name, matchers, starts_at, ends_at, created_by
          from maintenance_windows where ends_at > $1 order by starts_at, id",
     )
     .bind(now)
@@ -171,11 +183,24 @@ pub async fn create_override(
     .await
 }
 
+/// A schedule override made through the API.
+#[derive(Debug, sqlx::FromRow)]
+pub struct OverrideRow {
+    pub id: i64,
+    pub schedule: String,
+    pub username: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
 /// Overrides not yet ended.
-pub async fn list_overrides(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<Value>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select jsonb_build_object('id', id, 'schedule', schedule, 'user', username,
-                'start', starts_at, 'end', ends_at, 'created_by', created_by)
+pub async fn list_overrides(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Vec<OverrideRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, schedule, username, starts_at, ends_at, created_by
          from schedule_overrides where ends_at > $1 order by starts_at, id",
     )
     .bind(now)

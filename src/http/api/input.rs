@@ -7,20 +7,34 @@ use serde::Deserialize;
 
 use super::MAX_PAGE;
 use super::auth::{Caller, Role};
+use super::schema::{ActionName, Severity, Status};
 use crate::core::actions::Action;
 use crate::http::ApiError;
 use crate::store::read::IncidentFilter;
 
-#[derive(Debug, Default, Deserialize)]
+/// Filters of the incident list; all optional.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
+    #[param(value_type = Option<Status>)]
     status: Option<String>,
+    #[param(value_type = Option<Severity>)]
     severity: Option<String>,
+    /// The `service` label (of the group, else of its first alert).
     service: Option<String>,
+    /// The `team` label.
     team: Option<String>,
+    /// Opened at or after.
+    #[param(value_type = Option<DateTime<Utc>>)]
     since: Option<String>,
+    /// Opened before.
+    #[param(value_type = Option<DateTime<Utc>>)]
     until: Option<String>,
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Incidents per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
@@ -81,17 +95,23 @@ pub(super) fn query<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An action on an incident.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ActionBody {
+pub(super) struct ActionBody {
+    #[schema(value_type = ActionName)]
     action: String,
-    /// snooze: until when (RFC 3339), or `for` a duration.
+    /// snooze: until when, or `for` a duration.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     until: Option<String>,
+    /// snooze: how long (`1h`).
     #[serde(rename = "for")]
+    #[schema(rename = "for")]
     for_: Option<String>,
     /// reassign: `user:NAME` or `schedule:NAME`.
     to: Option<String>,
-    /// note.
+    /// note: its text.
+    #[schema(max_length = 4000)]
     text: Option<String>,
 }
 

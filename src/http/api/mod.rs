@@ -1,12 +1,13 @@
 //! `/api/v1`: incidents for people and their tools, behind JWTs with roles, rate limited per
-//! client address and per subject. Every route is listed once in [`ROUTES`], which the OpenAPI
-//! document is generated from.
+//! client address and per subject. Each handler returns a type of [`schema`] and carries its
+//! `#[utoipa::path]`; the OpenAPI document is generated from them ([`document`]).
 
 pub mod auth;
 mod caller;
 mod input;
 pub mod jwks;
 mod openapi;
+pub mod schema;
 mod windows;
 
 use std::sync::Arc;
@@ -16,19 +17,23 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use self::auth::Role;
 use self::caller::{Admin, Authed, Developer, Sre, Viewer};
+use self::schema::{
+    ActionDone, AuditPage, DeadLetters, ErrorBody, IncidentDetail, IncidentPage, OnCall, OnCallNow,
+    Retried, StatsView,
+};
 use super::error::ApiError;
 use crate::app::App;
 use crate::core::{Actor, IncidentRef};
-use crate::service::actions::{self, Done};
+use crate::service::actions;
 use crate::store::read;
 
 pub use self::input::parse_action;
-use self::input::{cursor, page_size, query};
-pub use self::openapi::{ROUTES, document};
+use self::input::{ActionBody, ListQuery, cursor, page_size, query};
+pub use self::openapi::document;
 
 /// The largest page a list returns.
 pub const MAX_PAGE: i64 = 200;
@@ -53,68 +58,85 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/dead-letters/{id}/retry", post(retry))
-        .route("/api/v1/openapi.json", get(|| async { Json(document()) }))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
-/// `GET /api/v1/incidents`: newest first, filtered, a page at a time.
+/// Incidents, newest first, filtered, a page at a time (a developer sees its services' only).
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", operation_id = "listIncidents",
+    params(ListQuery), security(("bearer" = ["viewer"])),
+    responses((status = 200, body = IncidentPage),
+        (status = 422, description = "A filter is not valid", body = ErrorBody)))]
 async fn list(
     State(app): State<Arc<App>>,
     Authed { caller, .. }: Authed<Viewer>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentPage>, ApiError> {
     let filter = input::list_filter(uri.query(), &caller)?;
-    let (items, next) = read::list_incidents(&app.pool, &filter)
+    let (rows, next) = read::list_incidents(&app.pool, &filter)
         .await
         .map_err(ApiError::from)?;
-    Ok(Json(
-        json!({"incidents": items, "next_cursor": next.map(|n| n.to_string())}),
-    ))
+    Ok(Json(IncidentPage {
+        incidents: rows.into_iter().map(Into::into).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }))
 }
 
 fn incident_ref(text: &str) -> Result<IncidentRef, ApiError> {
     text.parse().map_err(ApiError::NotFound)
 }
 
-/// `GET /api/v1/incidents/{incident}` (an id, a number or INC-n).
+/// One incident: alerts, labels, annotations, timeline, notifications and their delivery.
+#[utoipa::path(get, path = "/api/v1/incidents/{incident}", tag = "incidents",
+    operation_id = "getIncident", security(("bearer" = ["developer"])),
+    params(("incident" = String, Path, description = "An id, a number or INC-n")),
+    responses((status = 200, body = IncidentDetail),
+        (status = 404, description = "No such incident (or another service's)", body = ErrorBody)))]
 async fn detail(
     State(app): State<Arc<App>>,
     Authed { caller, .. }: Authed<Developer>,
     Path(incident): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncidentDetail>, ApiError> {
     let found = read::incident_detail(&app.pool, incident_ref(&incident)?)
         .await
         .map_err(ApiError::from)?;
     // Another service's incident answers exactly as one that does not exist, so a developer
     // cannot learn which ids are in use.
     let not_found = || ApiError::NotFound(format!("no incident {incident}"));
-    let Some((body, service)) = found else {
+    let Some(found) = found else {
         return Err(not_found());
     };
     if caller.role == Role::Developer
-        && !service
+        && !found
+            .incident
+            .service
             .as_ref()
             .is_some_and(|s| caller.services.contains(s))
     {
         return Err(not_found());
     }
-    Ok(Json(body))
+    Ok(Json(IncidentDetail {
+        summary: found.incident.into(),
+        alerts: found.alerts.into_iter().map(Into::into).collect(),
+        timeline: found.timeline.into_iter().map(Into::into).collect(),
+        notifications: found.notifications.into_iter().map(Into::into).collect(),
+    }))
 }
 
-/// An action's answer: the incident and its state after the action.
-pub fn done_json(done: &Done) -> Value {
-    json!({"id": done.id, "incident": done.incident(), "action": done.action,
-        "status": done.after.status, "acknowledged_by": done.after.acknowledged_by,
-        "snoozed_until": done.after.snoozed_until})
-}
-
-/// `POST /api/v1/incidents/{incident}/actions`.
+/// Acknowledge, unacknowledge, resolve, escalate now, snooze, reassign or add a note.
+#[utoipa::path(post, path = "/api/v1/incidents/{incident}/actions", tag = "incidents",
+    operation_id = "actOnIncident", security(("bearer" = ["sre"])), request_body = ActionBody,
+    params(("incident" = String, Path, description = "An id, a number or INC-n")),
+    responses((status = 200, body = ActionDone),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "Not possible in the incident's state", body = ErrorBody),
+        (status = 422, description = "The action is not valid", body = ErrorBody)))]
 async fn act(
     State(app): State<Arc<App>>,
     Authed { caller, client, .. }: Authed<Sre>,
     Path(incident): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ActionDone>, ApiError> {
     let action = parse_action(&body, app.clock.now())?;
     let actor = Actor {
         name: caller.sub,
@@ -122,75 +144,107 @@ async fn act(
         client_addr: Some(client.to_string()),
     };
     let done = actions::act(&app, &actor, incident_ref(&incident)?, &action, None).await?;
-    Ok(Json(done_json(&done)))
+    Ok(Json(ActionDone {
+        id: done.id,
+        incident: done.incident(),
+        action: done.action.to_string(),
+        status: done.after.status.into(),
+        acknowledged_by: done.after.acknowledged_by,
+        snoozed_until: done.after.snoozed_until,
+    }))
 }
 
-/// `GET /api/v1/oncall`: who is on call now, per schedule.
-async fn oncall(State(app): State<Arc<App>>, _: Authed<Sre>) -> Result<Json<Value>, ApiError> {
+/// Who is on call now, per schedule (overrides made through the API included).
+#[utoipa::path(get, path = "/api/v1/oncall", tag = "schedules", operation_id = "whoIsOnCall",
+    security(("bearer" = ["sre"])), responses((status = 200, body = OnCallNow)))]
+async fn oncall(State(app): State<Arc<App>>, _: Authed<Sre>) -> Result<Json<OnCallNow>, ApiError> {
     let now = app.clock.now();
     let live = app.live.get();
     let policies = crate::store::windows::policies_in_force(&app.pool, &live.policies, now)
         .await
         .map_err(ApiError::from)?;
-    let schedules: Vec<Value> = policies
+    let schedules = policies
         .schedules
         .values()
-        .map(|s| json!({"schedule": s.name, "on_call": s.on_call(now)}))
+        .map(|s| OnCall {
+            schedule: s.name.clone(),
+            on_call: s.on_call(now).map(str::to_string),
+        })
         .collect();
-    Ok(Json(json!({"at": now, "schedules": schedules})))
+    Ok(Json(OnCallNow { at: now, schedules }))
 }
 
-/// `GET /api/v1/stats`.
-async fn stats(State(app): State<Arc<App>>, _: Authed<Viewer>) -> Result<Json<Value>, ApiError> {
-    read::stats(&app.pool, app.clock.now())
-        .await
-        .map(Json)
-        .map_err(ApiError::from)
+/// Open incidents by severity; mean time to acknowledge and to resolve over 30 days.
+#[utoipa::path(get, path = "/api/v1/stats", tag = "incidents", operation_id = "getStats",
+    security(("bearer" = ["viewer"])), responses((status = 200, body = StatsView)))]
+async fn stats(
+    State(app): State<Arc<App>>,
+    _: Authed<Viewer>,
+) -> Result<Json<StatsView>, ApiError> {
+    let stats = read::stats(&app.pool, app.clock.now()).await?;
+    Ok(Json(stats.into()))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A page of a list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PageQuery {
+    /// `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Rows per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
-/// `GET /api/v1/audit` (admin).
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "admin", operation_id = "listAudit",
+    params(PageQuery), security(("bearer" = ["admin"])),
+    responses((status = 200, body = AuditPage),
+        (status = 422, description = "cursor or limit is not valid", body = ErrorBody)))]
 async fn audit(
     State(app): State<Arc<App>>,
     _: Authed<Admin>,
     uri: axum::http::Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let q: PageQuery = query(uri.query())?;
-    let (items, next) = read::audit_page(
+    let (rows, next) = read::audit_page(
         &app.pool,
         cursor(q.cursor.as_deref())?,
         page_size(q.limit.as_deref())?,
     )
     .await
     .map_err(ApiError::from)?;
-    Ok(Json(
-        json!({"entries": items, "next_cursor": next.map(|n| n.to_string())}),
-    ))
+    Ok(Json(AuditPage {
+        entries: rows.into_iter().map(Into::into).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }))
 }
 
-/// `GET /api/v1/dead-letters` (admin).
+/// Notifications that could not be delivered, newest first.
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "admin", operation_id = "listDeadLetters",
+    security(("bearer" = ["admin"])), responses((status = 200, body = DeadLetters)))]
 async fn dead_letters(
     State(app): State<Arc<App>>,
     _: Authed<Admin>,
-) -> Result<Json<Value>, ApiError> {
-    let items = read::dead_letters(&app.pool, MAX_PAGE)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(Json(json!({"dead_letters": items})))
+) -> Result<Json<DeadLetters>, ApiError> {
+    let rows = read::dead_letters(&app.pool, MAX_PAGE).await?;
+    Ok(Json(DeadLetters {
+        dead_letters: rows.into_iter().map(Into::into).collect(),
+    }))
 }
 
-/// `POST /api/v1/dead-letters/{id}/retry` (admin): sent again from now, audited.
+/// Send a dead letter again, from now; audited.
+#[utoipa::path(post, path = "/api/v1/dead-letters/{id}/retry", tag = "admin",
+    operation_id = "retryDeadLetter", security(("bearer" = ["admin"])),
+    params(("id" = i64, Path, description = "The dead letter's id")),
+    responses((status = 200, body = Retried),
+        (status = 404, description = "No such dead letter", body = ErrorBody)))]
 async fn retry(
     State(app): State<Arc<App>>,
     Authed { caller, client, .. }: Authed<Admin>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Retried>, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no dead letter {id:?}")))?;
@@ -205,5 +259,5 @@ async fn retry(
     let ip = client.to_string();
     let detail = json!({"outbox_id": id});
     windows::commit_audited(&app, tx, &caller.sub, &ip, "retry_dead_letter", detail).await?;
-    Ok(Json(json!({"retried": id})))
+    Ok(Json(Retried { retried: id }))
 }

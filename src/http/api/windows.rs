@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::caller::{Authed, Sre};
 use super::input::time;
+use super::schema::{Ended, ErrorBody, Override, Overrides, Window, Windows};
 use crate::app::App;
 use crate::http::error::ApiError;
 use crate::store::actions::{AuditEntry, record_audit};
@@ -79,20 +80,30 @@ pub(super) async fn commit_audited(
     tx.commit().await.map_err(ApiError::from)
 }
 
-#[derive(Deserialize)]
+/// A one-off maintenance window.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WindowBody {
+pub(super) struct WindowBody {
     name: String,
     /// Alertmanager matchers, e.g. `{service="web", env="prod"}`.
     matchers: String,
+    /// Default now.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     start: Option<String>,
+    /// This, or `for`.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     end: Option<String>,
     /// Instead of `end`: how long from the start (`2h`).
     #[serde(rename = "for")]
+    #[schema(rename = "for")]
     for_: Option<String>,
 }
 
-/// `POST /api/v1/maintenance`.
+/// Open a one-off maintenance window: alerts it matches page no one while it lasts.
+#[utoipa::path(post, path = "/api/v1/maintenance", tag = "maintenance",
+    operation_id = "openMaintenanceWindow", security(("bearer" = ["sre"])), request_body = WindowBody,
+    responses((status = 201, description = "Opened", body = Window),
+        (status = 422, description = "The window is not valid", body = ErrorBody)))]
 pub async fn open_window(
     State(app): State<Arc<App>>,
     Authed {
@@ -101,7 +112,7 @@ pub async fn open_window(
         ..
     }: Authed<Sre>,
     bytes: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Window>), ApiError> {
     let b: WindowBody = body(&bytes)?;
     let matchers = crate::routing::matcher::parse_matchers(&b.matchers)
         .map_err(|e| ApiError::Unprocessable(format!("matchers: {e}")))?;
@@ -117,14 +128,26 @@ pub async fn open_window(
     let id = windows::create_window(&mut tx, &b.name, &b.matchers, start, end, &who.sub, now)
         .await
         .map_err(ApiError::from)?;
-    let detail =
-        json!({"id": id, "name": b.name, "matchers": b.matchers, "start": start, "end": end});
+    let window = Window {
+        id,
+        name: b.name,
+        matchers: b.matchers,
+        start,
+        end,
+        created_by: None,
+    };
     let ip = client.to_string();
-    commit_audited(&app, tx, &who.sub, &ip, "open_maintenance", detail.clone()).await?;
-    Ok((StatusCode::CREATED, Json(detail)))
+    let detail = serde_json::to_value(&window).unwrap_or_default();
+    commit_audited(&app, tx, &who.sub, &ip, "open_maintenance", detail).await?;
+    Ok((StatusCode::CREATED, Json(window)))
 }
 
-/// `POST /api/v1/maintenance/{id}/end`.
+/// End a maintenance window now.
+#[utoipa::path(post, path = "/api/v1/maintenance/{id}/end", tag = "maintenance",
+    operation_id = "endMaintenanceWindow", security(("bearer" = ["sre"])),
+    params(("id" = i64, Path, description = "The window's id")),
+    responses((status = 200, body = Ended),
+        (status = 404, description = "No open window with this id", body = ErrorBody)))]
 pub async fn end_window(
     State(app): State<Arc<App>>,
     Authed {
@@ -133,7 +156,7 @@ pub async fn end_window(
         ..
     }: Authed<Sre>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Ended>, ApiError> {
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::NotFound(format!("no window {id:?}")))?;
@@ -154,33 +177,47 @@ pub async fn end_window(
         json!({"id": id}),
     )
     .await?;
-    Ok(Json(json!({"ended": id})))
+    Ok(Json(Ended { ended: id }))
 }
 
-/// `GET /api/v1/maintenance`: windows not yet over.
+/// Maintenance windows not yet over, soonest first.
+#[utoipa::path(get, path = "/api/v1/maintenance", tag = "maintenance",
+    operation_id = "listMaintenanceWindows", security(("bearer" = ["sre"])),
+    responses((status = 200, body = Windows)))]
 pub async fn list_windows(
     State(app): State<Arc<App>>,
     _: Authed<Sre>,
-) -> Result<Json<Value>, ApiError> {
-    let items = windows::list_windows(&app.pool, app.clock.now())
-        .await
-        .map_err(ApiError::from)?;
-    Ok(Json(json!({"windows": items})))
+) -> Result<Json<Windows>, ApiError> {
+    let rows = windows::list_windows(&app.pool, app.clock.now()).await?;
+    Ok(Json(Windows {
+        windows: rows.into_iter().map(Into::into).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+/// Someone on call for a schedule for a while.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct OverrideBody {
+pub(super) struct OverrideBody {
     schedule: String,
+    /// A person of `policies/`.
     user: String,
+    /// Default now.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     start: Option<String>,
+    /// This, or `for`.
+    #[schema(value_type = Option<DateTime<Utc>>)]
     end: Option<String>,
-    /// Instead of `end`: how long from the start (`2h`).
+    /// Instead of `end`: how long from the start (`8h`).
     #[serde(rename = "for")]
+    #[schema(rename = "for")]
     for_: Option<String>,
 }
 
-/// `POST /api/v1/schedule-overrides`.
+/// Put someone on call for a schedule for a while.
+#[utoipa::path(post, path = "/api/v1/schedule-overrides", tag = "schedules",
+    operation_id = "addScheduleOverride", security(("bearer" = ["sre"])), request_body = OverrideBody,
+    responses((status = 201, description = "Added", body = Override),
+        (status = 422, description = "The override is not valid", body = ErrorBody)))]
 pub async fn add_override(
     State(app): State<Arc<App>>,
     Authed {
@@ -189,7 +226,7 @@ pub async fn add_override(
         ..
     }: Authed<Sre>,
     bytes: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Override>), ApiError> {
     let b: OverrideBody = body(&bytes)?;
     let live = app.live.get();
     if !live.policies.schedules.contains_key(&b.schedule) {
@@ -210,20 +247,30 @@ pub async fn add_override(
     let id = windows::create_override(&mut tx, &b.schedule, &b.user, start, end, &who.sub, now)
         .await
         .map_err(ApiError::from)?;
-    let detail =
-        json!({"id": id, "schedule": b.schedule, "user": b.user, "start": start, "end": end});
+    let added = Override {
+        id,
+        schedule: b.schedule,
+        user: b.user,
+        start,
+        end,
+        created_by: None,
+    };
     let ip = client.to_string();
-    commit_audited(&app, tx, &who.sub, &ip, "override_schedule", detail.clone()).await?;
-    Ok((StatusCode::CREATED, Json(detail)))
+    let detail = serde_json::to_value(&added).unwrap_or_default();
+    commit_audited(&app, tx, &who.sub, &ip, "override_schedule", detail).await?;
+    Ok((StatusCode::CREATED, Json(added)))
 }
 
-/// `GET /api/v1/schedule-overrides`: overrides not yet over.
+/// Schedule overrides not yet over, soonest first.
+#[utoipa::path(get, path = "/api/v1/schedule-overrides", tag = "schedules",
+    operation_id = "listScheduleOverrides", security(("bearer" = ["sre"])),
+    responses((status = 200, body = Overrides)))]
 pub async fn list_overrides(
     State(app): State<Arc<App>>,
     _: Authed<Sre>,
-) -> Result<Json<Value>, ApiError> {
-    let items = windows::list_overrides(&app.pool, app.clock.now())
-        .await
-        .map_err(ApiError::from)?;
-    Ok(Json(json!({"overrides": items})))
+) -> Result<Json<Overrides>, ApiError> {
+    let rows = windows::list_overrides(&app.pool, app.clock.now()).await?;
+    Ok(Json(Overrides {
+        overrides: rows.into_iter().map(Into::into).collect(),
+    }))
 }
