@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod ingest;
+pub mod links;
 pub mod live;
 pub mod metrics;
 pub mod routing;
@@ -17,6 +18,7 @@ pub mod service;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod workers;
 
 use std::future::Future;

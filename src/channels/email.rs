@@ -10,10 +10,10 @@ use secrecy::ExposeSecret;
 
 use chrono::{DateTime, Utc};
 
-use super::links::LinkSigner;
 use super::templates::{Templates, context};
 use super::{Delivery, IncidentSummary, SendResult};
 use crate::config::{SmtpSettings, SmtpTls};
+use crate::links::LinkSigner;
 
 /// Sends e-mail.
 pub struct EmailChannel {

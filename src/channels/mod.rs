@@ -2,7 +2,6 @@
 //! dispatcher records the result).
 
 pub mod email;
-pub mod links;
 pub mod log;
 pub mod pagerduty;
 pub mod redact;

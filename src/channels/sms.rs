@@ -7,17 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
-use super::sms_http::HttpSmsSettings;
 use super::templates::{Templates, context};
 use super::{Delivery, SendResult, retry_after};
-use crate::config::TwilioSettings;
-
-/// Where SMS go: Twilio, or any gateway described by an HTTP template.
-#[derive(Debug, Clone)]
-pub enum SmsProvider {
-    Twilio(TwilioSettings),
-    Http(Arc<HttpSmsSettings>),
-}
+use crate::config::SmsProvider;
 
 /// Sends SMS.
 pub struct SmsChannel {

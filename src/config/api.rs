@@ -137,11 +137,13 @@ impl Default for ApiSettings {
 
 impl ApiSettings {
     /// The signer of e-mail acknowledge links, when both the public URL and the secret are set.
-    pub fn links(&self) -> Option<std::sync::Arc<crate::channels::links::LinkSigner>> {
+    pub fn links(&self) -> Option<std::sync::Arc<crate::links::LinkSigner>> {
         let (base, secret) = (self.public_url.as_ref()?, self.link_secret.clone()?);
-        Some(std::sync::Arc::new(
-            crate::channels::links::LinkSigner::new(base, secret, self.link_ttl),
-        ))
+        Some(std::sync::Arc::new(crate::links::LinkSigner::new(
+            base,
+            secret,
+            self.link_ttl,
+        )))
     }
 }
 

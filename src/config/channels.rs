@@ -10,11 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 use super::file::{self, ChannelsFile, TemplatesFile};
 use super::{ChannelRates, Rate, default_rates};
 use super::{ConfigError, Validator};
-use super::{SmtpSettings, TwilioSettings};
-use crate::channels::sms::SmsProvider;
-use crate::channels::templates::Templates;
+use super::{SmsProvider, SmtpSettings, TwilioSettings};
 use crate::core::policy::DELIVERED_CHANNELS;
 use crate::core::policy::Policies;
+use crate::templates::Templates;
 
 /// How notifications are sent.
 #[derive(Debug, Clone)]
@@ -46,7 +45,7 @@ pub struct ChannelSettings {
     /// Message texts.
     pub templates: Arc<Templates>,
     /// Signs the acknowledge links in e-mails (from `api.public_url` and `api.link_secret`).
-    pub ack_links: Option<Arc<crate::channels::links::LinkSigner>>,
+    pub ack_links: Option<Arc<crate::links::LinkSigner>>,
     /// Rate limits per channel (defaults for those not configured).
     pub rate_limits: BTreeMap<String, ChannelRates>,
     /// Channels whose messages are written to the log instead of sent (trying it out).

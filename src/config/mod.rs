@@ -25,7 +25,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub use self::channels::ChannelSettings;
 use self::file::FileConfig;
-pub use self::providers::{SmtpSettings, SmtpTls, TwilioSettings};
+pub use self::providers::{SmsProvider, SmtpSettings, SmtpTls, TwilioSettings};
 pub use self::rates::{ChannelRates, Rate, default_rates};
 pub use self::server::ServerSettings;
 pub use self::units::{parse_duration, parse_size};

@@ -8,8 +8,7 @@ use secrecy::SecretString;
 
 use super::Validator;
 use super::{ConfigError, file};
-use crate::channels::sms::SmsProvider;
-use crate::channels::sms_http::HttpSmsSettings;
+use crate::templates::HttpSmsSettings;
 
 /// How the SMTP connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +42,13 @@ pub struct TwilioSettings {
     pub from: String,
     /// Where Twilio reports delivery status, if anywhere.
     pub status_callback: Option<String>,
+}
+
+/// Where SMS go: Twilio, or any gateway described by an HTTP template.
+#[derive(Debug, Clone)]
+pub enum SmsProvider {
+    Twilio(TwilioSettings),
+    Http(Arc<HttpSmsSettings>),
 }
 
 impl Validator<'_> {

@@ -13,9 +13,9 @@ use axum::response::Html;
 use axum::routing::get;
 
 use crate::app::App;
-use crate::channels::links::Link;
 use crate::core::actions::Action;
 use crate::core::{Actor, IncidentRef};
+use crate::links::Link;
 use crate::service::actions::{ActionError, act};
 
 /// The links' routes.

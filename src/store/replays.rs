@@ -68,7 +68,7 @@ pub async fn prune(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error
 /// recorded, in the same transaction as the action.
 #[derive(Debug, Clone)]
 pub enum Once {
-    Link(crate::channels::links::Link),
+    Link(crate::links::Link),
     Callback {
         source: &'static str,
         key: String,

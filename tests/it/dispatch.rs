@@ -533,8 +533,8 @@ impl FakeTwilio {
 pub fn twilio_at(
     base_url: &str,
     status_callback: Option<&str>,
-) -> alertrouter::channels::sms::SmsProvider {
-    alertrouter::channels::sms::SmsProvider::Twilio(alertrouter::config::TwilioSettings {
+) -> alertrouter::config::SmsProvider {
+    alertrouter::config::SmsProvider::Twilio(alertrouter::config::TwilioSettings {
         base_url: base_url.to_string(),
         account_sid: "AC123".into(),
         auth_token: SecretString::from("twilio-token".to_string()),

@@ -27,7 +27,7 @@ pub async fn paged_for_sms() -> Paged {
     .await
 }
 
-fn twilio() -> alertrouter::channels::sms::SmsProvider {
+fn twilio() -> alertrouter::config::SmsProvider {
     crate::dispatch::twilio_at("http://127.0.0.1:9", None)
 }
 
@@ -148,7 +148,7 @@ async fn an_email_link_shows_a_page_then_acknowledges_once() {
                 from: "alerts@example.com".into(),
                 timeout: Duration::from_secs(5),
             }),
-            ack_links: Some(Arc::new(alertrouter::channels::links::LinkSigner::new(
+            ack_links: Some(Arc::new(alertrouter::links::LinkSigner::new(
                 PUBLIC,
                 SecretString::from("link-secret".to_string()),
                 Duration::from_secs(24 * 3600),

@@ -610,7 +610,7 @@ async fn hostile_requests_are_refused_with_their_status_and_change_nothing() {
         )
         .await
     );
-    let forged = alertrouter::channels::links::LinkSigner::new(
+    let forged = alertrouter::links::LinkSigner::new(
         "https://alertrouter.example",
         SecretString::from("guess".to_string()),
         Duration::from_secs(3600),

@@ -3,9 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use alertrouter::channels::sms::SmsProvider;
 use alertrouter::channels::sms_http::HttpSmsSettings;
 use alertrouter::config::ChannelSettings;
+use alertrouter::config::SmsProvider;
 use alertrouter::metrics::Metrics;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
