@@ -10,10 +10,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::core::IncidentStatus;
-use crate::store::read::{
-    AlertRow, AuditRow, DeadLetterRow, EventRow, IncidentRow, NotificationRow, Stats,
-};
-use crate::store::windows::{OverrideRow, WindowRow};
+use crate::store::read::{AlertRow, EventRow, IncidentRow, NotificationRow, Stats};
+
+mod admin;
+mod schedules;
+pub use self::admin::{AuditEntryView, AuditPage, DeadLetter, DeadLetters, Retried};
+pub use self::schedules::{Ended, OnCall, OnCallNow, Override, Overrides, Window, Windows};
 
 /// Every error: what kind, and what exactly is wrong.
 #[derive(Debug, Serialize, ToSchema)]
@@ -244,21 +246,6 @@ pub struct ActionDone {
     pub snoozed_until: Option<DateTime<Utc>>,
 }
 
-/// Who is on call for one schedule.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OnCall {
-    pub schedule: String,
-    /// `null` when nobody is.
-    pub on_call: Option<String>,
-}
-
-/// Who is on call now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OnCallNow {
-    pub at: DateTime<Utc>,
-    pub schedules: Vec<OnCall>,
-}
-
 /// Open incidents and response times.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatsView {
@@ -276,156 +263,4 @@ impl From<Stats> for StatsView {
             mttr_seconds_30d: s.mttr_30d,
         }
     }
-}
-
-/// One row of the audit log.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntryView {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor: String,
-    /// `api`, `slack`, `sms`, `email`, `pagerduty`.
-    pub source: String,
-    pub action: String,
-    pub incident_id: Option<Uuid>,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub client_addr: Option<String>,
-    /// `done` or `refused`.
-    pub result: String,
-    pub reason: Option<String>,
-    pub detail: Option<Value>,
-}
-
-impl From<AuditRow> for AuditEntryView {
-    fn from(r: AuditRow) -> Self {
-        AuditEntryView {
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            source: r.source,
-            action: r.action,
-            incident_id: r.incident_id,
-            before: r.before,
-            after: r.after,
-            client_addr: r.client_addr,
-            result: r.result,
-            reason: r.reason,
-            detail: r.detail,
-        }
-    }
-}
-
-/// A page of the audit log, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditPage {
-    pub entries: Vec<AuditEntryView>,
-    pub next_cursor: Option<String>,
-}
-
-/// A notification that could not be delivered.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetter {
-    pub id: i64,
-    pub incident_id: Uuid,
-    pub channel: String,
-    pub recipient: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<DeadLetterRow> for DeadLetter {
-    fn from(r: DeadLetterRow) -> Self {
-        DeadLetter {
-            id: r.id,
-            incident_id: r.incident_id,
-            channel: r.channel,
-            recipient: r.recipient,
-            attempts: r.attempts,
-            last_error: r.last_error,
-            created_at: r.created_at,
-        }
-    }
-}
-
-/// Dead letters, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetters {
-    pub dead_letters: Vec<DeadLetter>,
-}
-
-/// A dead letter queued again.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Retried {
-    pub retried: i64,
-}
-
-/// A maintenance window.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Window {
-    pub id: i64,
-    pub name: String,
-    pub matchers: String,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    /// Who opened it (absent in the answer to opening it: the caller).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-}
-
-impl From<WindowRow> for Window {
-    fn from(r: WindowRow) -> Self {
-        Window {
-            id: r.id,
-            name: r.name,
-            matchers: r.matchers,
-            start: r.starts_at,
-            end: r.ends_at,
-            created_by: Some(r.created_by),
-        }
-    }
-}
-
-/// Maintenance windows not yet over.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Windows {
-    pub windows: Vec<Window>,
-}
-
-/// A window ended.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Ended {
-    pub ended: i64,
-}
-
-/// A schedule override.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Override {
-    pub id: i64,
-    pub schedule: String,
-    pub user: String,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_by: Option<String>,
-}
-
-impl From<OverrideRow> for Override {
-    fn from(r: OverrideRow) -> Self {
-        Override {
-            id: r.id,
-            schedule: r.schedule,
-            user: r.username,
-            start: r.starts_at,
-            end: r.ends_at,
-            created_by: Some(r.created_by),
-        }
-    }
-}
-
-/// Schedule overrides not yet over.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Overrides {
-    pub overrides: Vec<Override>,
 }
