@@ -119,38 +119,39 @@ pub async fn apply(
     for page in &d.pages {
         pages.page(id, &cause, page);
     }
-    sqlx::query(
+    super::named::named!(
+        sqlx::query,
         "with changed as (
-            update incidents set status = $2,
-                resolved_at = case when $2 = 'resolved' and status = 'open' then $3 else resolved_at end,
-                resolved_by = case when $2 = 'resolved' and status = 'open' then $4 else resolved_by end,
-                acknowledged_by = $5,
-                acknowledged_at = case when $5 is null then null else coalesce(acknowledged_at, $3) end,
-                snoozed_until = $6, chain_origin = $7, escalation_due_at = $8,
-                lease_owner = null, lease_until = null, updated_at = $3
-            where id = $1
+            update incidents set status = :status,
+                resolved_at = case when :status = 'resolved' and status = 'open' then :now else resolved_at end,
+                resolved_by = case when :status = 'resolved' and status = 'open' then :actor else resolved_by end,
+                acknowledged_by = :acknowledged_by,
+                acknowledged_at = case when :acknowledged_by is null then null else coalesce(acknowledged_at, :now) end,
+                snoozed_until = :snoozed_until, chain_origin = :origin, escalation_due_at = :due_at,
+                lease_owner = null, lease_until = null, updated_at = :now
+            where id = :incident
         ), timeline as (
             insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
-            values ($1, $9, $3, $3, 'action', $10)
+            values (:incident, :event, :now, :now, 'action', :detail)
         ), cancelled as (
             update outbox set status = 'cancelled'
-            where incident_id = $1 and status = 'pending' and payload->>'kind' = 'page' and $11
+            where incident_id = :incident and status = 'pending' and payload->>'kind' = 'page' and :cancel_pending
             returning id
         )
-        select pg_notify($12, '')",
+        select pg_notify(:wake_timers, '')",
+        incident = id,
+        status = a.status.as_str(),
+        now = now,
+        actor = &actor.name,
+        acknowledged_by = &a.acknowledged_by,
+        snoozed_until = a.snoozed_until,
+        origin = a.chain.origin,
+        due_at = a.chain.due_at,
+        event = d.event,
+        detail = &event,
+        cancel_pending = d.cancel_pending,
+        wake_timers = super::escalation::ESCALATION_CHANNEL,
     )
-    .bind(id)
-    .bind(a.status.as_str())
-    .bind(now)
-    .bind(&actor.name)
-    .bind(&a.acknowledged_by)
-    .bind(a.snoozed_until)
-    .bind(a.chain.origin)
-    .bind(a.chain.due_at)
-    .bind(d.event)
-    .bind(&event)
-    .bind(d.cancel_pending)
-    .bind(super::escalation::ESCALATION_CHANNEL)
     .execute(&mut *tx)
     .await?;
     let notices: Vec<Notice> = d

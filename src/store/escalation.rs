@@ -178,41 +178,42 @@ pub async fn record_fired_steps(
             details.push(json!({"step": f.step, "loop": f.repeat}).to_string());
         }
     }
-    let written: i64 = sqlx::query_scalar(
+    let written: i64 = super::named::named!(
+        sqlx::query_scalar,
         "with pages as (
-            select enqueue_outbox($1, $2, $3, $4, $5, $6, $14) as written
+            select enqueue_outbox(:incident, :now, :keys, :channels, :recipients, :payloads, :wake_dispatchers) as written
         ), timeline as (
             insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
-            select $1, u.kind, $2, $2, 'escalation', u.detail::jsonb
-            from unnest($7::text[], $8::text[]) with ordinality as u(kind, detail, n)
+            select :incident, u.kind, :now, :now, 'escalation', u.detail::jsonb
+            from unnest(:kinds::text[], :details::text[]) with ordinality as u(kind, detail, n)
             order by u.n
         ), moved as (
-            update incidents set chain_repeat = $9, chain_step = $10, escalation_due_at = $11,
-                chain_generation = $12, chain_origin = $13, escalation_held_since = null,
+            update incidents set chain_repeat = :repeat, chain_step = :step, escalation_due_at = :due_at,
+                chain_generation = :generation, chain_origin = :origin, escalation_held_since = null,
                 lease_owner = null, lease_until = null,
                 -- A step that fires ends an acknowledgement's timeout or a snooze.
-                acknowledged_at = case when $15 then null else acknowledged_at end,
-                acknowledged_by = case when $15 then null else acknowledged_by end,
-                snoozed_until = case when $15 then null else snoozed_until end
-            where id = $1
+                acknowledged_at = case when :fired then null else acknowledged_at end,
+                acknowledged_by = case when :fired then null else acknowledged_by end,
+                snoozed_until = case when :fired then null else snoozed_until end
+            where id = :incident
         )
         select written from pages",
+        incident = id,
+        now = now,
+        keys = &pages.keys,
+        channels = &pages.channels,
+        recipients = &pages.recipients,
+        payloads = &pages.payloads,
+        kinds = &kinds,
+        details = &details,
+        repeat = chain.repeat as i32,
+        step = chain.step as i32,
+        due_at = chain.due_at,
+        generation = chain.generation,
+        origin = chain.origin,
+        wake_dispatchers = super::outbox::OUTBOX_CHANNEL,
+        fired = !fired.is_empty(),
     )
-    .bind(id)
-    .bind(now)
-    .bind(&pages.keys)
-    .bind(&pages.channels)
-    .bind(&pages.recipients)
-    .bind(&pages.payloads)
-    .bind(&kinds)
-    .bind(&details)
-    .bind(chain.repeat as i32)
-    .bind(chain.step as i32)
-    .bind(chain.due_at)
-    .bind(chain.generation)
-    .bind(chain.origin)
-    .bind(super::outbox::OUTBOX_CHANNEL)
-    .bind(!fired.is_empty())
     .fetch_one(&mut *tx)
     .await?;
     Ok(written as u64)

@@ -220,14 +220,15 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
         EscalationWrite::Resume { due_at, snapshot } => (snapshot.as_ref(), *due_at),
         _ => (None, None),
     };
-    let (written, _notified): (i64, i64) = sqlx::query_as(
+    let (written, _notified): (i64, i64) = super::named::named!(
+        sqlx::query_as,
         "with head as (
             insert into incident_groups as g (integration, route, group_key, version,
                 current_incident_id)
-            values ($1, $28, $2, 1, $4)
+            values (:integration, :route, :group_key, 1, :incident)
             on conflict (integration, route, group_key) do update
                 set version = g.version + 1, current_incident_id = excluded.current_incident_id
-                where g.version = $3
+                where g.version = :expected_version
             returning g.id
         ), new_incident as (
             -- Insert and update are separate so updates do not burn incident numbers.
@@ -235,45 +236,45 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                 group_labels, status, severity, started_at, opened_at, resolved_at, ended_at,
                 updated_at, policy_snapshot, chain_generation, chain_origin, escalation_due_at,
                 external_url)
-            select $4, head.id, $1, $28, $29, $2, $5::jsonb, $6, $7, $8, $9, $10, $11, $9,
-                $31, case when $30 = 'start' then 1 else 0 end, $9, $32, nullif($34, '')
+            select :incident, head.id, :integration, :route, :policy, :group_key, :group_labels::jsonb, :status, :severity, :started_at, :now, :resolved_at, :ended_at, :now,
+                :snapshot, case when :chain = 'start' then 1 else 0 end, :now, :due_at, nullif(:external_url, '')
             from head
-            where $27
+            where :is_new
         ), changed_incident as (
             update incidents
-                set status = $6, severity = $7, resolved_at = $10, ended_at = $11, updated_at = $9,
-                    policy_snapshot = case $30 when 'start' then $31
-                        when 'resume' then coalesce($31, policy_snapshot) else policy_snapshot end,
-                    reopen_times = coalesce($35, reopen_times),
-                    flapping_since = case when $36 then $9 else flapping_since end,
-                    chain_generation = chain_generation + (case when $30 = 'start' then 1 else 0 end),
-                    chain_origin = case when $30 = 'start' then $9 else chain_origin end,
-                    chain_repeat = case when $30 = 'start' then 0 else chain_repeat end,
-                    chain_step = case when $30 = 'start' then 0 else chain_step end,
-                    escalation_due_at = case $30 when 'start' then $32 when 'resume' then $32
+                set status = :status, severity = :severity, resolved_at = :resolved_at, ended_at = :ended_at, updated_at = :now,
+                    policy_snapshot = case :chain when 'start' then :snapshot
+                        when 'resume' then coalesce(:snapshot, policy_snapshot) else policy_snapshot end,
+                    reopen_times = coalesce(:reopen_times, reopen_times),
+                    flapping_since = case when :starts_flapping then :now else flapping_since end,
+                    chain_generation = chain_generation + (case when :chain = 'start' then 1 else 0 end),
+                    chain_origin = case when :chain = 'start' then :now else chain_origin end,
+                    chain_repeat = case when :chain = 'start' then 0 else chain_repeat end,
+                    chain_step = case when :chain = 'start' then 0 else chain_step end,
+                    escalation_due_at = case :chain when 'start' then :due_at when 'resume' then :due_at
                         when 'stop' then null else escalation_due_at end,
-                    acknowledged_at = case when $30 = 'start' then null else acknowledged_at end,
-                    acknowledged_by = case when $30 = 'start' then null else acknowledged_by end,
-                    escalation_held_since = case when $30 = 'keep' then escalation_held_since
+                    acknowledged_at = case when :chain = 'start' then null else acknowledged_at end,
+                    acknowledged_by = case when :chain = 'start' then null else acknowledged_by end,
+                    escalation_held_since = case when :chain = 'keep' then escalation_held_since
                         else null end
-            where id = $4 and not $27 and exists (select 1 from head)
+            where id = :incident and not :is_new and exists (select 1 from head)
         ), cancelled as (
             -- Marked, so that a reopen within the window can send them after all.
             update outbox set status = 'cancelled', last_error = 'cancelled: resolved'
-            where incident_id = $4 and status = 'pending' and $30 = 'stop'
+            where incident_id = :incident and status = 'pending' and :chain = 'stop'
                 and exists (select 1 from head)
                 and payload->>'kind' = 'page'
         ), notified as (
             -- Delivered at commit: wakes the timer workers for the new due time.
-            select pg_notify($33, '') from head where $30 in ('start', 'resume')
+            select pg_notify(:wake_timers, '') from head where :chain in ('start', 'resume')
         ), occurrences as (
             insert into alerts as a (group_id, incident_id, fingerprint, starts_at, ends_at, status,
                 severity, alertname, labels, annotations, generator_url, created_at, updated_at)
             select head.id, u.incident_id, u.fingerprint, u.starts_at, u.ends_at, u.status,
                 u.severity, u.alertname, u.labels::jsonb, u.annotations::jsonb, u.generator_url,
-                $9, $9
-            from head, unnest($12::uuid[], $13::text[], $14::timestamptz[], $15::timestamptz[],
-                $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[])
+                :now, :now
+            from head, unnest(:a_incident::uuid[], :a_fingerprint::text[], :a_starts::timestamptz[], :a_ends::timestamptz[],
+                :a_status::text[], :a_severity::text[], :a_alertname::text[], :a_labels::text[], :a_annotations::text[], :a_generator::text[])
                 as u(incident_id, fingerprint, starts_at, ends_at, status, severity, alertname,
                      labels, annotations, generator_url)
             on conflict (group_id, fingerprint, starts_at) do update
@@ -282,50 +283,50 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
         ), timeline as (
             insert into incident_events (incident_id, kind, fingerprint, severity, occurred_at,
                 received_at, integration)
-            select u.incident_id, u.kind, u.fingerprint, u.severity, u.occurred_at, $9, $1
-            from head, unnest($22::uuid[], $23::text[], $24::text[], $25::text[],
-                $26::timestamptz[]) with ordinality as u(incident_id, kind, fingerprint, severity,
+            select u.incident_id, u.kind, u.fingerprint, u.severity, u.occurred_at, :now, :integration
+            from head, unnest(:e_incident::uuid[], :e_kind::text[], :e_fingerprint::text[], :e_severity::text[],
+                :e_at::timestamptz[]) with ordinality as u(incident_id, kind, fingerprint, severity,
                 occurred_at, n)
             order by u.n
         )
         select (select count(*) from head), (select count(*) from notified)",
+        integration = group.integration,
+        group_key = group.group_key,
+        expected_version = expected_version,
+        incident = inc.id,
+        group_labels = json(group.group_labels),
+        status = inc.status.as_str(),
+        severity = inc.severity.as_str(),
+        started_at = inc.started_at,
+        now = now,
+        resolved_at = inc.resolved_at,
+        ended_at = inc.ended_at,
+        a_incident = &a_incident,
+        a_fingerprint = &a_fingerprint,
+        a_starts = &a_starts,
+        a_ends = &a_ends,
+        a_status = &a_status,
+        a_severity = &a_severity,
+        a_alertname = &a_alertname,
+        a_labels = &a_labels,
+        a_annotations = &a_annotations,
+        a_generator = &a_generator,
+        e_incident = &e_incident,
+        e_kind = &e_kind,
+        e_fingerprint = &e_fingerprint,
+        e_severity = &e_severity,
+        e_at = &e_at,
+        is_new = inc.is_new,
+        route = group.route,
+        policy = group.policy,
+        chain = group.escalation.action(),
+        snapshot = snapshot,
+        due_at = due_at,
+        wake_timers = crate::store::escalation::ESCALATION_CHANNEL,
+        external_url = group.external_url,
+        reopen_times = inc.reopen.as_ref().map(|r| r.times.clone()),
+        starts_flapping = inc.reopen.as_ref().is_some_and(|r| r.starts_flapping),
     )
-    .bind(group.integration)
-    .bind(group.group_key)
-    .bind(expected_version)
-    .bind(inc.id)
-    .bind(json(group.group_labels))
-    .bind(inc.status.as_str())
-    .bind(inc.severity.as_str())
-    .bind(inc.started_at)
-    .bind(now)
-    .bind(inc.resolved_at)
-    .bind(inc.ended_at)
-    .bind(&a_incident)
-    .bind(&a_fingerprint)
-    .bind(&a_starts)
-    .bind(&a_ends)
-    .bind(&a_status)
-    .bind(&a_severity)
-    .bind(&a_alertname)
-    .bind(&a_labels)
-    .bind(&a_annotations)
-    .bind(&a_generator)
-    .bind(&e_incident)
-    .bind(&e_kind)
-    .bind(&e_fingerprint)
-    .bind(&e_severity)
-    .bind(&e_at)
-    .bind(inc.is_new)
-    .bind(group.route)
-    .bind(group.policy)
-    .bind(group.escalation.action())
-    .bind(snapshot)
-    .bind(due_at)
-    .bind(crate::store::escalation::ESCALATION_CHANNEL)
-    .bind(group.external_url)
-    .bind(inc.reopen.as_ref().map(|r| r.times.clone()))
-    .bind(inc.reopen.as_ref().is_some_and(|r| r.starts_flapping))
     .fetch_one(db)
     .await?;
     Ok(if written == 1 {

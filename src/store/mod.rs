@@ -6,6 +6,7 @@ pub mod destinations;
 mod enqueue;
 pub mod escalation;
 mod ingest;
+mod named;
 pub mod outbox;
 pub mod read;
 mod reopen;
