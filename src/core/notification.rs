@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::plan::PlannedPage;
+use super::plan::{PlannedPage, Recipient};
 use super::policy::Channel;
 
 /// Why a page is sent.
@@ -133,7 +133,7 @@ impl fmt::Display for NoticeKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     pub channel: Channel,
-    pub recipient: String,
+    pub recipient: Recipient,
 }
 
 /// The one rule of who hears about a change: every destination `shown` the incident (one of its
@@ -166,7 +166,7 @@ impl Notice<'_> {
     /// The outbox's unique key: incident, kind and time, recipient, channel.
     pub fn dedup_key(&self, to: &Destination) -> String {
         let cause = format!("{}:{}", self.kind, postgres_text(self.at));
-        key(self.incident, &cause, &to.recipient, to.channel)
+        key(self.incident, &cause, &to.recipient.to_string(), to.channel)
     }
 
     /// The row's payload, as the channels read it.
@@ -174,7 +174,7 @@ impl Notice<'_> {
         let mut p = json!({
             "kind": self.kind.as_str(),
             "incident_id": self.incident.to_string(),
-            "recipient": to.recipient,
+            "recipient": to.recipient.to_string(),
             "channel": to.channel.as_str(),
         });
         if let Some((actor, source)) = self.actor {
@@ -236,7 +236,7 @@ impl OutboxRows {
     pub fn notice(&mut self, notice: &Notice<'_>, shown: &[Destination]) {
         for to in audience(notice.kind, shown) {
             let (key, payload) = (notice.dedup_key(to), notice.payload(to));
-            self.push(key, to.channel, to.recipient.clone(), payload);
+            self.push(key, to.channel, to.recipient.to_string(), payload);
         }
     }
 

@@ -32,6 +32,26 @@ impl fmt::Display for Recipient {
     }
 }
 
+/// Reads the stored spelling back (`user:alice`, `slack_channel:ops`, …).
+impl std::str::FromStr for Recipient {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, name) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?} is not a recipient"))?;
+        let name = name.to_string();
+        Ok(match kind {
+            "user" => Recipient::User(name),
+            "slack_channel" => Recipient::SlackChannel(name),
+            "pagerduty" => Recipient::PagerDuty(name),
+            "webhook" => Recipient::Webhook(name),
+            "nobody" => Recipient::NobodyOnCall(name),
+            _ => return Err(format!("{s:?} is not a recipient")),
+        })
+    }
+}
+
 /// One page of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlannedPage {

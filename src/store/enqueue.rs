@@ -49,7 +49,7 @@ pub async fn shown(
         .filter_map(|(channel, recipient)| {
             Some(Destination {
                 channel: channel.parse().ok()?,
-                recipient,
+                recipient: recipient.parse().ok()?,
             })
         })
         .collect())

@@ -4,7 +4,7 @@ use crate::core::plan::Recipient;
 fn to(channel: Channel, recipient: &str) -> Destination {
     Destination {
         channel,
-        recipient: recipient.into(),
+        recipient: recipient.parse().unwrap(),
     }
 }
 
@@ -135,4 +135,19 @@ fn who_hears_is_one_rule() {
         (Some("alice"), Some("slack"))
     );
     assert_eq!(first["detail"], json!({}));
+}
+
+#[test]
+fn recipients_read_back_as_they_are_stored() {
+    for r in [
+        Recipient::User("alice".into()),
+        Recipient::SlackChannel("ops".into()),
+        Recipient::PagerDuty("db".into()),
+        Recipient::Webhook("bridge:v2".into()),
+        Recipient::NobodyOnCall("primary".into()),
+    ] {
+        assert_eq!(r.to_string().parse::<Recipient>(), Ok(r));
+    }
+    assert!("alice".parse::<Recipient>().is_err());
+    assert!("team:sre".parse::<Recipient>().is_err());
 }

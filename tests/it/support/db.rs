@@ -17,6 +17,33 @@ fn with_db(url: &str, db: &str) -> String {
     format!("{base}/{db}")
 }
 
+/// Drops the databases of tests that started more than an hour ago (their name's UUIDv7 says
+/// when): no test runs that long, and without this a developer's Postgres grows by one
+/// database per test run until the disk is full.
+async fn drop_stale(conn: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'test\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    let hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    for name in names {
+        let started = name
+            .strip_prefix("test_")
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| {
+                let (secs, nanos) = ts.to_unix();
+                secs as i64 * 1000 + i64::from(nanos / 1_000_000)
+            });
+        if started.is_some_and(|ms| ms < hour_ago) {
+            let _ = conn
+                .execute(format!("drop database if exists {name} with (force)").as_str())
+                .await;
+        }
+    }
+}
+
 /// A database of its own for one test.
 pub struct TestDb {
     pub url: String,
@@ -58,6 +85,7 @@ impl TestDb {
                 .await
                 .unwrap();
         }
+        drop_stale(&mut conn).await;
         conn.execute("select pg_advisory_unlock(727274)")
             .await
             .unwrap();
