@@ -215,6 +215,8 @@ pub struct OutboxRows {
     pub channels: Vec<String>,
     pub recipients: Vec<String>,
     pub payloads: Vec<String>,
+    /// Where the pages among these go.
+    paged: Vec<Destination>,
 }
 
 impl OutboxRows {
@@ -229,12 +231,20 @@ impl OutboxRows {
             };
             let recipient = page.recipient.to_string();
             self.push(p.dedup_key(), *channel, recipient, p.payload());
+            self.paged.push(Destination {
+                channel: *channel,
+                recipient: page.recipient.clone(),
+            });
         }
     }
 
-    /// Adds `notice` for its audience among `shown`.
+    /// Adds `notice` for its audience among `shown`, except where a row of these already goes
+    /// (a destination paged by the same change hears of it through its page).
     pub fn notice(&mut self, notice: &Notice<'_>, shown: &[Destination]) {
         for to in audience(notice.kind, shown) {
+            if self.paged.contains(to) {
+                continue;
+            }
             let (key, payload) = (notice.dedup_key(to), notice.payload(to));
             self.push(key, to.channel, to.recipient.to_string(), payload);
         }
@@ -245,14 +255,6 @@ impl OutboxRows {
         self.channels.push(channel.as_str().to_string());
         self.recipients.push(recipient);
         self.payloads.push(payload.to_string());
-    }
-
-    /// Appends `other`'s rows after these.
-    pub fn extend(&mut self, other: OutboxRows) {
-        self.keys.extend(other.keys);
-        self.channels.extend(other.channels);
-        self.recipients.extend(other.recipients);
-        self.payloads.extend(other.payloads);
     }
 
     pub fn is_empty(&self) -> bool {

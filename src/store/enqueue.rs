@@ -33,7 +33,7 @@ pub async fn enqueue(
 }
 
 /// Every destination that was sent one of `incident`'s pages.
-pub async fn shown(
+pub(super) async fn shown(
     tx: &mut sqlx::PgConnection,
     incident: Uuid,
 ) -> Result<Vec<Destination>, sqlx::Error> {
@@ -55,22 +55,21 @@ pub async fn shown(
         .collect())
 }
 
-/// Writes `notices` (with `then`, pages written after them) to every destination that hears
-/// of them under the core's rule; the notices of one change share its incident.
+/// Writes `pages` and `notices` to every destination that hears of them under the core's rule
+/// (not those `pages` reach already); the notices of one change share its incident.
 pub async fn notify(
     tx: &mut sqlx::PgConnection,
     incident: Uuid,
     at: DateTime<Utc>,
     notices: &[Notice<'_>],
-    then: OutboxRows,
+    pages: OutboxRows,
 ) -> Result<u64, sqlx::Error> {
-    let mut rows = OutboxRows::default();
+    let mut rows = pages;
     if !notices.is_empty() {
         let shown = shown(tx, incident).await?;
         for notice in notices {
             rows.notice(notice, &shown);
         }
     }
-    rows.extend(then);
     enqueue(tx, incident, at, &rows).await
 }

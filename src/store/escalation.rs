@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
 use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
-use crate::core::notification::{OutboxRows, PageCause};
+use crate::core::notification::{Notice, NoticeKind, OutboxRows, PageCause};
 use crate::core::policy::EscalationPolicy;
 use crate::routing::matcher::{MatchOp, all_match};
 use crate::routing::suppress::InhibitRule;
@@ -177,6 +177,18 @@ pub async fn record_fired_steps(
             kinds.push("response_target_missed");
             details.push(json!({"step": f.step, "loop": f.repeat}).to_string());
         }
+    }
+    // A later step is news for the places already showing the incident (not the first page).
+    if let Some(last) = fired.iter().rfind(|f| f.step > 0 || f.repeat > 0) {
+        let shown = super::enqueue::shown(tx, id).await?;
+        let notice = Notice {
+            incident: id,
+            kind: NoticeKind::Escalated,
+            at: last.due_at,
+            actor: None,
+            detail: json!({"generation": last.generation, "loop": last.repeat, "step": last.step}),
+        };
+        pages.notice(&notice, &shown);
     }
     let written: i64 = super::named::named!(
         sqlx::query_scalar,

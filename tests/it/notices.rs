@@ -7,7 +7,7 @@ use alertrouter::core::notification::postgres_text;
 use alertrouter::metrics::Metrics;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::escalation::{open_and_fire, start_with};
+use crate::escalation::{open_and_fire, start_with, worker};
 use crate::support::{TestDb, alert, token, webhook};
 
 const S1: &str = "2026-11-25T18:50:00Z";
@@ -85,4 +85,56 @@ async fn every_change_is_heard_where_the_incident_is_shown_and_nowhere_else() {
     for kind in ["escalated", "acknowledged", "resolved"] {
         assert_eq!(notices(&db, kind).await, slack, "{kind}");
     }
+}
+
+/// The shipped critical policy pages alice (Slack, SMS, PagerDuty) at 0 and 5 minutes, and carol
+/// by SMS at 15. A step that falls due is news like an escalate-now, for the places that show the
+/// incident — except those it pages itself, which hear of it through their page.
+#[tokio::test]
+async fn a_later_step_is_news_where_the_incident_is_shown_but_not_where_it_pages() {
+    let db = TestDb::new().await;
+    let server = start_with(&db, |_| {}).await;
+    let metrics = Arc::new(Metrics::new());
+    open_and_fire(&server, &metrics).await;
+    let sent = || async {
+        sqlx::query("update outbox set status = 'sent' where status = 'pending'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    };
+    sent().await;
+    assert!(
+        notices(&db, "escalated").await.is_empty(),
+        "the first page is no escalation"
+    );
+    server.clock.advance(TimeDelta::minutes(5));
+    assert_eq!(
+        worker(&server, metrics.clone(), 100)
+            .run_once()
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        notices(&db, "escalated").await.is_empty(),
+        "step 2 pages alice's Slack and PagerDuty again: they hear of it through those pages"
+    );
+    sent().await;
+    server.clock.advance(TimeDelta::minutes(10));
+    assert_eq!(
+        worker(&server, metrics.clone(), 100)
+            .run_once()
+            .await
+            .unwrap(),
+        1
+    );
+    let mut heard = notices(&db, "escalated").await;
+    heard.sort();
+    assert_eq!(
+        heard,
+        [
+            ("user:alice".to_string(), "pagerduty".to_string()),
+            ("user:alice".to_string(), "slack".to_string()),
+        ]
+    );
 }

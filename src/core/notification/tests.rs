@@ -151,3 +151,44 @@ fn recipients_read_back_as_they_are_stored() {
     assert!("alice".parse::<Recipient>().is_err());
     assert!("team:sre".parse::<Recipient>().is_err());
 }
+
+#[test]
+fn a_destination_paged_by_the_change_hears_through_its_page_only() {
+    let id = Uuid::nil();
+    let at = "2026-11-25T19:00:00Z".parse().unwrap();
+    let page = PlannedPage {
+        at,
+        repeat: 0,
+        step: 1,
+        recipient: Recipient::User("alice".into()),
+        channels: vec![Channel::Slack],
+        via_target: "schedule:primary".into(),
+        response_target: false,
+    };
+    let cause = PageCause::Step {
+        generation: 1,
+        repeat: 0,
+        step: 1,
+        due_at: at,
+    };
+    let shown = vec![
+        to(Channel::Slack, "user:alice"),
+        to(Channel::Webhook, "webhook:bridge"),
+    ];
+    let notice = |kind| Notice {
+        incident: id,
+        kind,
+        at,
+        actor: None,
+        detail: Value::Null,
+    };
+    let mut rows = OutboxRows::default();
+    rows.page(id, &cause, &page);
+    rows.notice(&notice(NoticeKind::Reopened), &shown);
+    rows.notice(&notice(NoticeKind::Flapping), &shown);
+    assert_eq!(
+        rows.recipients,
+        ["user:alice", "webhook:bridge", "webhook:bridge"],
+        "the page, then both notices to the webhook: a notice does not stand for a page"
+    );
+}
