@@ -210,6 +210,7 @@ impl Ingestor {
             return store::apply_plan(&self.pool, group, *version, plan, now).await;
         }
         let mut tx = self.pool.begin().await?;
+        let mut resolutions = Vec::new();
         for (group, version, plan) in plans {
             if store::apply_plan(&mut *tx, group, *version, plan, now).await?
                 == WriteOutcome::Conflict
@@ -231,11 +232,18 @@ impl Ingestor {
                         detail: serde_json::Value::Null,
                     };
                     store::notify(&mut tx, id, now, &[resolved], Default::default()).await?;
+                    if let Some(opened) = store::opened_at(&mut tx, id).await? {
+                        let seconds = (now - opened).as_seconds_f64();
+                        resolutions.push((plan.incident.severity, seconds));
+                    }
                 }
                 _ => {}
             }
         }
         tx.commit().await?;
+        for (severity, seconds) in resolutions {
+            self.metrics.response.resolved(severity.as_str(), seconds);
+        }
         Ok(WriteOutcome::Committed)
     }
 }

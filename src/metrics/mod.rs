@@ -10,6 +10,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 mod connections;
+mod response;
 mod risks;
 
 /// What became of a webhook.
@@ -82,6 +83,8 @@ pub struct Metrics {
     pub risks: risks::PagingRisks,
     /// Open client connections per listener.
     pub connections: connections::Connections,
+    /// Time to acknowledge and to resolve, by severity.
+    pub response: response::ResponseTimes,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
     escalation_lateness: Histogram,
@@ -235,9 +238,11 @@ impl Metrics {
         );
         let risks = risks::PagingRisks::register(&mut registry);
         let connections = connections::Connections::register(&mut registry);
+        let response = response::ResponseTimes::register(&mut registry);
         Metrics {
             risks,
             connections,
+            response,
             sms_receipts,
             actions,
             redeliveries,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::core::actions::{Action, State, decide};
-use crate::core::{Actor, IncidentRef};
+use crate::core::{Actor, IncidentRef, IncidentStatus};
 use crate::store::actions as statements;
 use crate::store::replays::Once;
 
@@ -124,6 +124,18 @@ async fn commit(
     )
     .await?;
     tx.commit().await?;
+    if let Ok(decision) = &decided {
+        let (before, after) = (&locked.before, &decision.after);
+        let since_open = (now - locked.opened_at).as_seconds_f64();
+        if before.acknowledged_by.is_none() && after.acknowledged_by.is_some() {
+            app.metrics
+                .response
+                .acknowledged(&locked.severity, since_open);
+        }
+        if before.status == IncidentStatus::Open && after.status == IncidentStatus::Resolved {
+            app.metrics.response.resolved(&locked.severity, since_open);
+        }
+    }
     match decided {
         Ok(decision) => Ok(Done {
             id,

@@ -18,6 +18,8 @@ use crate::core::{Actor, IncidentRef};
 struct LockedRow {
     id: Uuid,
     number: i64,
+    severity: String,
+    opened_at: DateTime<Utc>,
     status: String,
     acknowledged_by: Option<String>,
     snoozed_until: Option<DateTime<Utc>>,
@@ -31,6 +33,8 @@ struct LockedRow {
 pub struct Locked {
     pub id: Uuid,
     pub number: i64,
+    pub severity: String,
+    pub opened_at: DateTime<Utc>,
     pub before: State,
     /// The policy its chain runs by; `None` if it has none or the stored one is unusable.
     pub policy: Option<EscalationPolicy>,
@@ -46,7 +50,8 @@ pub async fn lock(
         IncidentRef::Number(n) => (None, Some(n)),
     };
     let row: Option<LockedRow> = sqlx::query_as(
-        "select id, number, status, acknowledged_by, snoozed_until, policy_snapshot,
+        "select id, number, severity, opened_at, status, acknowledged_by, snoozed_until,
+                policy_snapshot,
                 chain_generation, chain_origin, chain_repeat, chain_step, escalation_due_at
          from incidents where id = $1 or number = $2 for update",
     )
@@ -83,6 +88,8 @@ pub async fn lock(
     Ok(Some(Locked {
         id: row.id,
         number: row.number,
+        severity: row.severity,
+        opened_at: row.opened_at,
         before,
         policy,
     }))

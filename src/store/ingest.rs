@@ -339,3 +339,14 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
 fn json(labels: &LabelSet) -> String {
     serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
 }
+
+/// When `incident` opened (for its time to resolve); `None` if there is no such incident.
+pub async fn opened_at(
+    tx: &mut sqlx::PgConnection,
+    incident: Uuid,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("select opened_at from incidents where id = $1")
+        .bind(incident)
+        .fetch_optional(&mut *tx)
+        .await
+}

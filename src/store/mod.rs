@@ -23,7 +23,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 pub use self::enqueue::{enqueue, notify};
-pub use self::ingest::{EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group};
+pub use self::ingest::{
+    EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group, opened_at,
+};
 pub use self::reopen::apply_resume;
 pub use self::stats::open_incidents_by_severity;
 use crate::config::DatabaseSettings;
