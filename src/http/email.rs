@@ -52,13 +52,15 @@ async fn guarded(mut response: axum::response::Response) -> axum::response::Resp
 
 type Page = (StatusCode, Html<String>);
 
+/// Text escaped for HTML.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn page(status: StatusCode, title: &str, body: &str) -> Page {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     (
         status,
         Html(format!(
@@ -164,10 +166,7 @@ async fn acknowledge(
         Err(why @ (ActionError::Refused { .. } | ActionError::NotFound)) => page(
             StatusCode::CONFLICT,
             &format!("INC-{number}"),
-            &format!(
-                "<p>{}</p>",
-                why.to_string().replace('&', "&amp;").replace('<', "&lt;")
-            ),
+            &format!("<p>{}</p>", esc(&why.to_string())),
         ),
         Err(ActionError::AlreadyHandled) => page(
             StatusCode::GONE,

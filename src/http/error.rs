@@ -126,6 +126,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // The one place a 503's cause is logged, whichever handler answered it.
+        if let ApiError::Unavailable { what, cause } = &self {
+            match cause {
+                Some(e) => {
+                    tracing::warn!(%what, error = %crate::telemetry::chain(e), "answered 503")
+                }
+                None => tracing::warn!(%what, "answered 503"),
+            }
+        }
         let detail = match &self {
             ApiError::Unavailable { .. } => {
                 "the database cannot take this request now; retry".into()

@@ -41,9 +41,12 @@ async fn receive(
     let outcome = match &result {
         Ok(Ingested::Changed) => Outcome::Accepted,
         Ok(Ingested::Unchanged) => Outcome::NoChange,
-        Err(e @ ApiError::Unavailable { .. }) => {
-            let cause = crate::telemetry::chain(e);
-            tracing::warn!(integration, %cause, "webhook not committed, answered 503");
+        Err(ApiError::Unavailable { .. }) => {
+            // The cause is logged where the 503 is answered (`ApiError::into_response`).
+            tracing::warn!(
+                integration,
+                "webhook not committed; Alertmanager will retry"
+            );
             Outcome::Unavailable
         }
         Err(e) => {

@@ -84,7 +84,6 @@ async fn commit(
     now: DateTime<Utc>,
 ) -> Result<Done, ActionError> {
     let live = app.live.get();
-    let policies = crate::store::windows::policies_in_force(&app.pool, &live.policies, now).await?;
     let mut tx = app.pool.begin().await?;
     if let Some(once) = once
         && !once.claim(&mut tx, now).await?
@@ -95,6 +94,8 @@ async fn commit(
         return Err(ActionError::NotFound);
     };
     let (id, number) = (locked.id, locked.number);
+    // On the action's own connection: who is on call for a reassign, overrides included.
+    let policies = crate::store::windows::policies_in_force(&mut tx, &live.policies, now).await?;
     let detail = statements::action_detail(action);
     let decided = decide(
         &locked.before,

@@ -69,12 +69,11 @@ pub async fn with_overrides(
 /// Who is on call is decided from these: the configured schedules with the API's overrides
 /// around `now` added. The timer worker, `GET /api/v1/oncall` and every action (reassign) use it.
 pub async fn policies_in_force<'p>(
-    pool: &PgPool,
+    db: &mut sqlx::PgConnection,
     policies: &'p Policies,
     now: DateTime<Utc>,
 ) -> Result<std::borrow::Cow<'p, Policies>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    Ok(match with_overrides(&mut conn, policies, now).await? {
+    Ok(match with_overrides(db, policies, now).await? {
         Some(changed) => std::borrow::Cow::Owned(changed),
         None => std::borrow::Cow::Borrowed(policies),
     })

@@ -15,12 +15,7 @@ async fn unack(p: &Paged) {
     let sre = crate::support::token(&p.server, "bob", "sre", &[]);
     let (status, body) = p
         .server
-        .api(
-            "POST",
-            "/api/v1/incidents/INC-1/actions",
-            &sre,
-            Some(json!({"action": "unack"})),
-        )
+        .act(&sre, "INC-1", json!({"action": "unack"}))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(state(&p.db).await, ("open".into(), None));

@@ -61,12 +61,7 @@ async fn every_change_is_heard_where_the_incident_is_shown_and_nowhere_else() {
     let sre = token(&server, "bob", "sre", &[]);
     for action in ["escalate", "ack"] {
         let (status, body) = server
-            .api(
-                "POST",
-                "/api/v1/incidents/INC-1/actions",
-                &sre,
-                Some(serde_json::json!({"action": action})),
-            )
+            .act(&sre, "INC-1", serde_json::json!({"action": action}))
             .await;
         assert_eq!(status, 200, "{action}: {body}");
         server.clock.advance(TimeDelta::seconds(1));

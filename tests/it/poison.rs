@@ -94,11 +94,10 @@ async fn the_api_answers_data_postgres_cannot_store_with_422_not_503() {
     let before = p.db.dump().await;
     let (status, body) = p
         .server
-        .api(
-            "POST",
-            "/api/v1/incidents/INC-1/actions",
+        .act(
             &token,
-            Some(json!({"action": "note", "text": "root cause:\u{0} a bad deploy"})),
+            "INC-1",
+            json!({"action": "note", "text": "root cause:\u{0} a bad deploy"}),
         )
         .await;
     assert_eq!(status, 422, "{body}");

@@ -36,9 +36,7 @@ async fn an_ack_and_a_resolution_are_timed_from_the_opening() {
         let (server, sre) = (&server, sre.clone());
         async move {
             let body = serde_json::json!({"action": action});
-            let (status, answer) = server
-                .api("POST", "/api/v1/incidents/INC-1/actions", &sre, Some(body))
-                .await;
+            let (status, answer) = server.act(&sre, "INC-1", body).await;
             assert_eq!(status, 200, "{action}: {answer}");
         }
     };

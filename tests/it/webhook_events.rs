@@ -39,12 +39,7 @@ async fn every_change_reaches_the_webhook_as_its_own_event_type() {
     drain().await;
     let sre = token(&server, "bob", "sre", &[]);
     let (status, body) = server
-        .api(
-            "POST",
-            "/api/v1/incidents/INC-1/actions",
-            &sre,
-            Some(serde_json::json!({"action": "ack"})),
-        )
+        .act(&sre, "INC-1", serde_json::json!({"action": "ack"}))
         .await;
     assert_eq!(status, 200, "{body}");
     drain().await;

@@ -161,11 +161,10 @@ async fn an_api_schedule_override_pages_the_stand_in() {
     assert_eq!(primary["on_call"], "carol", "{oncall}");
     // And so does a reassignment to the schedule.
     let (status, body) = server
-        .api(
-            "POST",
-            "/api/v1/incidents/INC-1/actions",
+        .act(
             &sre,
-            Some(json!({"action": "reassign", "to": "schedule:primary"})),
+            "INC-1",
+            json!({"action": "reassign", "to": "schedule:primary"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");

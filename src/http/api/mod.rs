@@ -160,9 +160,8 @@ async fn act(
 async fn oncall(State(app): State<Arc<App>>, _: Authed<Sre>) -> Result<Json<OnCallNow>, ApiError> {
     let now = app.clock.now();
     let live = app.live.get();
-    let policies = crate::store::windows::policies_in_force(&app.pool, &live.policies, now)
-        .await
-        .map_err(ApiError::from)?;
+    let mut conn = app.pool.acquire().await?;
+    let policies = crate::store::windows::policies_in_force(&mut conn, &live.policies, now).await?;
     let schedules = policies
         .schedules
         .values()

@@ -174,6 +174,17 @@ impl TestServer {
         read(request.send().await.unwrap()).await
     }
 
+    /// `POST /api/v1/incidents/{incident}/actions` with `action` (a JSON body) as `token`.
+    pub async fn act(
+        &self,
+        token: &str,
+        incident: &str,
+        action: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let path = format!("/api/v1/incidents/{incident}/actions");
+        self.api("POST", &path, token, Some(action)).await
+    }
+
     /// The test clock's time.
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use alertrouter::clock::Clock;
