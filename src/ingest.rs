@@ -288,6 +288,7 @@ fn escalation_write(
         ChainChange::Start { chain, policy } => EscalationWrite::Start {
             due_at: chain.due_at,
             snapshot: snapshot_json(&policy),
+            response_target: policy.response_target,
         },
         ChainChange::Resume { chain, policy } => EscalationWrite::Resume {
             due_at: chain.due_at,

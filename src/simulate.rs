@@ -96,6 +96,19 @@ pub fn simulate(settings: &Settings, payload: &[u8], at: DateTime<Utc>) -> Resul
             continue;
         };
         let _ = writeln!(out, "  policy:      {name} (repeat {})", policy.repeat);
+        if let Some(target) = policy.response_target {
+            let missed = crate::core::escalation::later(
+                at,
+                chrono::TimeDelta::from_std(target).unwrap_or(chrono::TimeDelta::MAX),
+            );
+            let _ = writeln!(
+                out,
+                "  response target: {}, missed at {} if nobody acknowledges",
+                human(chrono::TimeDelta::from_std(target).unwrap_or(chrono::TimeDelta::MAX))
+                    .trim_start_matches('+'),
+                missed.to_rfc3339()
+            );
+        }
         let _ = writeln!(
             out,
             "  paging plan if nobody acknowledges, from {}:",
@@ -113,18 +126,13 @@ pub fn simulate(settings: &Settings, payload: &[u8], at: DateTime<Utc>) -> Resul
             let channels: Vec<&str> = page.channels.iter().map(|c| c.as_str()).collect();
             let _ = writeln!(
                 out,
-                "    {:>7}  {}  loop {} step {}  {who} by {}  ({}){}",
+                "    {:>7}  {}  loop {} step {}  {who} by {}  ({})",
                 human(offset),
                 page.at.to_rfc3339(),
                 page.repeat + 1,
                 page.step + 1,
                 channels.join(" + "),
                 page.via_target,
-                if page.response_target {
-                    "  [response target missed]"
-                } else {
-                    ""
-                },
             );
         }
     }

@@ -117,6 +117,7 @@ fn add_names(out: &mut Policies, src: &SourceFile, file: &PoliciesFile) -> Resul
                 steps: Vec::new(),
                 repeat: 0,
                 ack_timeout: None,
+                response_target: None,
             },
         );
     }
@@ -311,6 +312,13 @@ fn policy(
                 "steps must be in order of delay (each delay counts from the incident's opening)",
             ));
         }
+        if s.response_target.is_some() {
+            return Err(src.error(
+                format!("{skey}.response_target"),
+                "response_target",
+                "a response target is the policy's now: remove it from the step and give the policy `response_target: 5m` (how long until an unacknowledged incident misses it)",
+            ));
+        }
         if s.targets.is_empty() {
             return Err(src.error(
                 format!("{skey}.targets"),
@@ -352,7 +360,6 @@ fn policy(
             delay,
             targets,
             via,
-            response_target: s.response_target,
         });
     }
     let ack_timeout = raw
@@ -360,10 +367,16 @@ fn policy(
         .as_deref()
         .map(|t| duration(src, &format!("{key}.ack_timeout"), t))
         .transpose()?;
+    let response_target = raw
+        .response_target
+        .as_deref()
+        .map(|t| duration(src, &format!("{key}.response_target"), t))
+        .transpose()?;
     Ok(EscalationPolicy {
         name: raw.name.clone(),
         steps,
         repeat: raw.repeat,
         ack_timeout,
+        response_target,
     })
 }

@@ -67,6 +67,7 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     pub(super) repeat: u32,
     pub(super) ack_timeout: Option<String>,
+    pub(super) response_target: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,8 +77,8 @@ pub(super) struct RawStep {
     pub(super) targets: Vec<String>,
     #[serde(default)]
     pub(super) via: Vec<String>,
-    #[serde(default)]
-    pub(super) response_target: bool,
+    /// Replaced by the policy's `response_target` (a duration): kept only to say so.
+    pub(super) response_target: Option<serde_norway::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -91,7 +91,11 @@ fn the_shipped_config_is_valid_and_reproduces_the_severity_table() {
     assert_eq!(secs("info"), [0]);
     use crate::core::policy::{Channel::*, Target};
     assert_eq!(p.policies["critical"].steps[0].via, [Slack, Sms, PagerDuty]);
-    assert!(p.policies["critical"].steps[1].response_target);
+    let target = |name: &str| p.policies[name].response_target.map(|d| d.as_secs());
+    assert_eq!(
+        [target("critical"), target("warning"), target("info")],
+        [Some(300), Some(1800), Some(86_400)]
+    );
     assert_eq!(
         p.policies["critical"].steps[2].targets,
         [Target::User("carol".into())]
@@ -246,6 +250,23 @@ fn broken_routes_and_policies_are_reported_with_file_line_and_reason() {
             "people.yaml:20",
             "escalation_policies[0].steps[0].via",
             "\"fax\" is not a channel",
+        ),
+        (
+            good_r.clone(),
+            p(&GOOD_POLICIES.replace(
+                "via: [slack, sms]",
+                "via: [slack, sms]\n        response_target: true",
+            )),
+            "people.yaml:21",
+            "escalation_policies[0].steps[0].response_target",
+            "give the policy `response_target: 5m`",
+        ),
+        (
+            good_r.clone(),
+            p(&GOOD_POLICIES.replace("steps:", "response_target: soon\n    steps:")),
+            "people.yaml:17",
+            "escalation_policies[0].response_target",
+            "soon",
         ),
         (
             good_r.clone(),

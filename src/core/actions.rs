@@ -176,10 +176,10 @@ pub fn decide(
                     delay: std::time::Duration::ZERO,
                     targets: vec![target.clone()],
                     via: Vec::new(),
-                    response_target: false,
                 }],
                 repeat: 0,
                 ack_timeout: None,
+                response_target: None,
             };
             let pages = step_pages(&step, policies, 0, 0, now);
             if pages.is_empty() {
@@ -269,13 +269,13 @@ mod tests {
             delay: Duration::from_secs(min * 60),
             targets: vec![Target::User(who.into())],
             via: vec![],
-            response_target: false,
         };
         let policy = EscalationPolicy {
             name: "critical".into(),
             steps: vec![step(0, "alice"), step(5, "alice"), step(15, "carol")],
             repeat: 0,
             ack_timeout: None,
+            response_target: None,
         };
         (policy, p)
     }

@@ -277,6 +277,9 @@ pub struct PolicySnapshot {
     pub name: String,
     pub repeat: u32,
     pub ack_timeout_secs: Option<u64>,
+    /// Absent in snapshots stored before response targets were a policy's.
+    #[serde(default)]
+    pub response_target_secs: Option<u64>,
     pub steps: Vec<StepSnapshot>,
 }
 
@@ -286,7 +289,6 @@ pub struct StepSnapshot {
     pub delay_secs: u64,
     pub targets: Vec<String>,
     pub via: Vec<String>,
-    pub response_target: bool,
 }
 
 impl From<&EscalationPolicy> for PolicySnapshot {
@@ -295,6 +297,7 @@ impl From<&EscalationPolicy> for PolicySnapshot {
             name: p.name.clone(),
             repeat: p.repeat,
             ack_timeout_secs: p.ack_timeout.map(|d| d.as_secs()),
+            response_target_secs: p.response_target.map(|d| d.as_secs()),
             steps: p
                 .steps
                 .iter()
@@ -302,7 +305,6 @@ impl From<&EscalationPolicy> for PolicySnapshot {
                     delay_secs: s.delay.as_secs(),
                     targets: s.targets.iter().map(Target::to_string).collect(),
                     via: s.via.iter().map(|c| c.as_str().to_string()).collect(),
-                    response_target: s.response_target,
                 })
                 .collect(),
         }
@@ -329,7 +331,6 @@ impl TryFrom<&PolicySnapshot> for EscalationPolicy {
                         .iter()
                         .map(|c| c.parse::<Channel>())
                         .collect::<Result<_, String>>()?,
-                    response_target: s.response_target,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -338,6 +339,7 @@ impl TryFrom<&PolicySnapshot> for EscalationPolicy {
             steps,
             repeat: p.repeat,
             ack_timeout: p.ack_timeout_secs.map(std::time::Duration::from_secs),
+            response_target: p.response_target_secs.map(std::time::Duration::from_secs),
         })
     }
 }

@@ -63,7 +63,6 @@ pub struct PlannedPage {
     pub channels: Vec<Channel>,
     /// Through which target (`schedule:sre-primary`) the recipient was reached.
     pub via_target: String,
-    pub response_target: bool,
 }
 
 /// How long one loop of the chain lasts before it starts again: the last step's delay, or 5 min
@@ -123,7 +122,6 @@ pub fn step_pages(
                 recipient,
                 channels,
                 via_target: target.to_string(),
-                response_target: step.response_target,
             });
         }
     }

@@ -111,8 +111,6 @@ pub struct Step {
     pub targets: Vec<Target>,
     /// Channels to use; empty means each target's own contact preferences.
     pub via: Vec<Channel>,
-    /// Reaching this step unacknowledged means the response target was missed.
-    pub response_target: bool,
 }
 
 /// An ordered chain of steps.
@@ -124,6 +122,9 @@ pub struct EscalationPolicy {
     pub repeat: u32,
     /// Acknowledged but unresolved this long: escalation resumes.
     pub ack_timeout: Option<Duration>,
+    /// Unacknowledged this long after opening (or reopening): the response target is missed,
+    /// whether or not a step pages then.
+    pub response_target: Option<Duration>,
 }
 
 /// A person who can be paged.

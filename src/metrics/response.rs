@@ -2,6 +2,7 @@
 //! histograms Grafana can chart (`histogram_quantile` over `…_bucket`).
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -26,6 +27,7 @@ type ByHistogram = Family<SeverityLabels, Histogram, fn() -> Histogram>;
 pub struct ResponseTimes {
     to_acknowledge: ByHistogram,
     to_resolve: ByHistogram,
+    missed: Family<SeverityLabels, Counter>,
 }
 
 impl ResponseTimes {
@@ -33,6 +35,7 @@ impl ResponseTimes {
         let times = ResponseTimes {
             to_acknowledge: Family::new_with_constructor(histogram),
             to_resolve: Family::new_with_constructor(histogram),
+            missed: Family::default(),
         };
         registry.register(
             "incident_time_to_acknowledge_seconds",
@@ -44,7 +47,21 @@ impl ResponseTimes {
             "From an incident's opening to its resolution (by Alertmanager or a person), by severity",
             times.to_resolve.clone(),
         );
+        registry.register(
+            "response_targets_missed",
+            "Incidents still unacknowledged when their policy's response target passed, by severity",
+            times.missed.clone(),
+        );
         times
+    }
+
+    /// An incident of `severity` missed its response target.
+    pub fn missed(&self, severity: &str) {
+        self.missed
+            .get_or_create(&SeverityLabels {
+                severity: severity.to_string(),
+            })
+            .inc();
     }
 
     /// An incident of `severity` was acknowledged `seconds` after it opened.

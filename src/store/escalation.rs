@@ -58,12 +58,49 @@ pub async fn claim_due_escalations(
         .collect())
 }
 
-/// The earliest pending due time, to sleep until.
+/// The earliest pending due time (a step or a response target), to sleep until.
 pub async fn next_escalation_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(
-        "select min(escalation_due_at) from incidents where escalation_due_at is not null",
+        "select least(
+            (select min(escalation_due_at) from incidents where escalation_due_at is not null),
+            (select min(response_due_at) from incidents where response_due_at is not null))",
     )
     .fetch_one(pool)
+    .await
+}
+
+/// Clears up to `limit` response deadlines passed by `now` and writes `response_target_missed`
+/// (at the deadline) for those whose incident is still open, unacknowledged and not held by a
+/// mute or maintenance window. Returns the severities of the incidents that missed.
+pub async fn record_missed_response_targets(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "with due as (
+            select id, severity, response_due_at, response_target,
+                status = 'open' and acknowledged_at is null and escalation_held_since is null
+                    as missed
+            from incidents where response_due_at <= $1
+            order by response_due_at limit $2
+            for update skip locked
+        ), cleared as (
+            update incidents i set response_due_at = null from due where i.id = due.id
+        ), missed as (
+            insert into incident_events (incident_id, kind, severity, occurred_at, received_at,
+                integration, detail)
+            select id, 'response_target_missed', severity, response_due_at, $1, 'escalation',
+                jsonb_build_object('target_secs', extract(epoch from response_target)::bigint,
+                    'due_at', response_due_at)
+            from due where missed
+            returning incident_id
+        )
+        select due.severity from due join missed on missed.incident_id = due.id",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(pool)
     .await
 }
 
@@ -173,10 +210,6 @@ pub async fn record_fired_steps(
         let detail = json!({"generation": f.generation, "loop": f.repeat, "step": f.step, "due_at": f.due_at, "paged": paged});
         kinds.push("escalated");
         details.push(detail.to_string());
-        if f.pages.iter().any(|p| p.response_target) {
-            kinds.push("response_target_missed");
-            details.push(json!({"step": f.step, "loop": f.repeat}).to_string());
-        }
     }
     // A later step is news for the places already showing the incident (not the first page).
     if let Some(last) = fired.iter().rfind(|f| f.step > 0 || f.repeat > 0) {

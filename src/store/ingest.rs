@@ -132,6 +132,8 @@ pub enum EscalationWrite {
     Start {
         due_at: Option<DateTime<Utc>>,
         snapshot: serde_json::Value,
+        /// The policy's response target: unacknowledged this long, it is missed.
+        response_target: Option<std::time::Duration>,
     },
     /// Resume the stored run (reopened within the window): same generation and origin, next
     /// step due at `due_at`; `snapshot` replaces an unusable stored policy.
@@ -216,9 +218,18 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
     }
 
     let (snapshot, due_at) = match &group.escalation {
-        EscalationWrite::Start { due_at, snapshot } => (Some(snapshot), *due_at),
+        EscalationWrite::Start {
+            due_at, snapshot, ..
+        } => (Some(snapshot), *due_at),
         EscalationWrite::Resume { due_at, snapshot } => (snapshot.as_ref(), *due_at),
         _ => (None, None),
+    };
+    let response_secs = match &group.escalation {
+        EscalationWrite::Start {
+            response_target: Some(t),
+            ..
+        } => Some(t.as_secs_f64()),
+        _ => None,
     };
     let (written, _notified): (i64, i64) = super::named::named!(
         sqlx::query_as,
@@ -235,9 +246,10 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
             insert into incidents (id, group_id, integration, route, policy, group_key,
                 group_labels, status, severity, started_at, opened_at, resolved_at, ended_at,
                 updated_at, policy_snapshot, chain_generation, chain_origin, escalation_due_at,
-                external_url)
+                external_url, response_target, response_due_at)
             select :incident, head.id, :integration, :route, :policy, :group_key, :group_labels::jsonb, :status, :severity, :started_at, :now, :resolved_at, :ended_at, :now,
-                :snapshot, case when :chain = 'start' then 1 else 0 end, :now, :due_at, nullif(:external_url, '')
+                :snapshot, case when :chain = 'start' then 1 else 0 end, :now, :due_at, nullif(:external_url, ''),
+                make_interval(secs => :response_secs::float8), :now + make_interval(secs => :response_secs::float8)
             from head
             where :is_new
         ), changed_incident as (
@@ -255,6 +267,10 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
                         when 'stop' then null else escalation_due_at end,
                     acknowledged_at = case when :chain = 'start' then null else acknowledged_at end,
                     acknowledged_by = case when :chain = 'start' then null else acknowledged_by end,
+                    response_target = case when :chain = 'start' then make_interval(secs => :response_secs::float8)
+                        else response_target end,
+                    response_due_at = case when :chain = 'start' then :now + make_interval(secs => :response_secs::float8)
+                        when :chain = 'stop' then null else response_due_at end,
                     escalation_held_since = case when :chain = 'keep' then escalation_held_since
                         else null end
             where id = :incident and not :is_new and exists (select 1 from head)
@@ -322,6 +338,7 @@ pub async fn apply_plan<'c, E: sqlx::PgExecutor<'c>>(
         chain = group.escalation.action(),
         snapshot = snapshot,
         due_at = due_at,
+        response_secs = response_secs,
         wake_timers = crate::store::escalation::ESCALATION_CHANNEL,
         external_url = group.external_url,
         reopen_times = inc.reopen.as_ref().map(|r| r.times.clone()),

@@ -79,8 +79,18 @@ impl EscalationWorker {
         }
     }
 
-    /// Claims one batch of due incidents and fires them. Returns how many were claimed.
+    /// Records the response targets missed by now, then claims one batch of due incidents and
+    /// fires them. Returns how many incidents were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let missed = store::record_missed_response_targets(
+            &self.pool,
+            self.clock.now(),
+            self.settings.batch,
+        )
+        .await?;
+        for severity in &missed {
+            self.metrics.response.missed(severity);
+        }
         let claimed = self.claim().await?;
         self.metrics.escalation_claims(
             claimed.len(),

@@ -307,7 +307,8 @@ fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies()
         "incident on route \"critical\"",
         "key:         {}:{alertname=\"HighErrorRate\", service=\"web\"}",
         "+0s  2026-11-25T19:00:00+00:00  loop 1 step 1  user alice by slack + sms + pagerduty  (schedule:sre-primary)",
-        "+5m  2026-11-25T19:05:00+00:00  loop 1 step 2  user alice by slack + sms + pagerduty  (schedule:sre-primary)  [response target missed]",
+        "response target: 5m, missed at 2026-11-25T19:05:00+00:00 if nobody acknowledges",
+        "+5m  2026-11-25T19:05:00+00:00  loop 1 step 2  user alice by slack + sms + pagerduty  (schedule:sre-primary)\n",
         "+15m  2026-11-25T19:15:00+00:00  loop 1 step 3  user carol by slack + sms + pagerduty  (user:carol)",
     ] {
         assert!(plan.contains(line), "missing {line:?} in\n{plan}");

@@ -153,10 +153,10 @@ pub fn webhooks_at_once(hooks: &[&str]) -> EscalationPolicy {
                 .map(|h| Target::Webhook(h.to_string()))
                 .collect(),
             via: vec![],
-            response_target: false,
         }],
         repeat: 0,
         ack_timeout: None,
+        response_target: None,
     }
 }
 

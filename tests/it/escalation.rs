@@ -48,11 +48,10 @@ pub fn sre_policies() -> Policies {
             overrides: vec![],
         },
     );
-    let step = |minutes: u64, target: Target, via: Vec<Channel>, response_target: bool| Step {
+    let step = |minutes: u64, target: Target, via: Vec<Channel>| Step {
         delay: Duration::from_secs(minutes * 60),
         targets: vec![target],
         via,
-        response_target,
     };
     let all = vec![Channel::Slack, Channel::Sms, Channel::PagerDuty];
     p.policies.insert(
@@ -60,12 +59,13 @@ pub fn sre_policies() -> Policies {
         EscalationPolicy {
             name: "critical".into(),
             steps: vec![
-                step(0, Target::Schedule("primary".into()), all.clone(), false),
-                step(5, Target::Schedule("primary".into()), all, true),
-                step(15, Target::User("carol".into()), vec![Channel::Sms], false),
+                step(0, Target::Schedule("primary".into()), all.clone()),
+                step(5, Target::Schedule("primary".into()), all),
+                step(15, Target::User("carol".into()), vec![Channel::Sms]),
             ],
             repeat: 0,
             ack_timeout: None,
+            response_target: Some(Duration::from_secs(300)),
         },
     );
     p

@@ -20,11 +20,11 @@ fn policy(delays_min: &[u64], repeat: u32, ack_timeout_min: Option<u64>) -> Esca
                 delay: Duration::from_secs(d * 60),
                 targets: vec![Target::User("alice".into())],
                 via: vec![Channel::Sms],
-                response_target: false,
             })
             .collect(),
         repeat,
         ack_timeout: ack_timeout_min.map(|m| Duration::from_secs(m * 60)),
+        response_target: None,
     }
 }
 

@@ -22,11 +22,11 @@ fn chain_policy(ack_timeout_min: Option<u64>) -> EscalationPolicy {
                 delay: Duration::from_secs(d * 60),
                 targets: vec![Target::User("alice".into())],
                 via: vec![Channel::Sms, Channel::Slack],
-                response_target: false,
             })
             .collect(),
         repeat: 1,
         ack_timeout: ack_timeout_min.map(|m| Duration::from_secs(m * 60)),
+        response_target: None,
     }
 }
 

@@ -18,7 +18,6 @@ fn keys_keep_their_stored_format() {
         recipient: Recipient::User("alice".into()),
         channels: vec![Channel::Sms],
         via_target: "schedule:primary".into(),
-        response_target: false,
     };
     let step = PageCause::Step {
         generation: 3,
@@ -163,7 +162,6 @@ fn a_destination_paged_by_the_change_hears_through_its_page_only() {
         recipient: Recipient::User("alice".into()),
         channels: vec![Channel::Slack],
         via_target: "schedule:primary".into(),
-        response_target: false,
     };
     let cause = PageCause::Step {
         generation: 1,
