@@ -211,6 +211,7 @@ impl Ingestor {
         }
         let mut tx = self.pool.begin().await?;
         let mut resolutions = Vec::new();
+        let report_delay = crate::core::escalation::delta(self.live.get().reports.delay);
         for (group, version, plan) in plans {
             if store::apply_plan(&mut *tx, group, *version, plan, now).await?
                 == WriteOutcome::Conflict
@@ -232,6 +233,7 @@ impl Ingestor {
                         detail: serde_json::Value::Null,
                     };
                     store::notify(&mut tx, id, now, &[resolved], Default::default()).await?;
+                    store::reports::schedule(&mut tx, id, now + report_delay).await?;
                     if let Some(opened) = store::opened_at(&mut tx, id).await? {
                         let seconds = (now - opened).as_seconds_f64();
                         resolutions.push((plan.incident.severity, seconds));

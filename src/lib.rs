@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod links;
 pub mod live;
 pub mod metrics;
+pub mod reports;
 pub mod routing;
 pub mod service;
 pub mod simulate;

@@ -36,6 +36,7 @@ pub struct Reloadable {
     pub suppressions: Suppressions,
     pub policies: Policies,
     pub auth: Authenticator,
+    pub reports: crate::config::ReportSettings,
 }
 
 impl Reloadable {
@@ -46,6 +47,7 @@ impl Reloadable {
             suppressions: settings.suppressions.clone(),
             policies: settings.policies.clone(),
             auth: Authenticator::new(&settings.integrations),
+            reports: settings.reports.clone(),
         }
     }
 }

@@ -66,6 +66,28 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Incident reports, from the database the config names.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Print an incident's report draft as it stands now.
+    Incident {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// INC-202611251900, INC-42 or an id.
+        incident: String,
+        /// en or zh-CN (default: reports.locale).
+        #[arg(long)]
+        locale: Option<String>,
+        /// md or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -229,6 +251,32 @@ async fn execute(command: Command) -> Result<(), String> {
             use secrecy::ExposeSecret;
             let token = alertrouter::http::api::auth::issue(secret.expose_secret(), &claims)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Report {
+            command:
+                ReportCommand::Incident {
+                    config,
+                    incident,
+                    locale,
+                    format,
+                },
+        } => {
+            let settings = config.load()?;
+            let locale = locale
+                .map(|l| l.parse())
+                .transpose()
+                .map_err(|e| format!("--locale: {e}"))?;
+            let json = match format.as_str() {
+                "md" => false,
+                "json" => true,
+                other => return Err(format!("--format {other:?} is not md or json")),
+            };
+            let pool = store::pool(&settings.database).map_err(|e| e.to_string())?;
+            let text =
+                alertrouter::workers::reports::print(&pool, &settings, &incident, locale, json)
+                    .await?;
+            print!("{text}");
             Ok(())
         }
         Command::Migrate(arg) => {

@@ -184,8 +184,25 @@ fn message(
     ack_url: Option<&str>,
 ) -> Result<Message, String> {
     let inc = &delivery.incident;
-    let (subject, text, html) = render_with_link(templates, delivery, ack_url);
     let to: Mailbox = to.parse().map_err(|e| format!("recipient address: {e}"))?;
+    if delivery.payload["kind"] == "report" {
+        // The draft as it is: Markdown reads as plain text, and no HTML means none to inject.
+        let detail = &delivery.payload["detail"];
+        return Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(subject_line(
+                detail["subject"].as_str().unwrap_or("Incident report"),
+            ))
+            .message_id(Some(message_id(delivery)))
+            .in_reply_to(thread_root(inc))
+            .references(thread_root(inc))
+            .singlepart(lettre::message::SinglePart::plain(
+                detail["markdown"].as_str().unwrap_or("").to_string(),
+            ))
+            .map_err(|e| format!("building the mail: {e}"));
+    }
+    let (subject, text, html) = render_with_link(templates, delivery, ack_url);
     Message::builder()
         .from(from.clone())
         .to(to)

@@ -144,26 +144,31 @@ impl IncidentSummary {
 
     /// Alertmanager's new-silence page, pre-filled with the incident's group labels as matchers.
     pub fn silence_url(&self) -> Option<String> {
-        let base = self.external_url.as_deref()?.trim_end_matches('/');
-        let labels = self.group_labels.as_object()?;
-        if labels.is_empty() {
-            return None;
-        }
-        let matchers: Vec<String> = labels
-            .iter()
-            .map(|(k, v)| {
-                let v = v
-                    .as_str()
-                    .unwrap_or("")
-                    .replace('\\', "\\\\")
-                    .replace('"', "\\\"");
-                format!("{k}=\"{v}\"")
-            })
-            .collect();
-        let filter = format!("{{{}}}", matchers.join(","));
-        let encoded: String = url_encode(&filter);
-        Some(format!("{base}/#/silences/new?filter={encoded}"))
+        silence_url(self.external_url.as_deref(), &self.group_labels)
     }
+}
+
+/// Alertmanager's new-silence page at `external_url`, pre-filled with `group_labels` as matchers.
+pub fn silence_url(external_url: Option<&str>, group_labels: &serde_json::Value) -> Option<String> {
+    let base = external_url?.trim_end_matches('/');
+    let labels = group_labels.as_object()?;
+    if labels.is_empty() {
+        return None;
+    }
+    let matchers: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| {
+            let v = v
+                .as_str()
+                .unwrap_or("")
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"");
+            format!("{k}=\"{v}\"")
+        })
+        .collect();
+    let filter = format!("{{{}}}", matchers.join(","));
+    let encoded: String = url_encode(&filter);
+    Some(format!("{base}/#/silences/new?filter={encoded}"))
 }
 
 /// Percent-encodes everything but unreserved characters.

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::slack_blocks::nonempty;
 pub use super::slack_blocks::{blocks, message};
+use super::slack_text::cut;
 use super::templates::Templates;
 use super::{Delivery, SendResult, retry_after};
 
@@ -120,6 +121,9 @@ impl SlackChannel {
             };
         };
         let kind = delivery.payload["kind"].as_str().unwrap_or("page");
+        if kind == "report" {
+            return self.send_report(token, &to, delivery, now).await;
+        }
         let resolved = kind == "resolved";
         // Anything but a page changes a message that is already there.
         let follow_up = kind != "page";
@@ -168,6 +172,38 @@ impl SlackChannel {
                     Err(failed) => failed,
                 }
             }
+        }
+    }
+
+    /// A report: a thread reply under the incident's message (a message of its own where there
+    /// is none), its Markdown in a `markdown` block (Slack's limit: 12,000 characters); the
+    /// notification text, and all there is if Slack refuses the block, is its start as plain text.
+    async fn send_report(
+        &self,
+        token: &SecretString,
+        to: &SlackTarget<'_>,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+    ) -> SendResult {
+        let detail = &delivery.payload["detail"];
+        let markdown = detail["markdown"].as_str().unwrap_or("");
+        let subject = detail["subject"].as_str().unwrap_or("Incident report");
+        let text = cut(&format!("{subject}\n\n{markdown}"), 3_000);
+        let block = json!({"type": "markdown", "text": cut(markdown, 12_000)});
+        let mut body = json!({"channel": to.target, "text": text, "blocks": [block]});
+        if let Some((channel, ts)) = &to.existing {
+            body["channel"] = json!(channel);
+            body["thread_ts"] = json!(ts);
+        }
+        match self.call_blocks(token, "chat.postMessage", body, now).await {
+            Ok(posted) => SendResult::Sent {
+                reference: format!(
+                    "{} {}",
+                    posted["channel"].as_str().unwrap_or(""),
+                    posted["ts"].as_str().unwrap_or("")
+                ),
+            },
+            Err(failed) => failed,
         }
     }
 

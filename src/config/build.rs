@@ -158,10 +158,12 @@ impl Validator<'_> {
         let mut channels = self.channels(&file.channels, &file.templates, &policies)?;
         let api = self.api(&file.api)?;
         let server = self.server(&file.server)?;
+        let reports = self.reports(&file.reports, file.templates.locale.as_deref())?;
         channels.ack_links = api.links();
         Ok(Settings {
             api,
             channels,
+            reports,
             role: Role::All,
             routes,
             suppressions,

@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub channels: ChannelsFile,
     pub templates: TemplatesFile,
     pub api: super::api::ApiFile,
+    pub reports: super::reports::ReportsFile,
 }
 
 /// `templates:`.

@@ -11,6 +11,7 @@ mod policies;
 mod policies_file;
 mod providers;
 mod rates;
+mod reports;
 mod routes;
 mod server;
 mod source;
@@ -27,6 +28,7 @@ pub use self::channels::ChannelSettings;
 use self::file::FileConfig;
 pub use self::providers::{SmsProvider, SmtpSettings, SmtpTls, TwilioSettings};
 pub use self::rates::{ChannelRates, Rate, default_rates};
+pub use self::reports::{BusinessHours, ReportSettings};
 pub use self::server::ServerSettings;
 pub use self::units::{parse_duration, parse_size};
 use self::validator::Validator;
@@ -58,6 +60,8 @@ pub struct Settings {
     /// The incident API and acknowledge links.
     pub api: api::ApiSettings,
     pub channels: ChannelSettings,
+    /// Incident reports and the business hours of statistics.
+    pub reports: ReportSettings,
 }
 
 /// What one process runs: the HTTP API, the background workers, or both.

@@ -81,12 +81,19 @@ fn add_names(out: &mut Policies, src: &SourceFile, file: &PoliciesFile) -> Resul
         out.users.insert(user.name.clone(), user);
     }
     for (i, raw) in file.teams.iter().enumerate() {
-        unique(&out.teams, src, &format!("teams[{i}]"), &raw.name)?;
+        let key = format!("teams[{i}]");
+        unique(&out.teams, src, &key, &raw.name)?;
+        let time_zone = raw
+            .time_zone
+            .as_deref()
+            .map(|tz| time_zone(src, &format!("{key}.time_zone"), tz))
+            .transpose()?;
         out.teams.insert(
             raw.name.clone(),
             Team {
                 name: raw.name.clone(),
                 members: raw.members.clone(),
+                time_zone,
             },
         );
     }

@@ -31,6 +31,7 @@ pub(super) struct RawUser {
 pub(super) struct RawTeam {
     pub(super) name: String,
     pub(super) members: Vec<String>,
+    pub(super) time_zone: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

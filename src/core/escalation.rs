@@ -31,7 +31,8 @@ pub struct FiredStep {
     pub pages: Vec<PlannedPage>,
 }
 
-fn delta(d: std::time::Duration) -> TimeDelta {
+/// A config duration as a time span, saturating.
+pub fn delta(d: std::time::Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 

@@ -45,6 +45,26 @@ pub struct Actor {
 pub enum IncidentRef {
     Id(Uuid),
     Number(i64),
+    /// Its report's id, `INC-202611251900` (the first alert's minute, UTC), `-2` when it was the
+    /// second of that minute.
+    Report {
+        minute: i64,
+        suffix: Option<u32>,
+    },
+}
+
+impl IncidentRef {
+    /// As the store matches it: (id, number, report id), one of them set.
+    pub fn columns(self) -> (Option<Uuid>, Option<i64>, Option<String>) {
+        match self {
+            IncidentRef::Id(id) => (Some(id), None, None),
+            IncidentRef::Number(n) => (None, Some(n), None),
+            IncidentRef::Report { minute, suffix } => {
+                let suffix = suffix.map(|n| format!("-{n}")).unwrap_or_default();
+                (None, None, Some(format!("INC-{minute:012}{suffix}")))
+            }
+        }
+    }
 }
 
 impl std::str::FromStr for IncidentRef {
@@ -56,11 +76,48 @@ impl std::str::FromStr for IncidentRef {
             .strip_prefix("INC-")
             .or_else(|| s.strip_prefix("inc-"))
             .unwrap_or(s);
+        // A report id: twelve digits of a minute, perhaps a suffix.
+        let (minute, suffix) = digits.split_once('-').unwrap_or((digits, ""));
+        if minute.len() == 12 && minute.bytes().all(|b| b.is_ascii_digit()) {
+            let suffix = match suffix {
+                "" => None,
+                s => Some(s.parse::<u32>().map_err(|_| {
+                    format!("{s:?} is not a report id's suffix (INC-YYYYMMDDHHMM-2)")
+                })?),
+            };
+            if let Ok(minute) = minute.parse() {
+                return Ok(IncidentRef::Report { minute, suffix });
+            }
+        }
         if let Ok(n) = digits.parse::<i64>() {
             return Ok(IncidentRef::Number(n));
         }
         Uuid::parse_str(s)
             .map(IncidentRef::Id)
             .map_err(|_| format!("{s:?} is neither an incident number nor an id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IncidentRef;
+
+    #[test]
+    fn numbers_ids_and_report_ids_parse() {
+        let r = |s: &str| s.parse::<IncidentRef>();
+        assert_eq!(r("INC-42"), Ok(IncidentRef::Number(42)));
+        assert_eq!(r("42"), Ok(IncidentRef::Number(42)));
+        assert_eq!(
+            r("INC-202611251900").map(|r| r.columns().2),
+            Ok(Some("INC-202611251900".into()))
+        );
+        assert_eq!(
+            r("inc-202611251900-3").map(|r| r.columns().2),
+            Ok(Some("INC-202611251900-3".into()))
+        );
+        assert!(r("INC-202611251900-x").unwrap_err().contains("suffix"));
+        assert!(r("INC-4x").unwrap_err().contains("neither"));
+        let id = uuid::Uuid::nil();
+        assert_eq!(r(&id.to_string()), Ok(IncidentRef::Id(id)));
     }
 }

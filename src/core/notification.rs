@@ -95,6 +95,8 @@ pub enum NoticeKind {
     Reassigned,
     Reopened,
     Flapping,
+    /// The incident's report draft, after it resolved.
+    Report,
 }
 
 impl NoticeKind {
@@ -109,6 +111,7 @@ impl NoticeKind {
             NoticeKind::Reassigned => "reassigned",
             NoticeKind::Reopened => "reopened",
             NoticeKind::Flapping => "flapping",
+            NoticeKind::Report => "report",
         }
     }
 
@@ -118,6 +121,8 @@ impl NoticeKind {
     fn heard_on(self, channel: Channel) -> bool {
         match (self, channel) {
             (NoticeKind::Flapping, c) => c == Channel::Webhook,
+            // A thread reply under the incident's message (e-mail goes to people, see `report`).
+            (NoticeKind::Report, c) => c == Channel::Slack,
             (_, c) => matches!(c, Channel::Slack | Channel::PagerDuty | Channel::Webhook),
         }
     }
@@ -247,6 +252,29 @@ impl OutboxRows {
             }
             let (key, payload) = (notice.dedup_key(to), notice.payload(to));
             self.push(key, to.channel, to.recipient.to_string(), payload);
+        }
+    }
+
+    /// Adds a report `notice`: to the Slack messages among `shown`, and by e-mail to each of
+    /// `people` (everyone paged or who acted, with an address), once each.
+    pub fn report(&mut self, notice: &Notice<'_>, shown: &[Destination], people: &[String]) {
+        self.notice(notice, shown);
+        let mut mailed: Vec<&String> = Vec::new();
+        for person in people {
+            if mailed.contains(&person) {
+                continue;
+            }
+            mailed.push(person);
+            let to = Destination {
+                channel: Channel::Email,
+                recipient: Recipient::User(person.clone()),
+            };
+            self.push(
+                notice.dedup_key(&to),
+                to.channel,
+                to.recipient.to_string(),
+                notice.payload(&to),
+            );
         }
     }
 

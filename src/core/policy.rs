@@ -145,6 +145,8 @@ pub struct User {
 pub struct Team {
     pub name: String,
     pub members: Vec<String>,
+    /// The zone the team's reports show times in (else `reports.time_zone`).
+    pub time_zone: Option<Tz>,
 }
 
 /// A rotation: members take turns of `shift`, the first turn starting at `handoff` (wall-clock

@@ -107,6 +107,12 @@ async fn commit(
     );
     if let Ok(decision) = &decided {
         statements::apply(&mut tx, id, actor, decision, &detail, now).await?;
+        if locked.before.status == IncidentStatus::Open
+            && decision.after.status == IncidentStatus::Resolved
+        {
+            let delay = crate::core::escalation::delta(live.reports.delay);
+            crate::store::reports::schedule(&mut tx, id, now + delay).await?;
+        }
     }
     let (after, reason) = match &decided {
         Ok(d) => (Some(&d.after), ""),

@@ -45,18 +45,18 @@ pub async fn lock(
     tx: &mut sqlx::PgConnection,
     incident: IncidentRef,
 ) -> Result<Option<Locked>, sqlx::Error> {
-    let (id, number) = match incident {
-        IncidentRef::Id(id) => (Some(id), None),
-        IncidentRef::Number(n) => (None, Some(n)),
-    };
+    let (id, number, report) = incident.columns();
     let row: Option<LockedRow> = sqlx::query_as(
         "select id, number, severity, opened_at, status, acknowledged_by, snoozed_until,
                 policy_snapshot,
                 chain_generation, chain_origin, chain_repeat, chain_step, escalation_due_at
-         from incidents where id = $1 or number = $2 for update",
+         from incidents where id = $1 or number = $2
+            or id = (select incident_id from incident_reports where report_id = $3)
+         for update",
     )
     .bind(id)
     .bind(number)
+    .bind(report)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {

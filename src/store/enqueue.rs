@@ -33,7 +33,7 @@ pub async fn enqueue(
 }
 
 /// Every destination that was sent one of `incident`'s pages.
-pub(super) async fn shown(
+pub async fn shown(
     tx: &mut sqlx::PgConnection,
     incident: Uuid,
 ) -> Result<Vec<Destination>, sqlx::Error> {

@@ -58,12 +58,13 @@ pub async fn claim_due_escalations(
         .collect())
 }
 
-/// The earliest pending due time (a step or a response target), to sleep until.
+/// The earliest pending due time (a step, a response target, a report), to sleep until.
 pub async fn next_escalation_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(
         "select least(
             (select min(escalation_due_at) from incidents where escalation_due_at is not null),
-            (select min(response_due_at) from incidents where response_due_at is not null))",
+            (select min(response_due_at) from incidents where response_due_at is not null),
+            (select min(due_at) from incident_reports where due_at is not null))",
     )
     .fetch_one(pool)
     .await

@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod read;
 mod reopen;
 pub mod replays;
+pub mod reports;
 pub mod retention;
 mod stats;
 pub mod webhooks;
@@ -22,7 +23,7 @@ use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
-pub use self::enqueue::{enqueue, notify};
+pub use self::enqueue::{enqueue, notify, shown};
 pub use self::ingest::{
     EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group, opened_at,
 };

@@ -80,6 +80,8 @@ pub struct EventRow {
     pub kind: String,
     pub at: DateTime<Utc>,
     pub fingerprint: Option<String>,
+    /// The incident's severity after a `severity_changed` (and an alert's, on alert events).
+    pub severity: Option<String>,
     pub detail: Option<Value>,
 }
 
@@ -185,14 +187,15 @@ pub async fn incident_detail(
     pool: &PgPool,
     incident: IncidentRef,
 ) -> Result<Option<IncidentDetail>, sqlx::Error> {
-    let (id, number) = match incident {
-        IncidentRef::Id(id) => (Some(id), None),
-        IncidentRef::Number(n) => (None, Some(n)),
-    };
-    let sql = format!("select * from ({SUMMARY} where i.id = $1 or i.number = $2) s");
+    let (id, number, report) = incident.columns();
+    let sql = format!(
+        "select * from ({SUMMARY} where i.id = $1 or i.number = $2
+            or i.id = (select incident_id from incident_reports where report_id = $3)) s"
+    );
     let Some(incident): Option<IncidentRow> = sqlx::query_as(&sql)
         .bind(id)
         .bind(number)
+        .bind(report)
         .fetch_optional(pool)
         .await?
     else {
@@ -208,7 +211,7 @@ pub async fn incident_detail(
     .fetch_all(pool)
     .await?;
     let timeline = sqlx::query_as(
-        "select id, kind, occurred_at as at, fingerprint, detail
+        "select id, kind, occurred_at as at, fingerprint, severity, detail
          from incident_events where incident_id = $1 order by id",
     )
     .bind(incident.id)

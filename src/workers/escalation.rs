@@ -79,8 +79,8 @@ impl EscalationWorker {
         }
     }
 
-    /// Records the response targets missed by now, then claims one batch of due incidents and
-    /// fires them. Returns how many incidents were claimed.
+    /// Records the response targets missed by now, drafts the reports due, then claims one
+    /// batch of due incidents and fires them. Returns how many incidents were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let missed = store::record_missed_response_targets(
             &self.pool,
@@ -90,6 +90,11 @@ impl EscalationWorker {
         .await?;
         for severity in &missed {
             self.metrics.response.missed(severity);
+        }
+        {
+            let live = self.live.get();
+            let now = self.clock.now();
+            super::reports::draft_due(&self.pool, &live.reports, &live.policies, now, 10).await?;
         }
         let claimed = self.claim().await?;
         self.metrics.escalation_claims(

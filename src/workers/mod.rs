@@ -5,6 +5,7 @@ pub mod dispatcher;
 pub mod escalation;
 mod lease;
 pub mod limits;
+pub mod reports;
 pub mod retention;
 mod retry;
 mod sending;

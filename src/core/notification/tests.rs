@@ -190,3 +190,39 @@ fn a_destination_paged_by_the_change_hears_through_its_page_only() {
         "the page, then both notices to the webhook: a notice does not stand for a page"
     );
 }
+
+#[test]
+fn a_report_goes_to_the_slack_messages_and_mails_each_person_once() {
+    let at = "2026-11-25T19:40:00Z".parse().unwrap();
+    let shown = vec![
+        to(Channel::Slack, "slack_channel:ops"),
+        to(Channel::Slack, "user:alice"),
+        to(Channel::Sms, "user:alice"),
+        to(Channel::PagerDuty, "pagerduty:db"),
+        to(Channel::Webhook, "webhook:bridge"),
+    ];
+    let notice = Notice {
+        incident: Uuid::nil(),
+        kind: NoticeKind::Report,
+        at,
+        actor: None,
+        detail: json!({"report_id": "INC-202611251858"}),
+    };
+    let mut rows = OutboxRows::default();
+    let people = ["alice".to_string(), "bob".to_string(), "alice".to_string()];
+    rows.report(&notice, &shown, &people);
+    assert_eq!(rows.channels, ["slack", "slack", "email", "email"]);
+    assert_eq!(
+        rows.recipients,
+        ["slack_channel:ops", "user:alice", "user:alice", "user:bob"]
+    );
+    assert!(
+        rows.keys
+            .iter()
+            .all(|k| k.contains(":report:2026-11-25 19:40:00+00:"))
+    );
+    // Replayed, the same keys: written once.
+    let mut again = OutboxRows::default();
+    again.report(&notice, &shown, &people);
+    assert_eq!(again.keys, rows.keys);
+}

@@ -7,6 +7,7 @@ mod caller;
 mod input;
 pub mod jwks;
 mod openapi;
+mod reports;
 pub mod schema;
 mod windows;
 
@@ -44,6 +45,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/v1/incidents", get(list))
         .route("/api/v1/incidents/{incident}", get(detail))
         .route("/api/v1/incidents/{incident}/actions", post(act))
+        .route(
+            "/api/v1/incidents/{incident}/report",
+            get(reports::get_report).put(reports::edit_report),
+        )
         .route("/api/v1/oncall", get(oncall))
         .route(
             "/api/v1/maintenance",
@@ -82,6 +87,15 @@ async fn list(
     }))
 }
 
+/// Whether `caller` may see `incident`: a developer sees its services' only.
+fn visible(caller: &auth::Caller, incident: &read::IncidentRow) -> bool {
+    caller.role != Role::Developer
+        || incident
+            .service
+            .as_ref()
+            .is_some_and(|s| caller.services.contains(s))
+}
+
 fn incident_ref(text: &str) -> Result<IncidentRef, ApiError> {
     text.parse().map_err(ApiError::NotFound)
 }
@@ -106,13 +120,7 @@ async fn detail(
     let Some(found) = found else {
         return Err(not_found());
     };
-    if caller.role == Role::Developer
-        && !found
-            .incident
-            .service
-            .as_ref()
-            .is_some_and(|s| caller.services.contains(s))
-    {
+    if !visible(&caller, &found.incident) {
         return Err(not_found());
     }
     Ok(Json(IncidentDetail {

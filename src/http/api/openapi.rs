@@ -21,7 +21,8 @@ use super::windows::{OverrideBody, WindowBody};
         super::list, super::detail, super::act, super::oncall, super::stats, super::audit,
         super::dead_letters, super::retry, super::windows::list_windows,
         super::windows::open_window, super::windows::end_window,
-        super::windows::list_overrides, super::windows::add_override, serve
+        super::windows::list_overrides, super::windows::add_override, super::reports::get_report,
+        super::reports::edit_report, serve
     ),
     components(schemas(ErrorBody, ActionBody, WindowBody, OverrideBody, schema::Status,
         schema::Severity, schema::ActionName)),
@@ -29,6 +30,7 @@ use super::windows::{OverrideBody, WindowBody};
         (name = "incidents", description = "Incidents, their timeline, and acting on them"),
         (name = "schedules", description = "Who is on call, and overrides"),
         (name = "maintenance", description = "Maintenance windows"),
+        (name = "reports", description = "Incident report drafts"),
         (name = "admin", description = "The audit log and dead letters"),
         (name = "meta", description = "This document"),
     )

@@ -13,8 +13,10 @@ use crate::core::IncidentStatus;
 use crate::store::read::{AlertRow, EventRow, IncidentRow, NotificationRow, Stats};
 
 mod admin;
+mod reports;
 mod schedules;
 pub use self::admin::{AuditEntryView, AuditPage, DeadLetter, DeadLetters, Retried};
+pub use self::reports::{ReportView, SectionsBody};
 pub use self::schedules::{Ended, OnCall, OnCallNow, Override, Overrides, Window, Windows};
 
 /// Every error: what kind, and what exactly is wrong.

@@ -57,6 +57,7 @@ pub fn settings(database_url: &str) -> Settings {
         },
         routes: alertrouter::routing::tree::Route::default_root(),
         suppressions: Default::default(),
+        reports: Default::default(),
         policies: Default::default(),
         // Tests drive the workers themselves, one step at a time.
         role: alertrouter::config::Role::Api,
