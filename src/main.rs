@@ -262,7 +262,7 @@ async fn execute(command: Command) -> Result<(), String> {
                     format,
                 },
         } => {
-            let settings = config.load()?;
+            let (settings, _) = config.load_without_secrets(&process_env)?;
             let locale = locale
                 .map(|l| l.parse())
                 .transpose()

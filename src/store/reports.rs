@@ -232,7 +232,9 @@ pub async fn facts(
         report_id: report.map(|r| r.report_id),
         started_at: row.started_at,
         policy: row.policy,
-        response_target: row.target_secs.map(|s| chrono::TimeDelta::seconds(s as i64)),
+        response_target: row
+            .target_secs
+            .map(|s| chrono::TimeDelta::seconds(s as i64)),
         external_url: row.external_url,
         sections,
     })

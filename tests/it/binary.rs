@@ -19,6 +19,26 @@ fn temp_dir() -> std::path::PathBuf {
     dir
 }
 
+/// The shipped config as a fresh clone has it, in a directory of its own: the secrets
+/// scripts/run.sh generates are not there (simulate, oncall and report need none).
+pub fn shipped_config() -> std::path::PathBuf {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let clone = temp_dir();
+    std::fs::copy(
+        format!("{root}/alertrouter.yaml"),
+        clone.join("alertrouter.yaml"),
+    )
+    .unwrap();
+    for dir in ["routes", "policies"] {
+        std::fs::create_dir_all(clone.join(dir)).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), clone.join(dir).join(entry.file_name())).unwrap();
+        }
+    }
+    clone.join("alertrouter.yaml")
+}
+
 fn with_password(url: &str) -> String {
     url.replacen(
         "postgres://postgres@",
@@ -243,22 +263,7 @@ async fn replicas_migrating_together_apply_each_migration_once() {
 #[test]
 fn simulate_prints_the_route_and_the_whole_paging_plan_of_the_shipped_policies() {
     let root = env!("CARGO_MANIFEST_DIR");
-    // The shipped config as a fresh clone has it: the secrets scripts/run.sh generates are not
-    // there, and simulate and oncall need none.
-    let clone = temp_dir();
-    std::fs::copy(
-        format!("{root}/alertrouter.yaml"),
-        clone.join("alertrouter.yaml"),
-    )
-    .unwrap();
-    for dir in ["routes", "policies"] {
-        std::fs::create_dir_all(clone.join(dir)).unwrap();
-        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), clone.join(dir).join(entry.file_name())).unwrap();
-        }
-    }
-    let config = clone.join("alertrouter.yaml");
+    let config = shipped_config();
     let exec = |args: &[&str]| {
         Command::new(BIN)
             .args(args)

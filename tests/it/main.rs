@@ -28,6 +28,7 @@ mod openapi;
 mod pipeline;
 mod poison;
 mod replay;
+mod report_edits;
 mod reports;
 mod response_targets;
 mod response_times;

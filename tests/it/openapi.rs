@@ -310,6 +310,27 @@ async fn every_answer_of_the_api_validates_against_the_document() {
             "",
             None,
         ),
+        (
+            "get",
+            "/api/v1/incidents/{incident}/report",
+            "/api/v1/incidents/INC-1/report?locale=fr".into(),
+            &admin,
+            None,
+        ),
+        (
+            "put",
+            "/api/v1/incidents/{incident}/report",
+            "/api/v1/incidents/INC-1/report".into(),
+            &admin,
+            Some(json!({"root_cause": "not resolved yet"})),
+        ),
+        (
+            "put",
+            "/api/v1/incidents/{incident}/report",
+            "/api/v1/incidents/INC-1/report".into(),
+            &admin,
+            Some(json!({"cause": "x"})),
+        ),
     ];
     for (method, path, url, token, body) in calls {
         let (status, answer) = s.api(&method.to_uppercase(), &url, token, body).await;
@@ -319,6 +340,20 @@ async fn every_answer_of_the_api_validates_against_the_document() {
         }
         checked.push(format!("{method} {path} {status}"));
     }
+    // The report's JSON form, asked for by `Accept`.
+    let (status, text) = crate::reports::fetch(
+        s,
+        &admin,
+        "/api/v1/incidents/INC-1/report",
+        "application/json",
+    )
+    .await;
+    let schema = response_schema(&doc, "get", "/api/v1/incidents/{incident}/report", status);
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    if let Err(e) = jsonschema::validate(&schema, &answer) {
+        panic!("report → {status}: {e}\n{answer:#}");
+    }
+    checked.push(format!("get report {status}"));
     // The answers include a success and a refusal of every kind the API gives.
     for expected in [
         "get /api/v1/incidents 200",
@@ -331,6 +366,10 @@ async fn every_answer_of_the_api_validates_against_the_document() {
         "post /api/v1/maintenance 422",
         "post /api/v1/schedule-overrides 201",
         "post /api/v1/dead-letters/{id}/retry 404",
+        "put /api/v1/incidents/{incident}/report 409",
+        "put /api/v1/incidents/{incident}/report 422",
+        "get /api/v1/incidents/{incident}/report 422",
+        "get report 200",
     ] {
         assert!(
             checked.iter().any(|c| c == expected),
