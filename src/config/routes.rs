@@ -78,6 +78,7 @@ struct RawRoute {
     continue_matching: bool,
     group_by: Option<Vec<String>>,
     policy: Option<String>,
+    report_locale: Option<String>,
     mute_time_intervals: Vec<String>,
     active_time_intervals: Vec<String>,
     routes: Vec<RawRoute>,
@@ -339,6 +340,13 @@ impl Builder<'_> {
                 ));
             }
         };
+        let report_locale = match &raw.report_locale {
+            None => parent.report_locale,
+            Some(l) => Some(
+                l.parse()
+                    .map_err(|e: String| src.error(format!("{key}.report_locale"), l, e))?,
+            ),
+        };
         for name in raw
             .mute_time_intervals
             .iter()
@@ -358,6 +366,7 @@ impl Builder<'_> {
             continue_matching: raw.continue_matching,
             group_by,
             policy,
+            report_locale,
             mute_time_intervals: raw.mute_time_intervals.clone(),
             active_time_intervals: raw.active_time_intervals.clone(),
             routes: Vec::new(),

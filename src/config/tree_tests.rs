@@ -358,11 +358,11 @@ fn the_root_can_live_in_any_file_and_children_inherit_from_it() {
         &[
             (
                 "10-teams.yaml",
-                "routes:\n  - name: db\n    matchers: ['team=db']\n",
+                "routes:\n  - name: db\n    matchers: ['team=db']\n  - name: web\n    report_locale: en\n",
             ),
             (
                 "90-root.yaml",
-                "route:\n  policy: critical\n  group_by: [alertname]\n",
+                "route:\n  policy: critical\n  group_by: [alertname]\n  report_locale: zh-CN\n",
             ),
         ],
         &[("people.yaml", GOOD_POLICIES)],
@@ -371,6 +371,9 @@ fn the_root_can_live_in_any_file_and_children_inherit_from_it() {
     let db = &s.routes.routes[0];
     assert_eq!(db.id, "db");
     assert_eq!(db.policy.as_deref(), Some("critical"));
+    use crate::reports::Locale;
+    assert_eq!(db.report_locale, Some(Locale::ZhCn));
+    assert_eq!(s.routes.routes[1].report_locale, Some(Locale::En));
     assert_eq!(
         db.group_by,
         crate::routing::tree::GroupBy::Labels(vec!["alertname".into()])

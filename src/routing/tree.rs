@@ -28,6 +28,8 @@ pub struct Route {
     pub group_by: GroupBy,
     /// The escalation policy; `None` records incidents and pages no one.
     pub policy: Option<String>,
+    /// The language of its incidents' reports (else `reports.locale`).
+    pub report_locale: Option<crate::reports::Locale>,
     /// Named time intervals during which the route pages no one.
     pub mute_time_intervals: Vec<String>,
     /// When given, the route pages only inside one of these.
@@ -44,6 +46,7 @@ impl Route {
             continue_matching: false,
             group_by: GroupBy::GroupKey,
             policy: None,
+            report_locale: None,
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
             routes: Vec::new(),

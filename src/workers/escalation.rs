@@ -94,7 +94,7 @@ impl EscalationWorker {
         {
             let live = self.live.get();
             let now = self.clock.now();
-            super::reports::draft_due(&self.pool, &live.reports, &live.policies, now, 10).await?;
+            super::reports::draft_due(&self.pool, &live, now, 10).await?;
         }
         let claimed = self.claim().await?;
         self.metrics.escalation_claims(

@@ -8,10 +8,9 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::config::ReportSettings;
 use crate::core::IncidentRef;
 use crate::core::notification::{Notice, NoticeKind, OutboxRows};
-use crate::core::policy::Policies;
+use crate::live::Reloadable;
 use crate::reports::{Locale, Report, build};
 use crate::store::read::IncidentDetail;
 use crate::store::reports as store;
@@ -19,16 +18,16 @@ use crate::store::reports as store;
 /// How long a worker may take over one batch of drafts before another takes them over.
 const LEASE: TimeDelta = TimeDelta::seconds(60);
 
-/// The report of `incident` as it stands at `now`, in `locale` (its route's or the configured
-/// one when `None`); `None` if there is no such incident.
+/// The report of `incident` as it stands at `now`, in `locale` (else its route's, else the
+/// configured one); `None` if there is no such incident.
 pub async fn current(
     pool: &PgPool,
     incident: IncidentRef,
-    settings: &ReportSettings,
-    policies: &Policies,
+    live: &Reloadable,
     locale: Option<Locale>,
     now: DateTime<Utc>,
 ) -> Result<Option<(IncidentDetail, Report)>, sqlx::Error> {
+    let (settings, policies) = (&live.reports, &live.policies);
     let Some(detail) = crate::store::read::incident_detail(pool, incident).await? else {
         return Ok(None);
     };
@@ -41,7 +40,10 @@ pub async fn current(
         .and_then(|t| policies.teams.get(t))
         .and_then(|t| t.time_zone)
         .unwrap_or(settings.time_zone);
-    let locale = locale.unwrap_or(settings.locale);
+    let route = live.routes.find(&detail.incident.route);
+    let locale = locale
+        .or(route.and_then(|r| r.report_locale))
+        .unwrap_or(settings.locale);
     let report = build(&detail, &facts, locale, tz, now);
     Ok(Some((detail, report)))
 }
@@ -49,8 +51,7 @@ pub async fn current(
 /// Drafts and sends up to `limit` due reports; returns how many were drafted.
 pub async fn draft_due(
     pool: &PgPool,
-    settings: &ReportSettings,
-    policies: &Policies,
+    live: &Reloadable,
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<usize, sqlx::Error> {
@@ -58,7 +59,7 @@ pub async fn draft_due(
     let due = store::claim_due(pool, now, lease, limit).await?;
     let mut drafted = 0;
     for id in due {
-        match draft(pool, settings, policies, id, now, lease).await {
+        match draft(pool, live, id, now, lease).await {
             Ok(true) => drafted += 1,
             Ok(false) => {}
             // The lease runs out and this or another worker tries again.
@@ -70,13 +71,13 @@ pub async fn draft_due(
 
 async fn draft(
     pool: &PgPool,
-    settings: &ReportSettings,
-    policies: &Policies,
+    live: &Reloadable,
     id: Uuid,
     now: DateTime<Utc>,
     lease: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let found = current(pool, IncidentRef::Id(id), settings, policies, None, now).await?;
+    let (settings, policies) = (&live.reports, &live.policies);
+    let found = current(pool, IncidentRef::Id(id), live, None, now).await?;
     let mut tx = pool.begin().await?;
     let Some((detail, report)) = found else {
         return Ok(false);
@@ -127,16 +128,10 @@ pub async fn print(
     json: bool,
 ) -> Result<String, String> {
     let reference: IncidentRef = incident.parse()?;
-    let found = current(
-        pool,
-        reference,
-        &settings.reports,
-        &settings.policies,
-        locale,
-        Utc::now(),
-    )
-    .await
-    .map_err(|e| format!("database: {e}"))?;
+    let live = Reloadable::from_settings(settings);
+    let found = current(pool, reference, &live, locale, Utc::now())
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     let Some((_, report)) = found else {
         return Err(format!("no incident {incident}"));
     };

@@ -13,6 +13,7 @@ fn route(id: &str, matchers: &str, cont: bool, group_by: GroupBy, policy: Option
         continue_matching: cont,
         group_by,
         policy: policy.map(String::from),
+        report_locale: None,
         mute_time_intervals: Vec::new(),
         active_time_intervals: Vec::new(),
         routes: Vec::new(),

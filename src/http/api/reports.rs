@@ -40,15 +40,9 @@ async fn draft(
 ) -> Result<(ReportView, String), ApiError> {
     let live = app.live.get();
     let now = app.clock.now();
-    let found = crate::workers::reports::current(
-        &app.pool,
-        incident_ref(incident)?,
-        &live.reports,
-        &live.policies,
-        locale,
-        now,
-    )
-    .await?;
+    let found =
+        crate::workers::reports::current(&app.pool, incident_ref(incident)?, &live, locale, now)
+            .await?;
     let not_found = || ApiError::NotFound(format!("no incident {incident}"));
     let Some((detail, report)) = found else {
         return Err(not_found());
