@@ -9,6 +9,7 @@ mod phrases;
 mod render;
 mod sample;
 mod sections;
+pub mod stats;
 
 use std::fmt;
 

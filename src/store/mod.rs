@@ -13,6 +13,7 @@ mod reopen;
 pub mod replays;
 pub mod reports;
 pub mod retention;
+pub mod statistics;
 mod stats;
 pub mod webhooks;
 pub mod windows;

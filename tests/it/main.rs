@@ -38,6 +38,7 @@ mod slack;
 mod slack_fallback;
 mod slow_send;
 mod sms;
+mod statistics;
 mod support;
 mod suppression;
 mod unavailable;

@@ -9,6 +9,7 @@ pub mod jwks;
 mod openapi;
 mod reports;
 pub mod schema;
+mod stats;
 mod windows;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use self::auth::Role;
 use self::caller::{Admin, Authed, Developer, Sre, Viewer};
 use self::schema::{
     ActionDone, AuditPage, DeadLetters, ErrorBody, IncidentDetail, IncidentPage, OnCall, OnCallNow,
-    Retried, StatsView,
+    Retried,
 };
 use super::error::ApiError;
 use crate::app::App;
@@ -59,7 +60,7 @@ pub fn router() -> Router<Arc<App>> {
             "/api/v1/schedule-overrides",
             get(windows::list_overrides).post(windows::add_override),
         )
-        .route("/api/v1/stats", get(stats))
+        .route("/api/v1/stats", get(stats::stats))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/dead-letters/{id}/retry", post(retry))
@@ -179,17 +180,6 @@ async fn oncall(State(app): State<Arc<App>>, _: Authed<Sre>) -> Result<Json<OnCa
         })
         .collect();
     Ok(Json(OnCallNow { at: now, schedules }))
-}
-
-/// Open incidents by severity; mean time to acknowledge and to resolve over 30 days.
-#[utoipa::path(get, path = "/api/v1/stats", tag = "incidents", operation_id = "getStats",
-    security(("bearer" = ["viewer"])), responses((status = 200, body = StatsView)))]
-async fn stats(
-    State(app): State<Arc<App>>,
-    _: Authed<Viewer>,
-) -> Result<Json<StatsView>, ApiError> {
-    let stats = read::stats(&app.pool, app.clock.now()).await?;
-    Ok(Json(stats.into()))
 }
 
 /// A page of a list.

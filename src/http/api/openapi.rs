@@ -18,7 +18,7 @@ use super::windows::{OverrideBody, WindowBody};
         alertrouter. Every operation but this document needs `Authorization: Bearer <JWT>`; the \
         security requirement names the least role (viewer < developer < sre < admin)."),
     paths(
-        super::list, super::detail, super::act, super::oncall, super::stats, super::audit,
+        super::list, super::detail, super::act, super::oncall, super::stats::stats, super::audit,
         super::dead_letters, super::retry, super::windows::list_windows,
         super::windows::open_window, super::windows::end_window,
         super::windows::list_overrides, super::windows::add_override, super::reports::get_report,

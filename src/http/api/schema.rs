@@ -248,21 +248,23 @@ pub struct ActionDone {
     pub snoozed_until: Option<DateTime<Utc>>,
 }
 
-/// Open incidents and response times.
+/// Open incidents now, response times over 30 days, and the statistics of the asked period.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatsView {
     /// Open incidents by severity.
     pub open: BTreeMap<String, i64>,
     pub mtta_seconds_30d: Option<f64>,
     pub mttr_seconds_30d: Option<f64>,
+    pub period: crate::reports::stats::PeriodStats,
 }
 
-impl From<Stats> for StatsView {
-    fn from(s: Stats) -> Self {
+impl StatsView {
+    pub fn new(s: Stats, period: crate::reports::stats::PeriodStats) -> Self {
         StatsView {
             open: s.open.into_iter().collect(),
             mtta_seconds_30d: s.mtta_30d,
             mttr_seconds_30d: s.mttr_30d,
+            period,
         }
     }
 }
