@@ -10,6 +10,10 @@ dir="$PWD/.data/test-pg"
 url=$(scripts/pg.sh fresh "$dir" "$port")
 trap 'scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 export ALERTROUTER_TEST_DATABASE_URL="$url"
+# The browser tests drive Debian's chromium through playwright-core (npm, pinned).
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  npm ci --prefix tests/browser --no-audit --no-fund --silent
+fi
 
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --all-targets --no-fail-fast "$@"

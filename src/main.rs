@@ -88,6 +88,21 @@ enum ReportCommand {
         #[arg(long, default_value = "md")]
         format: String,
     },
+    /// Print a month's report: the paging path's availability, incidents, response times,
+    /// noisy alerts, missed targets and weekly trends.
+    Monthly {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// 2026-11 (in reports.time_zone); default: last month.
+        #[arg(long)]
+        month: Option<String>,
+        /// en or zh-CN (default: reports.locale).
+        #[arg(long)]
+        locale: Option<String>,
+        /// md, html (with charts, one self-contained file) or json.
+        #[arg(long, default_value = "md")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -253,29 +268,39 @@ async fn execute(command: Command) -> Result<(), String> {
             println!("{token}");
             Ok(())
         }
-        Command::Report {
-            command:
+        Command::Report { command } => {
+            let text = match command {
                 ReportCommand::Incident {
                     config,
                     incident,
                     locale,
                     format,
-                },
-        } => {
-            let (settings, _) = config.load_without_secrets(&process_env)?;
-            let locale = locale
-                .map(|l| l.parse())
-                .transpose()
-                .map_err(|e| format!("--locale: {e}"))?;
-            let json = match format.as_str() {
-                "md" => false,
-                "json" => true,
-                other => return Err(format!("--format {other:?} is not md or json")),
+                } => {
+                    let (settings, _) = config.load_without_secrets(&process_env)?;
+                    alertrouter::service::monthly::incident_command(
+                        &settings,
+                        &incident,
+                        locale.as_deref(),
+                        &format,
+                    )
+                    .await?
+                }
+                ReportCommand::Monthly {
+                    config,
+                    month,
+                    locale,
+                    format,
+                } => {
+                    let (settings, _) = config.load_without_secrets(&process_env)?;
+                    alertrouter::service::monthly::monthly_command(
+                        &settings,
+                        month.as_deref(),
+                        locale.as_deref(),
+                        &format,
+                    )
+                    .await?
+                }
             };
-            let pool = store::pool(&settings.database).map_err(|e| e.to_string())?;
-            let text =
-                alertrouter::workers::reports::print(&pool, &settings, &incident, locale, json)
-                    .await?;
             print!("{text}");
             Ok(())
         }

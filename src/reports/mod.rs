@@ -3,8 +3,11 @@
 //! notes pre-fill and people edit. Pure: the store reads the rows, the timer worker stores and
 //! delivers the draft.
 
+mod charts;
 mod escape;
+pub mod html;
 mod model;
+pub mod monthly;
 mod phrases;
 mod render;
 mod sample;

@@ -48,6 +48,10 @@ pub struct Pages {
     pub failed: i64,
     /// Delivered outside `reports.business_hours`.
     pub outside_business_hours: i64,
+    /// `delivered / (delivered + failed)`: the paging path's own availability.
+    pub success: Option<f64>,
+    /// From a page being written to it being sent, over every channel, seconds.
+    pub latency: Spread,
     pub by_channel: Vec<ChannelPages>,
 }
 

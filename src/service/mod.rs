@@ -3,3 +3,4 @@
 //! authenticate, parse, and map its typed outcome to their answer.
 
 pub mod actions;
+pub mod monthly;

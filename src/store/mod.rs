@@ -6,6 +6,7 @@ pub mod destinations;
 mod enqueue;
 pub mod escalation;
 mod ingest;
+pub mod monthly;
 mod named;
 pub mod outbox;
 pub mod read;

@@ -64,7 +64,9 @@ struct IncidentFigures {
 struct PageFigures {
     key: Option<String>,
     total: bool,
-    channel: String,
+    /// Every channel together.
+    all: bool,
+    channel: Option<String>,
     pages: i64,
     delivered: i64,
     failed: i64,
@@ -146,7 +148,8 @@ pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::
             from outbox o join inc on inc.id = o.incident_id
             where o.payload->>'kind' = 'page' and o.status <> 'cancelled'
         )
-        select key, grouping(key) = 1 as total, channel, count(*) as pages,
+        select key, grouping(key) = 1 as total, grouping(channel) = 1 as all, channel,
+            count(*) as pages,
             count(*) filter (where status in ('sent', 'bundled')) as delivered,
             count(*) filter (where status = 'dead') as failed,
             count(*) filter (where status in ('sent', 'bundled') and not (
@@ -158,7 +161,7 @@ pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::
                 filter (where status = 'sent') as latency_p50,
             percentile_cont(0.95) within group (order by latency)
                 filter (where status = 'sent') as latency_p95
-        from page group by grouping sets ((key, channel), (channel))
+        from page group by grouping sets ((key, channel), (key), (channel), ())
         order by total desc, key, channel"
     ))
     .bind(p.from)
@@ -186,22 +189,29 @@ pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::
     for f in pages {
         let key = if f.total { None } else { f.key.clone() };
         let entry = by_key.entry(key).or_default();
-        entry.total += f.pages;
-        entry.delivered += f.delivered;
-        entry.failed += f.failed;
-        entry.outside_business_hours += f.outside;
+        let latency = Spread {
+            count: f.latency_count,
+            mean: f.latency_mean,
+            p50: f.latency_p50,
+            p95: f.latency_p95,
+        };
+        let success = share(f.delivered, f.delivered + f.failed);
+        if f.all {
+            entry.total = f.pages;
+            entry.delivered = f.delivered;
+            entry.failed = f.failed;
+            entry.outside_business_hours = f.outside;
+            entry.success = success;
+            entry.latency = latency;
+            continue;
+        }
         entry.by_channel.push(ChannelPages {
-            success: share(f.delivered, f.delivered + f.failed),
-            channel: f.channel,
+            success,
+            channel: f.channel.unwrap_or_default(),
             pages: f.pages,
             delivered: f.delivered,
             failed: f.failed,
-            latency: Spread {
-                count: f.latency_count,
-                mean: f.latency_mean,
-                p50: f.latency_p50,
-                p95: f.latency_p95,
-            },
+            latency,
         });
     }
     let mut totals = Group {

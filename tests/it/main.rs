@@ -23,6 +23,7 @@ mod lifecycle;
 mod listen;
 mod log_channel;
 mod messages;
+mod monthly;
 mod notices;
 mod openapi;
 mod pipeline;

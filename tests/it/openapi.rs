@@ -331,6 +331,27 @@ async fn every_answer_of_the_api_validates_against_the_document() {
             &admin,
             Some(json!({"cause": "x"})),
         ),
+        (
+            "get",
+            "/api/v1/reports/monthly",
+            "/api/v1/reports/monthly?month=2026-11&format=json".into(),
+            &viewer,
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/reports/monthly",
+            "/api/v1/reports/monthly?month=11/2026".into(),
+            &viewer,
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/stats",
+            "/api/v1/stats?group_by=severity".into(),
+            &viewer,
+            None,
+        ),
     ];
     for (method, path, url, token, body) in calls {
         let (status, answer) = s.api(&method.to_uppercase(), &url, token, body).await;
@@ -370,6 +391,8 @@ async fn every_answer_of_the_api_validates_against_the_document() {
         "put /api/v1/incidents/{incident}/report 422",
         "get /api/v1/incidents/{incident}/report 422",
         "get report 200",
+        "get /api/v1/reports/monthly 200",
+        "get /api/v1/reports/monthly 422",
     ] {
         assert!(
             checked.iter().any(|c| c == expected),

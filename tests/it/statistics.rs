@@ -34,31 +34,31 @@ impl Lcg {
     }
 }
 
-struct Page {
+pub struct Page {
     channel: &'static str,
     status: &'static str,
     latency: f64,
 }
 
-struct Seeded {
-    id: Uuid,
-    service: &'static str,
-    severity: &'static str,
-    opened: DateTime<Utc>,
-    target: Option<i64>,
-    tta: Option<i64>,
-    ttr: Option<i64>,
-    escalations: i64,
-    flapping: bool,
-    alerts: Vec<&'static str>,
-    pages: Vec<Page>,
+pub struct Seeded {
+    pub id: Uuid,
+    pub service: &'static str,
+    pub severity: &'static str,
+    pub opened: DateTime<Utc>,
+    pub target: Option<i64>,
+    pub tta: Option<i64>,
+    pub ttr: Option<i64>,
+    pub escalations: i64,
+    pub flapping: bool,
+    pub alerts: Vec<&'static str>,
+    pub pages: Vec<Page>,
 }
 
 fn month_start() -> DateTime<Utc> {
     "2026-11-01T00:00:00Z".parse().unwrap()
 }
 
-fn seed_set() -> Vec<Seeded> {
+pub fn seed_set() -> Vec<Seeded> {
     let mut r = Lcg(42);
     let mut out = Vec::new();
     for i in 0..1_200u64 {
@@ -103,7 +103,7 @@ fn seed_set() -> Vec<Seeded> {
 }
 
 /// Writes the incidents as the service would have: groups, incidents, alerts, timeline, pages.
-async fn write(db: &TestDb, set: &[Seeded]) {
+pub async fn write(db: &TestDb, set: &[Seeded]) {
     let mut tx = db.pool.begin().await.unwrap();
     for s in set {
         let group: i64 = sqlx::query_scalar(
@@ -317,6 +317,23 @@ fn check(got: &Value, set: &[&Seeded]) {
     let g = &got["pages"];
     assert_eq!(g["total"], pages.len() as i64, "{key}");
     assert_eq!(g["outside_business_hours"], outside as i64, "{key}");
+    let ok = pages.iter().filter(|(_, p)| delivered(p)).count();
+    let dead = pages.iter().filter(|(_, p)| p.status == "dead").count();
+    assert_eq!(
+        (g["delivered"].as_u64(), g["failed"].as_u64()),
+        (Some(ok as u64), Some(dead as u64))
+    );
+    close(
+        &g["success"],
+        Some(ok as f64 / (ok + dead) as f64),
+        &format!("{key} success"),
+    );
+    let all: Vec<f64> = pages
+        .iter()
+        .filter(|(_, p)| p.status == "sent")
+        .map(|(_, p)| ((p.latency * 1000.0) as i64) as f64 / 1000.0)
+        .collect();
+    spread(&g["latency"], &all, &format!("{key} latency"));
     for c in g["by_channel"].as_array().unwrap() {
         let channel = c["channel"].as_str().unwrap();
         let of: Vec<&Page> = pages

@@ -61,6 +61,7 @@ pub fn router() -> Router<Arc<App>> {
             get(windows::list_overrides).post(windows::add_override),
         )
         .route("/api/v1/stats", get(stats::stats))
+        .route("/api/v1/reports/monthly", get(reports::monthly_report))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/dead-letters/{id}/retry", post(retry))

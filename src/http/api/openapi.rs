@@ -22,7 +22,7 @@ use super::windows::{OverrideBody, WindowBody};
         super::dead_letters, super::retry, super::windows::list_windows,
         super::windows::open_window, super::windows::end_window,
         super::windows::list_overrides, super::windows::add_override, super::reports::get_report,
-        super::reports::edit_report, serve
+        super::reports::edit_report, super::reports::monthly_report, serve
     ),
     components(schemas(ErrorBody, ActionBody, WindowBody, OverrideBody, schema::Status,
         schema::Severity, schema::ActionName)),

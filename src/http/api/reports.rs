@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::caller::{Authed, Developer, Sre};
+use super::caller::{Authed, Developer, Sre, Viewer};
 use super::input::query;
 use super::schema::{ErrorBody, ReportView, SectionsBody};
 use super::{incident_ref, windows};
@@ -107,6 +107,64 @@ pub(super) async fn get_report(
         .map_err(ApiError::Unprocessable)?;
     let (view, markdown) = draft(&app, &caller, &incident, locale).await?;
     Ok(answer(&headers, view, markdown))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MonthlyQuery {
+    /// `2026-11`, in `reports.time_zone` (default: last month).
+    month: Option<String>,
+    /// `en` or `zh-CN` (default: `reports.locale`).
+    locale: Option<String>,
+    /// `md` (default), `html` (one self-contained page with charts) or `json`.
+    format: Option<String>,
+}
+
+/// A month's report: the paging path's availability, incidents by severity, response times,
+/// noisy alerts, missed targets and week-over-week trends.
+#[utoipa::path(get, path = "/api/v1/reports/monthly", tag = "reports",
+    operation_id = "getMonthlyReport", security(("bearer" = ["viewer"])), params(MonthlyQuery),
+    responses((status = 200, description = "The report",
+            content((String = "text/markdown"), (String = "text/html"), (crate::reports::monthly::Monthly = "application/json"))),
+        (status = 422, description = "The month, locale or format is not valid", body = ErrorBody)))]
+pub(super) async fn monthly_report(
+    State(app): State<Arc<App>>,
+    _: Authed<Viewer>,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    use crate::service::monthly::{Format, MonthlyError, monthly, print};
+    let q: MonthlyQuery = query(uri.query())?;
+    let locale = q
+        .locale
+        .map(|l| l.parse::<Locale>())
+        .transpose()
+        .map_err(ApiError::Unprocessable)?;
+    let format: Format = q
+        .format
+        .as_deref()
+        .unwrap_or("md")
+        .parse()
+        .map_err(ApiError::Unprocessable)?;
+    let live = app.live.get();
+    let now = app.clock.now();
+    let month = q
+        .month
+        .unwrap_or_else(|| crate::reports::monthly::last_month(now, live.reports.time_zone));
+    let failed = |e: MonthlyError| match e {
+        MonthlyError::Invalid(why) => ApiError::Unprocessable(why),
+        MonthlyError::Database(e) => ApiError::from(e),
+    };
+    let report = monthly(&app.pool, &live, &month, locale, now)
+        .await
+        .map_err(failed)?;
+    let text = print(&live, &report, format).map_err(failed)?;
+    let content_type = match format {
+        Format::Markdown => "text/markdown; charset=utf-8",
+        Format::Html => "text/html; charset=utf-8",
+        Format::Json => "application/json",
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
 /// The sections of `body`, checked: known keys, strings or null, not too long.
