@@ -64,12 +64,13 @@ pub async fn monthly(
         group_by,
         hours: &settings.business_hours,
     };
-    let totals = period(pool, &stats(None)).await?;
-    let by_severity = period(pool, &stats(Some("severity"))).await?;
-    let days = crate::store::monthly::days(pool, from, to, tz).await?;
-    let weeks = crate::store::monthly::weeks(pool, from, to, tz).await?;
-    let (missed, missed_total) =
-        crate::store::monthly::missed(pool, from, to, MISSED_LISTED).await?;
+    let by_severity = stats(Some("severity"));
+    let (stats, days, weeks, (missed, missed_total)) = tokio::try_join!(
+        period(pool, &by_severity),
+        crate::store::monthly::days(pool, from, to, tz),
+        crate::store::monthly::weeks(pool, from, to, tz),
+        crate::store::monthly::missed(pool, from, to, MISSED_LISTED),
+    )?;
     Ok(Monthly {
         month: first.format("%Y-%m").to_string(),
         month_name: month_name(first, locale),
@@ -77,9 +78,9 @@ pub async fn monthly(
         time_zone: tz.name().to_string(),
         from,
         to,
-        totals: totals.totals,
-        by_severity: by_severity.groups,
-        noisiest: totals.noisiest,
+        totals: stats.totals,
+        by_severity: stats.groups,
+        noisiest: stats.noisiest,
         missed,
         missed_total,
         days: every_day(first, next, &days),

@@ -134,6 +134,8 @@ pub async fn apply(
                 resolved_by = case when :status = 'resolved' and status = 'open' then :actor else resolved_by end,
                 acknowledged_by = :acknowledged_by,
                 acknowledged_at = case when :acknowledged_by is null then null else coalesce(acknowledged_at, :now) end,
+                first_acknowledged_at = coalesce(first_acknowledged_at,
+                    case when :acknowledged_by is not null then :now end),
                 response_due_at = case when :acknowledged_by is null and :status = 'open' then response_due_at end,
                 snoozed_until = :snoozed_until, chain_origin = :origin, escalation_due_at = :due_at,
                 lease_owner = null, lease_until = null, updated_at = :now

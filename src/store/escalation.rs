@@ -87,7 +87,10 @@ pub async fn record_missed_response_targets(
             order by response_due_at limit $2
             for update skip locked
         ), cleared as (
-            update incidents i set response_due_at = null from due where i.id = due.id
+            update incidents i set response_due_at = null,
+                response_target_missed_at = case when due.missed then due.response_due_at
+                    else i.response_target_missed_at end
+            from due where i.id = due.id
         ), missed as (
             insert into incident_events (incident_id, kind, severity, occurred_at, received_at,
                 integration, detail)
@@ -236,7 +239,7 @@ pub async fn record_fired_steps(
         ), moved as (
             update incidents set chain_repeat = :repeat, chain_step = :step, escalation_due_at = :due_at,
                 chain_generation = :generation, chain_origin = :origin, escalation_held_since = null,
-                lease_owner = null, lease_until = null,
+                lease_owner = null, lease_until = null, escalations = escalations + :later,
                 -- A step that fires ends an acknowledgement's timeout or a snooze.
                 acknowledged_at = case when :fired then null else acknowledged_at end,
                 acknowledged_by = case when :fired then null else acknowledged_by end,
@@ -259,6 +262,7 @@ pub async fn record_fired_steps(
         origin = chain.origin,
         wake_dispatchers = super::outbox::OUTBOX_CHANNEL,
         fired = !fired.is_empty(),
+        later = fired.iter().filter(|f| f.step > 0 || f.repeat > 0).count() as i32,
     )
     .fetch_one(&mut *tx)
     .await?;

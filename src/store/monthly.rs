@@ -1,5 +1,6 @@
 //! What the monthly report adds to a period's statistics: incidents per day by severity, the
-//! weeks' counts and response times, and the incidents that missed their response target.
+//! weeks' counts and response times, and the incidents that missed their response target (from
+//! the facts kept on each incident: first acknowledgement, missed target).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -46,18 +47,10 @@ pub async fn weeks(
     tz: Tz,
 ) -> Result<Vec<Week>, sqlx::Error> {
     let rows: Vec<(NaiveDate, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
-        "with inc as (
-            select id, opened_at, resolved_at from incidents
-            where opened_at >= $1 and opened_at < $2
-        ), ack as (
-            select e.incident_id, min(e.occurred_at) as at from incident_events e
-            join inc on inc.id = e.incident_id
-            where e.kind in ('acknowledged', 'snoozed') group by 1
-        )
-        select date_trunc('week', inc.opened_at at time zone $3)::date, count(*),
-            avg(extract(epoch from ack.at - inc.opened_at))::float8,
-            avg(extract(epoch from inc.resolved_at - inc.opened_at))::float8
-        from inc left join ack on ack.incident_id = inc.id group by 1 order by 1",
+        "select date_trunc('week', opened_at at time zone $3)::date, count(*),
+            avg(extract(epoch from first_acknowledged_at - opened_at))::float8,
+            avg(extract(epoch from resolved_at - opened_at))::float8
+        from incidents where opened_at >= $1 and opened_at < $2 group by 1 order by 1",
     )
     .bind(from)
     .bind(to)
@@ -96,18 +89,14 @@ pub async fn missed(
     let rows: Vec<Row> = sqlx::query_as(
         "with missed as (
             select i.id, i.number, i.severity, i.group_id, i.opened_at,
-                extract(epoch from i.response_target)::float8 as target_secs
+                extract(epoch from i.response_target)::float8 as target_secs,
+                extract(epoch from i.first_acknowledged_at - i.opened_at)::float8 as tta_secs
             from incidents i
-            where i.opened_at >= $1 and i.opened_at < $2 and exists (
-                select 1 from incident_events e
-                where e.incident_id = i.id and e.kind = 'response_target_missed')
+            where i.opened_at >= $1 and i.opened_at < $2
+                and i.response_target_missed_at is not null
         )
         select m.number, r.report_id, m.severity, coalesce(first.title, 'alert') as title,
-            m.opened_at, m.target_secs,
-            (select extract(epoch from min(e.occurred_at) - m.opened_at)::float8
-             from incident_events e where e.incident_id = m.id
-                and e.kind in ('acknowledged', 'snoozed')) as tta_secs,
-            count(*) over () as total
+            m.opened_at, m.target_secs, m.tta_secs, count(*) over () as total
         from missed m
         left join incident_reports r on r.incident_id = m.id
         left join lateral (

@@ -1,6 +1,7 @@
-//! Statistics over a period, computed in SQL over incidents, their timelines and notifications:
-//! one statement for the incident figures, one for the pages, one for the noisiest alert names,
-//! each grouped by the asked key and in total (`grouping sets`).
+//! Statistics over a period, computed in SQL over incidents (with the facts their writers keep
+//! on them beside the timeline: first acknowledgement, missed target, escalations), their alerts
+//! and their pages: five statements side by side, each grouped by the asked key and in total
+//! (`grouping sets`).
 
 use std::collections::BTreeMap;
 
@@ -23,19 +24,18 @@ pub struct Period<'a> {
 /// The period's incidents and the key of each ($1 from, $2 to, $3 the grouping).
 const INCIDENTS: &str = "
     inc as (
-        select i.id, i.opened_at, i.resolved_at, i.flapping_since,
+        select i.id, i.opened_at, i.resolved_at, i.flapping_since, i.escalations,
+            i.first_acknowledged_at as first_ack, i.response_target_missed_at as missed_at,
             extract(epoch from i.response_target)::float8 as target,
-            coalesce(case $3
-                when 'service' then coalesce(i.group_labels->>'service', first.labels->>'service')
-                when 'team' then coalesce(i.group_labels->>'team', first.labels->>'team')
-                when 'severity' then i.severity
-                when 'route' then i.route
+            coalesce(case
+                when $3 = 'severity' then i.severity
+                when $3 = 'route' then i.route
+                when $3 in ('service', 'team') then coalesce(i.group_labels->>$3,
+                    (select a.labels->>$3 from alerts a
+                     where a.group_id = i.group_id and a.incident_id = i.id
+                     order by a.starts_at limit 1))
                 else 'all' end, 'none') as key
         from incidents i
-        left join lateral (
-            select a.labels from alerts a where a.group_id = i.group_id and a.incident_id = i.id
-            order by a.starts_at limit 1
-        ) first on $3 in ('service', 'team')
         where i.opened_at >= $1 and i.opened_at < $2
     )";
 
@@ -44,15 +44,12 @@ struct IncidentFigures {
     key: Option<String>,
     total: bool,
     incidents: i64,
-    alerts: i64,
     tta_count: i64,
     tta_mean: Option<f64>,
-    tta_p50: Option<f64>,
-    tta_p95: Option<f64>,
+    tta_p: Option<Vec<f64>>,
     ttr_count: i64,
     ttr_mean: Option<f64>,
-    ttr_p50: Option<f64>,
-    ttr_p95: Option<f64>,
+    ttr_p: Option<Vec<f64>>,
     targeted: i64,
     met: i64,
     missed: i64,
@@ -61,64 +58,55 @@ struct IncidentFigures {
 }
 
 #[derive(sqlx::FromRow)]
-struct PageFigures {
-    key: Option<String>,
-    total: bool,
-    /// Every channel together.
-    all: bool,
-    channel: Option<String>,
+struct PageCounts {
+    key: String,
+    channel: String,
     pages: i64,
     delivered: i64,
     failed: i64,
     outside: i64,
-    latency_count: i64,
-    latency_mean: Option<f64>,
-    latency_p50: Option<f64>,
-    latency_p95: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Latency {
+    channel: Option<String>,
+    count: i64,
+    mean: Option<f64>,
+    p: Option<Vec<f64>>,
 }
 
 fn share(part: i64, whole: i64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The statistics of `p`.
-pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::Error> {
-    let group = p.group_by.unwrap_or("");
-    let figures: Vec<IncidentFigures> = sqlx::query_as(&format!(
+fn spread(count: i64, mean: Option<f64>, p: Option<Vec<f64>>) -> Spread {
+    let p = p.unwrap_or_default();
+    Spread {
+        count,
+        mean,
+        p50: p.first().copied(),
+        p95: p.get(1).copied(),
+    }
+}
+
+/// Each incident's times, from the facts kept on it beside its timeline.
+async fn incident_figures(
+    pool: &PgPool,
+    p: &Period<'_>,
+) -> Result<Vec<IncidentFigures>, sqlx::Error> {
+    sqlx::query_as(&format!(
         "with {INCIDENTS},
-        ack as (
-            select e.incident_id, min(e.occurred_at) as at from incident_events e
-            join inc on inc.id = e.incident_id
-            where e.kind in ('acknowledged', 'snoozed') group by 1
-        ), timeline as (
-            select e.incident_id,
-                count(*) filter (where e.kind = 'response_target_missed') as missed,
-                count(*) filter (where e.kind = 'escalated'
-                    and (coalesce((e.detail->>'step')::int, 0) > 0
-                         or coalesce((e.detail->>'loop')::int, 0) > 0)) as escalations
-            from incident_events e join inc on inc.id = e.incident_id
-            where e.kind in ('response_target_missed', 'escalated') group by 1
-        ), alert_counts as (
-            select a.incident_id, count(*) as n from alerts a
-            join inc on inc.id = a.incident_id group by 1
-        ), per as (
-            select inc.key, inc.target, inc.flapping_since,
-                extract(epoch from ack.at - inc.opened_at)::float8 as tta,
-                extract(epoch from inc.resolved_at - inc.opened_at)::float8 as ttr,
-                coalesce(t.missed, 0) > 0 as missed, coalesce(t.escalations, 0) as escalations,
-                coalesce(ac.n, 0) as alerts
-            from inc left join ack on ack.incident_id = inc.id
-            left join timeline t on t.incident_id = inc.id
-            left join alert_counts ac on ac.incident_id = inc.id
+        per as (
+            select key, target, flapping_since, missed_at is not null as missed, escalations,
+                extract(epoch from first_ack - opened_at)::float8 as tta,
+                extract(epoch from resolved_at - opened_at)::float8 as ttr
+            from inc
         )
         select key, grouping(key) = 1 as total, count(*) as incidents,
-            coalesce(sum(alerts), 0)::bigint as alerts,
             count(tta) as tta_count, avg(tta) as tta_mean,
-            percentile_cont(0.5) within group (order by tta) as tta_p50,
-            percentile_cont(0.95) within group (order by tta) as tta_p95,
+            percentile_cont(array[0.5, 0.95]) within group (order by tta) as tta_p,
             count(ttr) as ttr_count, avg(ttr) as ttr_mean,
-            percentile_cont(0.5) within group (order by ttr) as ttr_p50,
-            percentile_cont(0.95) within group (order by ttr) as ttr_p95,
+            percentile_cont(array[0.5, 0.95]) within group (order by ttr) as ttr_p,
             count(*) filter (where target is not null) as targeted,
             count(*) filter (where target is not null and not missed
                 and coalesce(tta, ttr) <= target) as met,
@@ -126,93 +114,161 @@ pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::
                 or coalesce(tta, ttr) > target)) as missed,
             coalesce(sum(escalations), 0)::bigint as escalations,
             count(*) filter (where flapping_since is not null) as flapping
-        from per group by grouping sets ((key), ()) order by total desc, key"
+        from per group by grouping sets ((key), ())"
     ))
     .bind(p.from)
     .bind(p.to)
-    .bind(group)
+    .bind(p.group_by.unwrap_or(""))
     .fetch_all(pool)
-    .await?;
+    .await
+}
+
+/// Alerts per group and in total, and the ten alert names with the most.
+async fn alert_figures(
+    pool: &PgPool,
+    p: &Period<'_>,
+) -> Result<(Vec<(Option<String>, bool, i64)>, Vec<(String, i64, i64)>), sqlx::Error> {
+    let counts_sql = format!(
+        "with {INCIDENTS}
+        select inc.key, grouping(inc.key) = 1, count(*) from alerts a
+        join inc on inc.id = a.incident_id group by grouping sets ((inc.key), ())"
+    );
+    let counts = sqlx::query_as(&counts_sql)
+        .bind(p.from)
+        .bind(p.to)
+        .bind(p.group_by.unwrap_or(""));
+    let noisiest_sql = format!(
+        "with {INCIDENTS},
+        per as (
+            select a.alertname, a.incident_id, count(*) as n from alerts a
+            join inc on inc.id = a.incident_id group by 1, 2
+        )
+        select alertname, sum(n)::bigint, count(*) from per
+        group by 1 order by 2 desc, 1 limit 10"
+    );
+    let noisiest = sqlx::query_as(&noisiest_sql)
+        .bind(p.from)
+        .bind(p.to)
+        .bind("");
+    tokio::try_join!(counts.fetch_all(pool), noisiest.fetch_all(pool))
+}
+
+/// Pages per group and channel, and the delivery latency per channel and in total.
+async fn page_figures(
+    pool: &PgPool,
+    p: &Period<'_>,
+) -> Result<(Vec<PageCounts>, Vec<Latency>), sqlx::Error> {
     let days: Vec<i32> = p
         .hours
         .days
         .iter()
         .map(|d| d.number_from_monday() as i32)
         .collect();
-    let pages: Vec<PageFigures> = sqlx::query_as(&format!(
+    let counts_sql = format!(
         "with {INCIDENTS},
         page as (
-            select inc.key, o.channel, o.status, o.sent_at,
-                extract(epoch from o.sent_at - o.created_at)::float8 as latency,
-                o.sent_at at time zone $4 as local
+            select inc.key, o.channel, o.status, o.sent_at at time zone $4 as local
             from outbox o join inc on inc.id = o.incident_id
             where o.payload->>'kind' = 'page' and o.status <> 'cancelled'
         )
-        select key, grouping(key) = 1 as total, grouping(channel) = 1 as all, channel,
-            count(*) as pages,
+        select key, channel, count(*) as pages,
             count(*) filter (where status in ('sent', 'bundled')) as delivered,
             count(*) filter (where status = 'dead') as failed,
             count(*) filter (where status in ('sent', 'bundled') and not (
                 extract(isodow from local)::int = any($5) and local::time >= $6
-                and local::time < $7)) as outside,
-            count(latency) filter (where status = 'sent') as latency_count,
-            avg(latency) filter (where status = 'sent') as latency_mean,
-            percentile_cont(0.5) within group (order by latency)
-                filter (where status = 'sent') as latency_p50,
-            percentile_cont(0.95) within group (order by latency)
-                filter (where status = 'sent') as latency_p95
-        from page group by grouping sets ((key, channel), (key), (channel), ())
-        order by total desc, key, channel"
-    ))
+                and local::time < $7)) as outside
+        from page group by key, channel"
+    );
+    let counts = sqlx::query_as(&counts_sql)
+        .bind(p.from)
+        .bind(p.to)
+        .bind(p.group_by.unwrap_or(""))
+        .bind(p.hours.time_zone.name())
+        .bind(days)
+        .bind(p.hours.start)
+        .bind(p.hours.end);
+    // Of the pages written in the period: no join, one scan.
+    let latency = sqlx::query_as(
+        "with sent as (
+            select o.channel, extract(epoch from o.sent_at - o.created_at)::float8 as latency
+            from outbox o
+            where o.created_at >= $1 and o.created_at < $2 and o.status = 'sent'
+                and o.payload->>'kind' = 'page'
+        )
+        select channel, count(*), avg(latency) as mean,
+            percentile_cont(array[0.5, 0.95]) within group (order by latency) as p
+        from sent group by grouping sets ((channel), ())",
+    )
     .bind(p.from)
-    .bind(p.to)
-    .bind(group)
-    .bind(p.hours.time_zone.name())
-    .bind(&days)
-    .bind(p.hours.start)
-    .bind(p.hours.end)
-    .fetch_all(pool)
-    .await?;
-    let noisiest: Vec<(String, i64, i64)> = sqlx::query_as(&format!(
-        "with {INCIDENTS}
-        select a.alertname, count(*), count(distinct a.incident_id) from alerts a
-        join inc on inc.id = a.incident_id
-        group by 1 order by 2 desc, 1 limit 10"
-    ))
-    .bind(p.from)
-    .bind(p.to)
-    .bind(group)
-    .fetch_all(pool)
-    .await?;
+    .bind(p.to);
+    tokio::try_join!(counts.fetch_all(pool), latency.fetch_all(pool))
+}
 
+/// The statistics of `p`: their statements run side by side, each on its own connection.
+pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::Error> {
+    let (figures, (alerts, noisiest), (pages, latency)) = tokio::try_join!(
+        incident_figures(pool, p),
+        alert_figures(pool, p),
+        page_figures(pool, p)
+    )?;
+    let alerts_of = |key: &Option<String>| {
+        alerts
+            .iter()
+            .find(|(k, total, _)| {
+                if key.is_none() {
+                    *total
+                } else {
+                    !*total && k == key
+                }
+            })
+            .map_or(0, |(_, _, n)| *n)
+    };
+    let latency_of = |channel: Option<&str>| {
+        latency
+            .iter()
+            .find(|l| l.channel.as_deref() == channel)
+            .map(|l| spread(l.count, l.mean, l.p.clone()))
+            .unwrap_or_default()
+    };
+    // Counted per group and channel in SQL; summed here into groups and totals (counts add
+    // up, so no second pass over the pages). Latency is for the totals only.
     let mut by_key: BTreeMap<Option<String>, Pages> = BTreeMap::new();
-    for f in pages {
-        let key = if f.total { None } else { f.key.clone() };
-        let entry = by_key.entry(key).or_default();
-        let latency = Spread {
-            count: f.latency_count,
-            mean: f.latency_mean,
-            p50: f.latency_p50,
-            p95: f.latency_p95,
-        };
-        let success = share(f.delivered, f.delivered + f.failed);
-        if f.all {
-            entry.total = f.pages;
-            entry.delivered = f.delivered;
-            entry.failed = f.failed;
-            entry.outside_business_hours = f.outside;
-            entry.success = success;
-            entry.latency = latency;
-            continue;
+    for f in &pages {
+        for key in [Some(f.key.clone()), None] {
+            let entry = by_key.entry(key.clone()).or_default();
+            entry.total += f.pages;
+            entry.delivered += f.delivered;
+            entry.failed += f.failed;
+            entry.outside_business_hours += f.outside;
+            let channel = match entry.by_channel.iter_mut().find(|c| c.channel == f.channel) {
+                Some(c) => c,
+                None => {
+                    entry.by_channel.push(ChannelPages {
+                        channel: f.channel.clone(),
+                        latency: if key.is_none() {
+                            latency_of(Some(&f.channel))
+                        } else {
+                            Spread::default()
+                        },
+                        ..ChannelPages::default()
+                    });
+                    entry.by_channel.last_mut().expect("just pushed")
+                }
+            };
+            channel.pages += f.pages;
+            channel.delivered += f.delivered;
+            channel.failed += f.failed;
         }
-        entry.by_channel.push(ChannelPages {
-            success,
-            channel: f.channel.unwrap_or_default(),
-            pages: f.pages,
-            delivered: f.delivered,
-            failed: f.failed,
-            latency,
-        });
+    }
+    for (key, entry) in by_key.iter_mut() {
+        entry.success = share(entry.delivered, entry.delivered + entry.failed);
+        if key.is_none() {
+            entry.latency = latency_of(None);
+        }
+        entry.by_channel.sort_by(|a, b| a.channel.cmp(&b.channel));
+        for c in &mut entry.by_channel {
+            c.success = share(c.delivered, c.delivered + c.failed);
+        }
     }
     let mut totals = Group {
         key: "all".into(),
@@ -224,19 +280,9 @@ pub async fn period(pool: &PgPool, p: &Period<'_>) -> Result<PeriodStats, sqlx::
         let g = Group {
             key: key.clone().unwrap_or_else(|| "all".into()),
             incidents: f.incidents,
-            alerts: f.alerts,
-            time_to_acknowledge: Spread {
-                count: f.tta_count,
-                mean: f.tta_mean,
-                p50: f.tta_p50,
-                p95: f.tta_p95,
-            },
-            time_to_resolve: Spread {
-                count: f.ttr_count,
-                mean: f.ttr_mean,
-                p50: f.ttr_p50,
-                p95: f.ttr_p95,
-            },
+            alerts: alerts_of(&key),
+            time_to_acknowledge: spread(f.tta_count, f.tta_mean, f.tta_p),
+            time_to_resolve: spread(f.ttr_count, f.ttr_mean, f.ttr_p),
             response_target: TargetShare {
                 targeted: f.targeted,
                 met: f.met,

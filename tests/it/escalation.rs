@@ -188,6 +188,14 @@ async fn steps_fire_on_time_once_and_resolve_cancels_what_is_pending() {
     assert_eq!(w.run_once().await.unwrap(), 1);
     assert_eq!(outbox(&db).await.len(), 6);
     assert_eq!(kinds(&db, "response_target_missed").await, 1);
+    let escalations: i32 = sqlx::query_scalar("select escalations from incidents")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        escalations, 1,
+        "the step after the first page, kept for statistics"
+    );
 
     // Resolved before the manager's step: it never fires, and unsent pages are cancelled.
     server.clock.advance(TimeDelta::minutes(1));

@@ -9,6 +9,8 @@ use alertrouter::clock::Clock;
 use alertrouter::metrics::Metrics;
 use chrono::{DateTime, TimeDelta, Utc};
 
+type Time = DateTime<Utc>;
+
 use crate::escalation::{kinds, open_and_fire, outbox, start_with, worker};
 use crate::support::{TestDb, TestServer, token};
 
@@ -59,6 +61,13 @@ async fn a_target_passing_unacknowledged_is_missed_once_though_no_step_pages_the
         .await
         .unwrap();
     assert_eq!(kinds(&db, "response_target_missed").await, 1);
+    // Kept on the incident for statistics, beside the event.
+    let kept: Option<DateTime<Utc>> =
+        sqlx::query_scalar("select response_target_missed_at from incidents")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, Some(opened + TimeDelta::minutes(2)));
 
     let text = metrics.encode();
     assert!(
@@ -87,10 +96,18 @@ async fn an_acknowledgement_in_time_meets_the_target() {
     assert_eq!(status, 200, "{body}");
     worker(&server, metrics, 100).run_once().await.unwrap();
     assert!(missed_at(&db).await.is_empty());
-    let pending: Option<DateTime<Utc>> =
-        sqlx::query_scalar("select response_due_at from incidents")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    type Times = (Option<Time>, Option<Time>, Option<Time>);
+    let (pending, first_ack, missed): Times = sqlx::query_as(
+        "select response_due_at, first_acknowledged_at, response_target_missed_at from incidents",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(pending, None);
+    assert_eq!(missed, None);
+    assert_eq!(
+        first_ack,
+        Some(crate::support::t0() + TimeDelta::seconds(90)),
+        "the first acknowledgement, kept through the unack"
+    );
 }
