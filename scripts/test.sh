@@ -11,6 +11,15 @@ url=$(scripts/pg.sh fresh "$dir" "$port")
 trap 'scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 export ALERTROUTER_TEST_DATABASE_URL="$url"
 # The browser tests drive Debian's chromium through playwright-core (npm, pinned).
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} for the browser tests" >&2
+  sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_=sudo
+  $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2 || {
+    $sudo_ apt-get update >&2 && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >&2; }
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi

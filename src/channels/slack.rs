@@ -29,6 +29,17 @@ pub struct SlackChannel {
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
+/// A posted message, as `Sent` records it: `"<channel> <ts>"`.
+fn sent(posted: &Value) -> SendResult {
+    SendResult::Sent {
+        reference: format!(
+            "{} {}",
+            posted["channel"].as_str().unwrap_or(""),
+            posted["ts"].as_str().unwrap_or("")
+        ),
+    }
+}
+
 /// Slack's errors that mean the blocks were refused: the page goes again as plain text.
 const BLOCK_ERRORS: &[&str] = &[
     "invalid_blocks",
@@ -137,13 +148,7 @@ impl SlackChannel {
             None => {
                 let body = json!({"channel": to.target, "text": text, "blocks": blocks});
                 match self.call_blocks(token, "chat.postMessage", body, now).await {
-                    Ok(posted) => SendResult::Sent {
-                        reference: format!(
-                            "{} {}",
-                            posted["channel"].as_str().unwrap_or(""),
-                            posted["ts"].as_str().unwrap_or("")
-                        ),
-                    },
+                    Ok(posted) => sent(&posted),
                     Err(failed) => failed,
                 }
             }
@@ -196,13 +201,7 @@ impl SlackChannel {
             body["thread_ts"] = json!(ts);
         }
         match self.call_blocks(token, "chat.postMessage", body, now).await {
-            Ok(posted) => SendResult::Sent {
-                reference: format!(
-                    "{} {}",
-                    posted["channel"].as_str().unwrap_or(""),
-                    posted["ts"].as_str().unwrap_or("")
-                ),
-            },
+            Ok(posted) => sent(&posted),
             Err(failed) => failed,
         }
     }

@@ -39,6 +39,20 @@ type Layer<'a> = (&'a str, RGBColor, fn(&Day) -> (i64, i64));
 /// A line: its label, colour, and a week's value.
 type Line<'a> = (&'a str, RGBColor, fn(&Trend) -> Option<f64>);
 
+/// Draws the legend and writes the chart out.
+fn finish<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(failed)?;
+    root.present().map_err(failed)
+}
+
 fn failed<E: std::fmt::Debug>(e: E) -> String {
     format!("chart: {e:?}")
 }
@@ -96,13 +110,7 @@ pub fn incidents_per_day(days: &[Day], locale: Locale) -> Result<String, String>
                     Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(failed)?;
-        root.present().map_err(failed)?;
+        finish(&mut chart, &root)?;
     }
     Ok(svg)
 }
@@ -159,13 +167,7 @@ pub fn response_per_week(weeks: &[Trend], locale: Locale) -> Result<String, Stri
                 .draw_series(points.iter().map(|p| Circle::new(*p, 3, color.filled())))
                 .map_err(failed)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(failed)?;
-        root.present().map_err(failed)?;
+        finish(&mut chart, &root)?;
     }
     Ok(svg)
 }

@@ -15,6 +15,19 @@ use crate::support::{TestDb, alert, webhook};
 /// Mail taken: (envelope recipients, message text).
 pub type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
 
+/// Channel settings mailing through the fake SMTP server on `port`.
+pub fn smtp_at(port: u16) -> SmtpSettings {
+    SmtpSettings {
+        host: "127.0.0.1".into(),
+        port,
+        tls: SmtpTls::None,
+        username: None,
+        password: None,
+        from: "alertrouter <alerts@example.com>".into(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
 pub async fn fake_smtp(inbox: Inbox) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -89,15 +102,7 @@ async fn pages_by_email_are_multipart_and_thread_per_incident() {
         &server,
         metrics.clone(),
         ChannelSettings {
-            email: Some(SmtpSettings {
-                host: "127.0.0.1".into(),
-                port,
-                tls: SmtpTls::None,
-                username: None,
-                password: None,
-                from: "alertrouter <alerts@example.com>".into(),
-                timeout: Duration::from_secs(5),
-            }),
+            email: Some(smtp_at(port)),
             ..ChannelSettings::default()
         },
     );

@@ -3,9 +3,8 @@
 //! Slack's thread and by mail, and `alertrouter report incident`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use alertrouter::config::{ChannelSettings, SmtpSettings, SmtpTls};
+use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
 use chrono::TimeDelta;
 use serde_json::{Value, json};
@@ -266,15 +265,7 @@ async fn a_report_is_a_thread_reply_in_slack_and_a_plain_mail() {
     .await;
     let metrics = Arc::new(Metrics::new());
     let channels = ChannelSettings {
-        email: Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port,
-            tls: SmtpTls::None,
-            username: None,
-            password: None,
-            from: "alertrouter <alerts@example.com>".into(),
-            timeout: Duration::from_secs(5),
-        }),
+        email: Some(crate::email::smtp_at(port)),
         ..crate::escalation::slack_at(slack)
     };
     let dispatcher = dispatcher_for(&server, metrics.clone(), channels);
