@@ -256,3 +256,33 @@ fn redacts_database_passwords() {
     );
     assert_eq!(redact_url("postgres://h/d"), "postgres://h/d");
 }
+
+#[test]
+fn a_report_template_from_config_replaces_the_built_in_ones_and_a_broken_one_is_refused() {
+    let text = "database: {url: 'postgres://h/d'}\nintegrations: [{name: am, bearer_token: t}]\n\
+        reports: {template: report.md.j2, locale: zh-CN, time_zone: Asia/Shanghai, delay: 0s}\n";
+    let (dir, path) = write_config(text);
+    std::fs::write(dir.path.join("report.md.j2"), "# {{ id }}: {{ title }}\n").unwrap();
+    let s = Settings::load(Some(&path), &|_| None).unwrap();
+    let report = crate::reports::sample(crate::reports::Locale::En);
+    assert_eq!(
+        s.reports.templates.render(&report).unwrap(),
+        "# INC-202611251858: 5xx above 5% on web\n"
+    );
+    assert_eq!(s.reports.locale, crate::reports::Locale::ZhCn);
+    assert_eq!(s.reports.delay, std::time::Duration::ZERO);
+    std::fs::write(dir.path.join("report.md.j2"), "# {{ id\n").unwrap();
+    let e = Settings::load(Some(&path), &|_| None).unwrap_err();
+    assert_eq!(e.key, "reports.template", "{e}");
+    assert!(e.reason.contains("report.md.j2"), "{e}");
+    for bad in [
+        "locale: fr",
+        "time_zone: Mars/Olympus",
+        "business_hours: {start: '18:00', end: '09:00'}",
+    ] {
+        let text = format!(
+            "database: {{url: 'postgres://h/d'}}\nintegrations: [{{name: am, bearer_token: t}}]\nreports: {{{bad}}}\n"
+        );
+        assert!(load(&text, &[]).is_err(), "{bad}");
+    }
+}

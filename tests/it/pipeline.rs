@@ -13,9 +13,11 @@ use crate::dispatch::{FakePagerDuty, FakeTwilio};
 use crate::escalation::{dispatcher_for, start_with, worker};
 use crate::support::{TestDb, alert, grouped};
 
-/// Waits (bounded) until `done` holds; the dispatcher runs on its own task.
+/// Waits (bounded) until `done` holds; the dispatcher runs on its own task. The bound is far
+/// below the hanging Slack's 600 s timeout, and far above a send: on a loaded 2-core CI machine
+/// (the suite runs in parallel, a browser test among it) 10 s was once not enough.
 async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !done() {
         assert!(
             tokio::time::Instant::now() < deadline,
