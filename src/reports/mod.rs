@@ -13,6 +13,7 @@ mod render;
 mod sample;
 mod sections;
 pub mod stats;
+mod timeline;
 
 use std::fmt;
 
