@@ -277,7 +277,7 @@ async fn execute(command: Command) -> Result<(), String> {
                     format,
                 } => {
                     let (settings, _) = config.load_without_secrets(&process_env)?;
-                    alertrouter::service::monthly::incident_command(
+                    alertrouter::workers::reports::incident_command(
                         &settings,
                         &incident,
                         locale.as_deref(),

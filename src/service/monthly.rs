@@ -111,27 +111,11 @@ pub fn print(live: &Reloadable, report: &Monthly, format: Format) -> Result<Stri
     }
 }
 
-fn locale_arg(locale: Option<&str>) -> Result<Option<Locale>, String> {
+pub(crate) fn locale_arg(locale: Option<&str>) -> Result<Option<Locale>, String> {
     locale
         .map(str::parse)
         .transpose()
         .map_err(|e| format!("--locale: {e}"))
-}
-
-/// `alertrouter report incident`: the incident's draft now, as Markdown (`md`) or JSON.
-pub async fn incident_command(
-    settings: &crate::config::Settings,
-    incident: &str,
-    locale: Option<&str>,
-    format: &str,
-) -> Result<String, String> {
-    let json = match format {
-        "md" => false,
-        "json" => true,
-        other => return Err(format!("--format {other:?} is not md or json")),
-    };
-    let pool = crate::store::pool(&settings.database).map_err(|e| e.to_string())?;
-    crate::workers::reports::print(&pool, settings, incident, locale_arg(locale)?, json).await
 }
 
 /// `alertrouter report monthly`: a month's report (default last month) as `md`, `html` or `json`.

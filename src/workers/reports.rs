@@ -77,11 +77,10 @@ async fn draft(
     lease: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
     let (settings, policies) = (&live.reports, &live.policies);
-    let found = current(pool, IncidentRef::Id(id), live, None, now).await?;
-    let mut tx = pool.begin().await?;
-    let Some((detail, report)) = found else {
+    let Some((detail, report)) = current(pool, IncidentRef::Id(id), live, None, now).await? else {
         return Ok(false);
     };
+    let mut tx = pool.begin().await?;
     let resolved_at = match detail.incident.resolved_at {
         Some(at) if detail.incident.status == "resolved" => at,
         // Reopened before its draft was due: the next resolution schedules it again.
@@ -119,17 +118,23 @@ async fn draft(
     Ok(true)
 }
 
-/// What `alertrouter report incident` prints: the draft of `incident` now, as Markdown or JSON.
-pub async fn print(
-    pool: &PgPool,
+/// `alertrouter report incident`: the draft of `incident` now, as Markdown (`md`) or JSON.
+pub async fn incident_command(
     settings: &crate::config::Settings,
     incident: &str,
-    locale: Option<Locale>,
-    json: bool,
+    locale: Option<&str>,
+    format: &str,
 ) -> Result<String, String> {
+    let json = match format {
+        "md" => false,
+        "json" => true,
+        other => return Err(format!("--format {other:?} is not md or json")),
+    };
+    let locale = crate::service::monthly::locale_arg(locale)?;
+    let pool = crate::store::pool(&settings.database).map_err(|e| e.to_string())?;
     let reference: IncidentRef = incident.parse()?;
     let live = Reloadable::from_settings(settings);
-    let found = current(pool, reference, &live, locale, Utc::now())
+    let found = current(&pool, reference, &live, locale, Utc::now())
         .await
         .map_err(|e| format!("database: {e}"))?;
     let Some((_, report)) = found else {
