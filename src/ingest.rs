@@ -1,8 +1,10 @@
 //! The imperative shell of webhook ingest: load the group, let the core decide, commit the plan,
 //! and remember exact re-sends so the common no-news message costs no database round trip.
 
+mod group_commit;
+
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
@@ -50,6 +52,9 @@ pub struct Ingestor {
     /// Hashes of groups known to exist (a hint only: see `ingest`).
     groups: SeenMessages,
     changes: watch::Sender<u64>,
+    /// Writes the one-statement plans of concurrent webhooks together (started on first use,
+    /// inside the runtime).
+    group_commit: OnceLock<group_commit::GroupCommit>,
 }
 
 impl Ingestor {
@@ -77,6 +82,7 @@ impl Ingestor {
             live,
             groups: SeenMessages::new(KNOWN_GROUPS),
             changes: watch::channel(0).0,
+            group_commit: OnceLock::new(),
         }
     }
 
@@ -190,7 +196,9 @@ impl Ingestor {
     }
 
     /// Commits every plan of one webhook atomically: one statement when there is one (the common
-    /// case), one transaction when a webhook's alerts went to several incidents.
+    /// case), written in a group commit with other webhooks'; its own transaction when a
+    /// webhook's alerts went to several incidents or it resolves or reopens one (rare, and they
+    /// take more statements and locks, which a shared transaction would hold for all).
     async fn commit(
         &self,
         plans: &[(GroupRef<'_>, i64, Plan<'_>)],
@@ -207,7 +215,17 @@ impl Ingestor {
         if let [(group, version, plan)] = plans
             && alone(group)
         {
-            return store::apply_plan(&self.pool, group, *version, plan, now).await;
+            let committer = self.group_commit.get_or_init(|| {
+                // Half the pool: the rest stays for group loads, workers and the API.
+                let committers = (self.pool.options().get_max_connections() / 2).clamp(1, 8);
+                group_commit::GroupCommit::start(
+                    self.pool.clone(),
+                    committers as usize,
+                    self.metrics.clone(),
+                )
+            });
+            let row = store::PlanRow::new(group, *version, plan, now);
+            return committer.write(row).await;
         }
         let mut tx = self.pool.begin().await?;
         let mut resolutions = Vec::new();

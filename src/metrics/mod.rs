@@ -9,6 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+pub mod batches;
 mod connections;
 mod response;
 mod risks;
@@ -85,6 +86,7 @@ pub struct Metrics {
     pub connections: connections::Connections,
     /// Time to acknowledge and to resolve, by severity.
     pub response: response::ResponseTimes,
+    pub batches: batches::Batches,
     pool_connections: Family<PoolLabels, Gauge<i64, AtomicI64>>,
     pool_max: Gauge<i64, AtomicI64>,
     escalation_lateness: Histogram,
@@ -239,10 +241,12 @@ impl Metrics {
         let risks = risks::PagingRisks::register(&mut registry);
         let connections = connections::Connections::register(&mut registry);
         let response = response::ResponseTimes::register(&mut registry);
+        let batches = batches::Batches::register(&mut registry);
         Metrics {
             risks,
             connections,
             response,
+            batches,
             sms_receipts,
             actions,
             redeliveries,

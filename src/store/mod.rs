@@ -9,6 +9,7 @@ mod ingest;
 pub mod monthly;
 mod named;
 pub mod outbox;
+mod plan_write;
 pub mod read;
 mod reopen;
 pub mod replays;
@@ -26,9 +27,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 pub use self::enqueue::{enqueue, notify, shown};
-pub use self::ingest::{
-    EscalationWrite, GroupRef, WriteOutcome, apply_plan, load_group, opened_at,
-};
+pub use self::ingest::{WriteOutcome, load_group, opened_at};
+pub use self::plan_write::{EscalationWrite, GroupRef, PlanRow, apply_plan};
 pub use self::reopen::apply_resume;
 pub use self::stats::open_incidents_by_severity;
 use crate::config::DatabaseSettings;

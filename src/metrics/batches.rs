@@ -1,0 +1,52 @@
+//! How much each round trip carries: the sizes of ingest's group commits and of the timer and
+//! delivery workers' claims, so an operator sees batching work (or not) under their load.
+
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+const BUCKETS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// Registered with the other metrics; see `Metrics::batches`.
+pub struct Batches {
+    ingest: Histogram,
+    escalation: Histogram,
+    delivery: Histogram,
+}
+
+impl Batches {
+    pub(super) fn register(registry: &mut Registry) -> Self {
+        let batches = Batches {
+            ingest: Histogram::new(BUCKETS),
+            escalation: Histogram::new(BUCKETS),
+            delivery: Histogram::new(BUCKETS),
+        };
+        registry.register(
+            "ingest_commit_batch_size",
+            "Webhook plans written by one ingest commit (concurrent webhooks share a commit)",
+            batches.ingest.clone(),
+        );
+        registry.register(
+            "escalation_claim_batch_size",
+            "Incidents whose due steps one timer-worker claim fired",
+            batches.escalation.clone(),
+        );
+        registry.register(
+            "delivery_claim_batch_size",
+            "Outbox messages one dispatcher claim took",
+            batches.delivery.clone(),
+        );
+        batches
+    }
+
+    pub fn ingest(&self, plans: usize) {
+        self.ingest.observe(plans as f64);
+    }
+
+    pub fn escalation(&self, incidents: usize) {
+        self.escalation.observe(incidents as f64);
+    }
+
+    pub fn delivery(&self, messages: usize) {
+        self.delivery.observe(messages as f64);
+    }
+}
