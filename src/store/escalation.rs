@@ -1,13 +1,13 @@
 //! Claiming due escalations with leases, and committing what a fired step decided.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::alertmanager::LabelSet;
-use crate::core::escalation::{Chain, FiredStep, PolicySnapshot};
-use crate::core::notification::{Notice, NoticeKind, OutboxRows, PageCause};
+use crate::core::escalation::{Chain, PolicySnapshot};
 use crate::core::policy::EscalationPolicy;
 use crate::routing::matcher::{MatchOp, all_match};
 use crate::routing::suppress::InhibitRule;
@@ -134,6 +134,7 @@ impl ChainRow {
 
 #[derive(sqlx::FromRow)]
 struct Row {
+    id: Uuid,
     policy_snapshot: Option<serde_json::Value>,
     #[sqlx(flatten)]
     chain: super::chain::ChainColumns,
@@ -143,144 +144,58 @@ struct Row {
     escalation_held_since: Option<DateTime<Utc>>,
 }
 
-/// Locks the incident if this worker still holds its lease.
+/// Locks those of `ids` whose lease this worker still holds (in id order, so two batches never
+/// wait on each other in a cycle) and reads their chains.
 pub async fn lock_claimed(
     tx: &mut sqlx::PgConnection,
-    id: Uuid,
+    ids: &[Uuid],
     worker: Uuid,
-) -> Result<Option<ChainRow>, sqlx::Error> {
-    lock_chain(tx, id, Some(worker)).await
-}
-
-/// Locks the incident (only if `worker` holds its lease, when given) and reads its chain.
-async fn lock_chain(
-    tx: &mut sqlx::PgConnection,
-    id: Uuid,
-    worker: Option<Uuid>,
-) -> Result<Option<ChainRow>, sqlx::Error> {
-    let row: Option<Row> = sqlx::query_as(
-        "select policy_snapshot, chain_generation, chain_origin, chain_repeat, chain_step,
+) -> Result<Vec<(Uuid, ChainRow)>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "select id, policy_snapshot, chain_generation, chain_origin, chain_repeat, chain_step,
                 escalation_due_at, status, acknowledged_at, route, escalation_held_since
-         from incidents where id = $1 and ($2::uuid is null or lease_owner = $2) for update",
+         from incidents where id = any($1) and lease_owner = $2 order by id for update",
     )
-    .bind(id)
+    .bind(ids)
     .bind(worker)
-    .fetch_optional(&mut *tx)
-    .await?;
-    Ok(row.map(|r| ChainRow {
-        snapshot: r
-            .policy_snapshot
-            .map(serde_json::from_value::<PolicySnapshot>)
-            .transpose()
-            .map_err(|e| e.to_string()),
-        chain: r.chain.chain(),
-        status: r.status,
-        acknowledged_at: r.acknowledged_at,
-        route: r.route,
-        held_since: r.escalation_held_since,
-    }))
-}
-
-/// Writes the fired steps' outbox rows and timeline events, moves the chain, and releases the
-/// lease. Rows already written (same incident, generation, loop, step, recipient, channel) are
-/// not written again.
-pub async fn record_fired_steps(
-    tx: &mut sqlx::PgConnection,
-    id: Uuid,
-    chain: &Chain,
-    fired: &[FiredStep],
-    now: DateTime<Utc>,
-    unheld: bool,
-) -> Result<u64, sqlx::Error> {
-    let mut pages = OutboxRows::default();
-    let mut kinds = Vec::new();
-    let mut details = Vec::new();
-    if unheld {
-        kinds.push("unsuppressed");
-        details.push(json!({"generation": chain.generation}).to_string());
-    }
-    for f in fired {
-        let mut paged = Vec::new();
-        let cause = PageCause::Step {
-            generation: f.generation,
-            repeat: f.repeat,
-            step: f.step,
-            due_at: f.due_at,
-        };
-        for page in &f.pages {
-            paged.push(page.recipient.to_string());
-            pages.page(id, &cause, page);
-        }
-        let detail = json!({"generation": f.generation, "loop": f.repeat, "step": f.step, "due_at": f.due_at, "paged": paged});
-        kinds.push("escalated");
-        details.push(detail.to_string());
-    }
-    // A later step is news for the places already showing the incident (not the first page).
-    if let Some(last) = fired.iter().rfind(|f| f.step > 0 || f.repeat > 0) {
-        let shown = super::enqueue::shown(tx, id).await?;
-        let notice = Notice {
-            incident: id,
-            kind: NoticeKind::Escalated,
-            at: last.due_at,
-            actor: None,
-            detail: json!({"generation": last.generation, "loop": last.repeat, "step": last.step}),
-        };
-        pages.notice(&notice, &shown);
-    }
-    let written: i64 = super::named::named!(
-        sqlx::query_scalar,
-        "with pages as (
-            select enqueue_outbox(:incident, :now, :keys, :channels, :recipients, :payloads, :wake_dispatchers) as written
-        ), timeline as (
-            insert into incident_events (incident_id, kind, occurred_at, received_at, integration, detail)
-            select :incident, u.kind, :now, :now, 'escalation', u.detail::jsonb
-            from unnest(:kinds::text[], :details::text[]) with ordinality as u(kind, detail, n)
-            order by u.n
-        ), moved as (
-            update incidents set chain_repeat = :repeat, chain_step = :step, escalation_due_at = :due_at,
-                chain_generation = :generation, chain_origin = :origin, escalation_held_since = null,
-                lease_owner = null, lease_until = null, escalations = escalations + :later,
-                -- A step that fires ends an acknowledgement's timeout or a snooze.
-                acknowledged_at = case when :fired then null else acknowledged_at end,
-                acknowledged_by = case when :fired then null else acknowledged_by end,
-                snoozed_until = case when :fired then null else snoozed_until end
-            where id = :incident
-        )
-        select written from pages",
-        incident = id,
-        now = now,
-        keys = &pages.keys,
-        channels = &pages.channels,
-        recipients = &pages.recipients,
-        payloads = &pages.payloads,
-        kinds = &kinds,
-        details = &details,
-        repeat = chain.repeat as i32,
-        step = chain.step as i32,
-        due_at = chain.due_at,
-        generation = chain.generation,
-        origin = chain.origin,
-        wake_dispatchers = super::outbox::OUTBOX_CHANNEL,
-        fired = !fired.is_empty(),
-        later = fired.iter().filter(|f| f.step > 0 || f.repeat > 0).count() as i32,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(written as u64)
-}
-
-/// Labels of the incident's firing alerts.
-pub async fn firing_alert_labels(
-    tx: &mut sqlx::PgConnection,
-    id: Uuid,
-) -> Result<Vec<LabelSet>, sqlx::Error> {
-    let rows: Vec<sqlx::types::Json<LabelSet>> = sqlx::query_scalar(
-        "select labels from alerts where incident_id = $1 and status = 'firing'",
-    )
-    .bind(id)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.into_iter().map(|j| j.0).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let row = ChainRow {
+                snapshot: r
+                    .policy_snapshot
+                    .map(serde_json::from_value::<PolicySnapshot>)
+                    .transpose()
+                    .map_err(|e| e.to_string()),
+                chain: r.chain.chain(),
+                status: r.status,
+                acknowledged_at: r.acknowledged_at,
+                route: r.route,
+                held_since: r.escalation_held_since,
+            };
+            (r.id, row)
+        })
+        .collect())
+}
+
+/// Labels of the firing alerts of each of `ids`.
+pub async fn firing_alert_labels(
+    tx: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<LabelSet>>, sqlx::Error> {
+    let rows: Vec<(Uuid, sqlx::types::Json<LabelSet>)> = sqlx::query_as(
+        "select incident_id, labels from alerts where incident_id = any($1) and status = 'firing'",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut out: HashMap<Uuid, Vec<LabelSet>> = HashMap::new();
+    for (id, labels) in rows {
+        out.entry(id).or_default().push(labels.0);
+    }
+    Ok(out)
 }
 
 /// Firing alerts that could inhibit `targets` under `rules`: those carrying the rule's

@@ -5,6 +5,7 @@ mod chain;
 pub mod destinations;
 mod enqueue;
 pub mod escalation;
+pub mod fired;
 mod ingest;
 pub mod monthly;
 mod named;

@@ -11,9 +11,11 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::core::escalation::{Tick, resolve, tick};
+use crate::core::policy::EscalationPolicy;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
 use crate::store::escalation::{self as store, ESCALATION_CHANNEL};
+use crate::store::fired::{Moved, record_fired_steps};
 
 /// How often a suppressed incident whose end is not known (a muted route, an inhibition) is
 /// checked again.
@@ -28,7 +30,7 @@ pub struct EscalationSettings {
     pub batch: i64,
     /// The safety-net poll when no notification arrives.
     pub poll: Duration,
-    /// Claimed incidents fired at once (each in its own transaction).
+    /// Transactions a claim is fired in, at once (each a chunk of the claim).
     pub concurrency: usize,
 }
 
@@ -114,10 +116,14 @@ impl EscalationWorker {
                     .await?;
             Extra { windows, policies }
         };
-        // Each incident commits in its own transaction, several at a time.
+        // Each chunk of the claim commits in one transaction, several chunks at a time; a
+        // chunk that fails is fired again one incident at a time, so that one incident's error
+        // (its lease runs out, and it is tried again) never holds back the others.
         let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
-        let mut firing = futures_util::stream::iter(ids)
-            .map(|id| self.fire_logged(id, &extra))
+        let chunk = ids.len().div_ceil(self.settings.concurrency.max(1)).max(1);
+        let chunks: Vec<Vec<Uuid>> = ids.chunks(chunk).map(<[Uuid]>::to_vec).collect();
+        let mut firing = futures_util::stream::iter(chunks)
+            .map(|ids| self.fire_chunk(ids, &extra))
             .buffer_unordered(self.settings.concurrency.max(1));
         while firing.next().await.is_some() {}
         Ok(claimed.len())
@@ -135,83 +141,91 @@ impl EscalationWorker {
             .await
     }
 
-    async fn fire_logged(&self, id: Uuid, extra: &Extra) {
-        if let Err(e) = self.fire(id, extra).await {
+    async fn fire_chunk(&self, ids: Vec<Uuid>, extra: &Extra) {
+        match self.fire(&ids, extra).await {
+            Ok(()) => self.metrics.batches.escalation(ids.len()),
             // The lease runs out and this or another worker tries again.
-            tracing::warn!(incident = %id, error = %e, "escalation step not committed");
-        }
-    }
-
-    async fn fire(&self, id: Uuid, extra: &Extra) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let Some(row) = store::lock_claimed(&mut tx, id, self.id).await? else {
-            return Ok(()); // Another worker took it over.
-        };
-        let now = self.clock.now();
-        let live = self.live.get();
-        let policy = match row.policy() {
-            Ok(policy) => policy,
-            Err(why) => {
-                // Never a silent end: the route's current policy (or the tree's default) goes on.
-                let route = live.routes.find(&row.route);
-                let name = route
-                    .and_then(|r| r.policy.clone())
-                    .or_else(|| live.routes.policy.clone());
-                let fallback = name.as_ref().and_then(|n| live.policies.policies.get(n));
-                tracing::error!(incident = %id, reason = %why, fallback = ?name,
-                    "the incident's stored policy is unusable; its route's current policy takes over");
-                self.metrics.risks.chain_fallback("unreadable_snapshot");
-                match fallback {
-                    Some(p) => p.clone(),
-                    None => {
-                        tracing::error!(incident = %id,
-                            "no policy to fall back to: the chain stops and nobody is paged");
-                        store::record_fired_steps(
-                            &mut tx,
-                            id,
-                            &resolve(&row.chain),
-                            &[],
-                            now,
-                            false,
-                        )
-                        .await?;
-                        return tx.commit().await;
+            Err(e) if ids.len() == 1 => {
+                tracing::warn!(incident = %ids[0], error = %e, "escalation step not committed");
+            }
+            Err(e) => {
+                tracing::warn!(incidents = ids.len(), error = %e,
+                    "a batch of escalation steps was not committed; firing them one by one");
+                for id in &ids {
+                    if let Err(e) = self.fire(std::slice::from_ref(id), extra).await {
+                        tracing::warn!(incident = %id, error = %e, "escalation step not committed");
                     }
                 }
             }
-        };
-        let mut quiet = None;
-        if row.status == "open" && row.chain.due_at.is_some() {
-            let firing = store::firing_alert_labels(&mut tx, id).await?;
-            let sources =
-                store::inhibit_sources(&mut tx, &live.suppressions.inhibit_rules, &firing).await?;
-            let route = live.routes.find(&row.route);
-            quiet = live
-                .suppressions
-                .check_with(now, route, &firing, &sources, &extra.windows);
         }
+    }
+
+    /// Fires the due steps of `ids` (those whose lease this worker still holds) in one
+    /// transaction.
+    async fn fire(&self, ids: &[Uuid], extra: &Extra) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let rows = store::lock_claimed(&mut tx, ids, self.id).await?;
+        let now = self.clock.now();
+        let live = self.live.get();
+        let checked: Vec<Uuid> = rows
+            .iter()
+            .filter(|(_, row)| row.status == "open" && row.chain.due_at.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut firing = if checked.is_empty() {
+            Default::default()
+        } else {
+            store::firing_alert_labels(&mut tx, &checked).await?
+        };
         // Schedule overrides made through the API, on top of config's.
         let policies = extra.policies.as_ref().unwrap_or(&live.policies);
         let recheck = TimeDelta::from_std(RECHECK).unwrap_or(TimeDelta::MAX);
-        let held = row.held_since.is_some();
-        let until = quiet.as_ref().map(|q| q.until);
-        let fired = match tick(&row.chain, held, until, &policy, policies, now, recheck) {
-            Tick::Held { until, first } => {
-                let reason = quiet.map(|q| q.reason).unwrap_or_default();
-                store::hold(&mut tx, id, until, &reason, first, now).await?;
-                return tx.commit().await;
+        let mut moved = Vec::with_capacity(rows.len());
+        for (id, row) in rows {
+            let Some(policy) = self.policy_of(id, &row, &live) else {
+                tracing::error!(incident = %id,
+                    "no policy to fall back to: the chain stops and nobody is paged");
+                let chain = resolve(&row.chain);
+                moved.push(Moved {
+                    id,
+                    chain,
+                    fired: Vec::new(),
+                    unheld: false,
+                });
+                continue;
+            };
+            let mut quiet = None;
+            if checked.contains(&id) {
+                let firing = firing.remove(&id).unwrap_or_default();
+                let rules = &live.suppressions.inhibit_rules;
+                let sources = store::inhibit_sources(&mut tx, rules, &firing).await?;
+                let route = live.routes.find(&row.route);
+                quiet = live
+                    .suppressions
+                    .check_with(now, route, &firing, &sources, &extra.windows);
             }
-            Tick::Moved {
-                chain,
-                fired,
-                unheld,
-            } => {
-                store::record_fired_steps(&mut tx, id, &chain, &fired, now, unheld).await?;
-                tx.commit().await?;
-                fired
+            let held = row.held_since.is_some();
+            let until = quiet.as_ref().map(|q| q.until);
+            match tick(&row.chain, held, until, &policy, policies, now, recheck) {
+                Tick::Held { until, first } => {
+                    let reason = quiet.map(|q| q.reason).unwrap_or_default();
+                    store::hold(&mut tx, id, until, &reason, first, now).await?;
+                }
+                Tick::Moved {
+                    chain,
+                    fired,
+                    unheld,
+                } => moved.push(Moved {
+                    id,
+                    chain,
+                    fired,
+                    unheld,
+                }),
             }
-        };
-        for f in &fired {
+        }
+        record_fired_steps(&mut tx, &moved, now).await?;
+        tx.commit().await?;
+        for f in moved.iter().flat_map(|m| &m.fired) {
             let late = now
                 .signed_duration_since(f.due_at)
                 .num_milliseconds()
@@ -220,6 +234,30 @@ impl EscalationWorker {
             self.metrics.escalation_fired(late);
         }
         Ok(())
+    }
+
+    /// The policy the incident's chain runs: its stored snapshot or, when that is unusable,
+    /// its route's current policy (never a silent end); `None` when there is neither.
+    fn policy_of(
+        &self,
+        id: Uuid,
+        row: &store::ChainRow,
+        live: &Reloadable,
+    ) -> Option<EscalationPolicy> {
+        match row.policy() {
+            Ok(policy) => Some(policy),
+            Err(why) => {
+                let route = live.routes.find(&row.route);
+                let name = route
+                    .and_then(|r| r.policy.clone())
+                    .or_else(|| live.routes.policy.clone());
+                let fallback = name.as_ref().and_then(|n| live.policies.policies.get(n));
+                tracing::error!(incident = %id, reason = %why, fallback = ?name,
+                    "the incident's stored policy is unusable; its route's current policy takes over");
+                self.metrics.risks.chain_fallback("unreadable_snapshot");
+                fallback.cloned()
+            }
+        }
     }
 
     /// Runs until `shutdown`: drains due work, then sleeps until the next due time, a

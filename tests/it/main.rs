@@ -4,6 +4,7 @@
 mod actions;
 mod alertmanager_e2e;
 mod amtool_parity;
+mod batches;
 mod binary;
 mod callback_replays;
 mod chain_fallback;
