@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod app;
+pub mod batcher;
 pub mod channels;
 pub mod clock;
 pub mod config;

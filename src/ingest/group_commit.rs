@@ -14,101 +14,75 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::batcher::Batcher;
 use crate::metrics::Metrics;
 use crate::store::{PlanRow, WriteOutcome};
 
 /// The most plans one commit writes.
 const MAX_BATCH: usize = 64;
 
-/// How many webhooks may wait for a commit before the next waits for room (each holds its
-/// decided plan: bounded memory).
-const QUEUE: usize = 1024;
-
-type Reply = oneshot::Sender<Result<WriteOutcome, sqlx::Error>>;
+type Outcome = Result<WriteOutcome, sqlx::Error>;
 
 /// The queue in front of the committers.
 pub struct GroupCommit {
-    queue: mpsc::Sender<(PlanRow, Reply)>,
+    batcher: Batcher<PlanRow, Outcome>,
 }
 
 impl GroupCommit {
     /// Starts `committers` tasks writing to `pool` (each holds one connection while it commits).
     pub fn start(pool: PgPool, committers: usize, metrics: Arc<Metrics>) -> GroupCommit {
-        let (queue, receiver) = mpsc::channel(QUEUE);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..committers.max(1) {
-            let (pool, receiver, metrics) = (pool.clone(), receiver.clone(), metrics.clone());
-            tokio::spawn(async move {
-                while let Some(batch) = next_batch(&receiver).await {
-                    metrics.batches.ingest(batch.len());
-                    commit(&pool, batch).await;
-                }
-            });
-        }
-        GroupCommit { queue }
+        let batcher = Batcher::start(committers, MAX_BATCH, move |rows: Vec<PlanRow>| {
+            metrics.batches.ingest(rows.len());
+            commit(pool.clone(), rows)
+        });
+        GroupCommit { batcher }
     }
 
     /// Writes `row` in the next commit and returns once that commit has returned.
-    pub async fn write(&self, row: PlanRow) -> Result<WriteOutcome, sqlx::Error> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || sqlx::Error::PoolClosed;
-        self.queue.send((row, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+    pub async fn write(&self, row: PlanRow) -> Outcome {
+        self.batcher
+            .submit(row)
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolClosed))
     }
 }
 
-/// Waits for one queued plan, then takes every other already queued, up to `MAX_BATCH`. `None`
-/// once every sender is gone.
-async fn next_batch(
-    receiver: &Mutex<mpsc::Receiver<(PlanRow, Reply)>>,
-) -> Option<Vec<(PlanRow, Reply)>> {
-    let mut receiver = receiver.lock().await;
-    let mut batch = Vec::new();
-    if receiver.recv_many(&mut batch, MAX_BATCH).await == 0 {
-        return None;
-    }
-    Some(batch)
-}
-
-async fn commit(pool: &PgPool, mut batch: Vec<(PlanRow, Reply)>) {
-    if let [(row, _)] = batch.as_slice() {
+/// Commits `rows`; each row's outcome, in order.
+async fn commit(pool: PgPool, rows: Vec<PlanRow>) -> Vec<Outcome> {
+    if let [row] = rows.as_slice() {
         // Alone: the statement commits itself, one round trip.
-        let outcome = row.execute(pool).await;
-        if let Some((_, reply)) = batch.pop() {
-            let _ = reply.send(outcome);
-        }
-        return;
+        return vec![row.execute(&pool).await];
     }
-    batch.sort_by(|(a, _), (b, _)| {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&rows[a], &rows[b]);
         (&a.integration, &a.route, &a.group_key).cmp(&(&b.integration, &b.route, &b.group_key))
     });
-    match together(pool, &batch).await {
-        Ok(outcomes) => {
-            for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok(outcome));
-            }
-        }
+    match together(&pool, &rows, &order).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) => {
-            tracing::warn!(error = %e, plans = batch.len(),
+            tracing::warn!(error = %e, plans = rows.len(),
                 "a group commit failed; its plans are written one by one");
-            for (row, reply) in batch {
-                let _ = reply.send(row.execute(pool).await);
+            let mut outcomes = Vec::with_capacity(rows.len());
+            for row in &rows {
+                outcomes.push(row.execute(&pool).await);
             }
+            outcomes
         }
     }
 }
 
-/// Every plan of `batch` in one transaction; each plan's outcome in order.
+/// Every row in one transaction, in `order`; each row's outcome in the rows' own order.
 async fn together(
     pool: &PgPool,
-    batch: &[(PlanRow, Reply)],
+    rows: &[PlanRow],
+    order: &[usize],
 ) -> Result<Vec<WriteOutcome>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (row, _) in batch {
-        outcomes.push(row.execute(&mut *tx).await?);
+    let mut outcomes = vec![WriteOutcome::Conflict; rows.len()];
+    for &i in order {
+        outcomes[i] = rows[i].execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
