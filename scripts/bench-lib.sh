@@ -9,11 +9,13 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-# bench_build BIN...: the release binaries, in target/release ($bin).
+# bench_build BIN...: the release binaries, in target/release ($bin), or those in $BENCH_BIN
+# when it is set (scripts/bench-compare.sh runs the previous code's build so).
 bench_build() {
+  if [ -n "${BENCH_BIN:-}" ]; then bin=$BENCH_BIN; return 0; fi
   echo "building release binaries..." >&2
   cargo build --release --quiet "${@/#/--bin=}"
-  bin=target/release
+  bin=${CARGO_TARGET_DIR:-target}/release
 }
 
 # bench_serve PORT ARGS...: starts `alertrouter serve ARGS` and waits until PORT answers /readyz.

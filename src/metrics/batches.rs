@@ -1,5 +1,6 @@
-//! How much each round trip carries: the sizes of ingest's group commits and of the timer and
-//! delivery workers' claims, so an operator sees batching work (or not) under their load.
+//! How much each round trip carries: the sizes of ingest's group commits, of the timer worker's
+//! fired batches and of the dispatcher's stored results, so an operator sees batching work (or
+//! not) under their load.
 
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -31,8 +32,8 @@ impl Batches {
             batches.escalation.clone(),
         );
         registry.register(
-            "delivery_claim_batch_size",
-            "Outbox messages one dispatcher claim took",
+            "delivery_results_batch_size",
+            "Send results the dispatcher stored in one statement",
             batches.delivery.clone(),
         );
         batches

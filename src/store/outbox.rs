@@ -210,42 +210,74 @@ pub enum Recorded {
     },
 }
 
-/// Stores the result of a send if this worker still holds the row's lease.
-pub async fn record_delivery(
+/// One send's result to store: the row, what the send came to, and when.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: i64,
+    pub result: Recorded,
+    pub at: DateTime<Utc>,
+}
+
+/// Stores the results of sends, in one statement, for the rows whose lease this worker still
+/// holds; says for each whether it was stored.
+pub async fn record_deliveries(
     pool: &PgPool,
-    id: i64,
     worker: Uuid,
-    result: &Recorded,
-    now: DateTime<Utc>,
-) -> Result<bool, sqlx::Error> {
-    let (status, due_at, reference, error) = match result {
-        Recorded::Sent { reference } => ("sent", None, Some(reference.as_str()), None),
-        Recorded::RetryAt { at, error } => ("pending", Some(*at), None, Some(error.as_str())),
-        Recorded::Dead { error } => ("dead", None, None, Some(error.as_str())),
-        Recorded::Deferred { at } => ("pending", Some(*at), None, None),
-    };
-    let deferred = matches!(result, Recorded::Deferred { .. });
-    let attempt = i32::from(!deferred);
-    let done = sqlx::query(
-        "update outbox set status = $3, attempts = attempts + $8, deferrals = deferrals + $9,
-            due_at = coalesce($4, due_at), provider_ref = coalesce($5, provider_ref),
-            last_error = coalesce($6, last_error),
-            sent_at = case when $3 = 'sent' then $7 else sent_at end,
+    outcomes: &[Outcome],
+) -> Result<Vec<bool>, sqlx::Error> {
+    let n = outcomes.len();
+    let (mut ids, mut statuses, mut due, mut refs, mut errors, mut at, mut attempts, mut deferrals) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for o in outcomes {
+        let (status, due_at, reference, error) = match &o.result {
+            Recorded::Sent { reference } => ("sent", None, Some(reference.as_str()), None),
+            Recorded::RetryAt { at, error } => ("pending", Some(*at), None, Some(error.as_str())),
+            Recorded::Dead { error } => ("dead", None, None, Some(error.as_str())),
+            Recorded::Deferred { at } => ("pending", Some(*at), None, None),
+        };
+        let deferred = matches!(o.result, Recorded::Deferred { .. });
+        ids.push(o.id);
+        statuses.push(status);
+        due.push(due_at);
+        refs.push(reference);
+        errors.push(error);
+        at.push(o.at);
+        attempts.push(i32::from(!deferred));
+        deferrals.push(i32::from(deferred));
+    }
+    let stored: Vec<i64> = sqlx::query_scalar(
+        "update outbox o set status = u.status, attempts = o.attempts + u.attempt,
+            deferrals = o.deferrals + u.deferral, due_at = coalesce(u.due_at, o.due_at),
+            provider_ref = coalesce(u.reference, o.provider_ref),
+            last_error = coalesce(u.error, o.last_error),
+            sent_at = case when u.status = 'sent' then u.at else o.sent_at end,
             lease_owner = null, lease_until = null
-         where id = $1 and lease_owner = $2",
+         from unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
+                $7::timestamptz[], $8::int[], $9::int[])
+            as u(id, status, due_at, reference, error, at, attempt, deferral)
+         where o.id = u.id and o.lease_owner = $1
+         returning o.id",
     )
-    .bind(id)
     .bind(worker)
-    .bind(status)
-    .bind(due_at)
-    .bind(reference)
-    .bind(error)
-    .bind(now)
-    .bind(attempt)
-    .bind(i32::from(deferred))
-    .execute(pool)
+    .bind(&ids)
+    .bind(&statuses)
+    .bind(&due)
+    .bind(&refs)
+    .bind(&errors)
+    .bind(&at)
+    .bind(&attempts)
+    .bind(&deferrals)
+    .fetch_all(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(ids.iter().map(|id| stored.contains(id)).collect())
 }
 
 /// Leases the pages waiting behind `first` for the same destination that are due by `now`, up

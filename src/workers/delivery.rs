@@ -10,11 +10,12 @@ use uuid::Uuid;
 use super::dispatcher::DispatchSettings;
 use super::limits::Limits;
 use super::retry::{decide, delta};
+use crate::batcher::Batcher;
 use crate::channels::{Channels, Delivery, SendResult, mask_contacts};
 use crate::clock::Clock;
 use crate::live::{Live, Reloadable};
 use crate::metrics::Metrics;
-use crate::store::outbox::{self as store, Recorded};
+use crate::store::outbox::{self as store, Outcome, Recorded};
 
 /// Reads one environment variable.
 pub(super) type EnvFn = dyn Fn(&str) -> Option<String> + Send + Sync;
@@ -33,7 +34,12 @@ pub(super) struct Engine {
     pub(super) env: Arc<EnvFn>,
     /// How many destinations each channel had pending rows for at its last claim.
     pub(super) destinations: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Stores the results of concurrent sends together (started on first use, in the runtime).
+    pub(super) results: std::sync::OnceLock<Batcher<Outcome, Result<bool, sqlx::Error>>>,
 }
+
+/// The most send results one statement stores.
+const MAX_RESULTS: usize = 128;
 
 impl Engine {
     pub(super) async fn deliver(
@@ -48,14 +54,8 @@ impl Engine {
         if let Err(wait) = self.limits.check(&delivery.channel, &delivery.recipient) {
             self.metrics.delivery(&delivery.channel, "rate_limited");
             let at = now + delta(wait);
-            store::record_delivery(
-                &self.pool,
-                delivery.id,
-                self.id,
-                &Recorded::Deferred { at },
-                now,
-            )
-            .await?;
+            self.record(delivery.id, Recorded::Deferred { at }, now)
+                .await?;
             return Ok(());
         }
         if bundles(&delivery) {
@@ -115,15 +115,49 @@ impl Engine {
                 tracing::error!(id = delivery.id, channel = %delivery.channel, %error, "delivery dead");
             }
         }
-        store::record_delivery(
-            &self.pool,
-            delivery.id,
-            self.id,
-            &recorded,
-            self.clock.now(),
-        )
-        .await?;
+        self.record(delivery.id, recorded, self.clock.now()).await?;
         Ok(())
+    }
+
+    /// Stores a send's result (if this dispatcher still holds the row), in one statement with
+    /// the results of the other sends finishing meanwhile; a statement that fails is retried row
+    /// by row, so one row's error is its own.
+    async fn record(
+        &self,
+        id: i64,
+        result: Recorded,
+        at: DateTime<Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        let results = self.results.get_or_init(|| {
+            let (pool, worker, metrics) = (self.pool.clone(), self.id, self.metrics.clone());
+            Batcher::start(2, MAX_RESULTS, move |outcomes: Vec<Outcome>| {
+                metrics.batches.delivery(outcomes.len());
+                let pool = pool.clone();
+                async move {
+                    match store::record_deliveries(&pool, worker, &outcomes).await {
+                        Ok(stored) => stored.into_iter().map(Ok).collect(),
+                        Err(e) => {
+                            tracing::warn!(error = %e, results = outcomes.len(),
+                                "storing send results failed; storing them one by one");
+                            let mut each = Vec::with_capacity(outcomes.len());
+                            for o in &outcomes {
+                                let one = store::record_deliveries(
+                                    &pool,
+                                    worker,
+                                    std::slice::from_ref(o),
+                                );
+                                each.push(one.await.map(|s| s.first().copied().unwrap_or(false)));
+                            }
+                            each
+                        }
+                    }
+                }
+            })
+        });
+        results
+            .submit(Outcome { id, result, at })
+            .await
+            .unwrap_or(Err(sqlx::Error::PoolClosed))
     }
 
     /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how

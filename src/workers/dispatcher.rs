@@ -83,6 +83,7 @@ impl Dispatcher {
             settings,
             env: Arc::new(crate::config::process_env),
             destinations: Default::default(),
+            results: Default::default(),
         };
         Dispatcher {
             id,
