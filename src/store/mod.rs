@@ -10,6 +10,7 @@ mod ingest;
 pub mod monthly;
 mod named;
 pub mod outbox;
+mod plan_batch;
 mod plan_write;
 pub mod read;
 mod reopen;
@@ -29,6 +30,7 @@ use sqlx::{ConnectOptions, PgPool};
 
 pub use self::enqueue::{enqueue, notify, shown};
 pub use self::ingest::{WriteOutcome, load_group, opened_at};
+pub use self::plan_batch::write_plans;
 pub use self::plan_write::{EscalationWrite, GroupRef, PlanRow, apply_plan};
 pub use self::reopen::apply_resume;
 pub use self::stats::open_incidents_by_severity;
