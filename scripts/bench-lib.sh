@@ -2,8 +2,22 @@
 # stopping alertrouter. Set `dir` (Postgres data folder), `pg_port` and `work` before sourcing.
 
 url=$(scripts/pg.sh fresh "$dir" "$pg_port" alertrouter)
+# BENCH_PGSS=1: Postgres' time per statement (pg_stat_statements), printed to stderr at the end,
+# to find what limits a run.
+if [ -n "${BENCH_PGSS:-}" ]; then
+  psql -q "$url" -c "alter system set shared_preload_libraries = 'pg_stat_statements'"
+  scripts/pg.sh stop "$dir" >/dev/null
+  url=$(scripts/pg.sh start "$dir" "$pg_port" alertrouter)
+  psql -q "$url" -c "create extension pg_stat_statements"
+fi
 server_pid=""
 bench_cleanup() {
+  if [ -n "${BENCH_PGSS:-}" ]; then
+    psql "$url" -c "select calls, round(total_exec_time) as exec_ms,
+        round((total_exec_time / calls * 1000)::numeric) as us_per_call, rows,
+        left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as statement
+      from pg_stat_statements order by total_exec_time desc limit 15" >&2 || true
+  fi
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true
 }

@@ -263,7 +263,8 @@ pub async fn record_deliveries(
          from unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::text[],
                 $7::timestamptz[], $8::int[], $9::int[])
             as u(id, status, due_at, reference, error, at, attempt, deferral)
-         where o.id = u.id and o.lease_owner = $1
+         -- `any` lets the planner find the rows by their key whatever it guesses of unnest.
+         where o.id = any($2) and o.id = u.id and o.lease_owner = $1
          returning o.id",
     )
     .bind(worker)

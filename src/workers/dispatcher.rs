@@ -3,6 +3,7 @@
 //! honoured) / dead. The loop is a sequence of [`Rounds`]; tests step the same rounds.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -132,7 +133,7 @@ impl Dispatcher {
             let done = rounds.done.clone();
             tokio::select! {
                 () = wakeups.idle(poll, &mut shutdown) => {}
-                () = done.notified() => {}
+                () = rounds.enough_done(&done) => {}
             }
         }
         // Let sends in flight record their results (each is bounded by its channel's timeout).
@@ -148,6 +149,10 @@ struct Rounds {
     sends: JoinSet<()>,
     /// Notified when a send ends.
     done: Arc<Notify>,
+    /// Sends in flight (counted down before `done` is notified).
+    in_flight: Arc<AtomicUsize>,
+    /// Sends in flight after the last claim that took any.
+    after_claim: usize,
 }
 
 impl Rounds {
@@ -162,6 +167,22 @@ impl Rounds {
             slots,
             sends: JoinSet::new(),
             done: Arc::new(Notify::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            after_claim: 0,
+        }
+    }
+
+    /// Returns once a quarter of the sends in flight after the last claim have ended (or all
+    /// of them, when there were few): each ended send frees its destination's next row, and one
+    /// claim for many of them costs about what a claim for one does.
+    async fn enough_done(&mut self, done: &Notify) {
+        loop {
+            done.notified().await;
+            let in_flight = self.in_flight.load(Ordering::Acquire);
+            let ended = self.after_claim.saturating_sub(in_flight);
+            if in_flight == 0 || ended * 4 >= self.after_claim {
+                return;
+            }
         }
     }
 
@@ -192,13 +213,19 @@ impl Rounds {
                 continue; // cannot happen: the claim took at most the free slots
             };
             let (engine, done) = (self.engine.clone(), self.done.clone());
+            let in_flight = self.in_flight.clone();
+            in_flight.fetch_add(1, Ordering::AcqRel);
             self.sends.spawn(async move {
                 if let Err(e) = engine.deliver(delivery, created_at).await {
                     tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
                 }
                 drop(permit);
+                in_flight.fetch_sub(1, Ordering::AcqRel);
                 done.notify_one();
             });
+        }
+        if claimed > 0 {
+            self.after_claim = self.in_flight.load(Ordering::Acquire);
         }
         Ok(claimed)
     }

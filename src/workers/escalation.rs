@@ -38,9 +38,9 @@ impl Default for EscalationSettings {
     fn default() -> Self {
         EscalationSettings {
             lease: Duration::from_secs(15),
-            batch: 100,
+            batch: 512,
             poll: Duration::from_secs(1),
-            concurrency: 8,
+            concurrency: 4,
         }
     }
 }
