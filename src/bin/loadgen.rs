@@ -31,7 +31,7 @@ struct Args {
     /// The webhook URL (http only).
     #[arg(long, default_value = "http://127.0.0.1:9095/hooks/alertmanager")]
     url: String,
-    /// Bearer token, or `@FILE` to read it from a file.
+    /// Bearer token, or `@FILE` to read it from a file; empty: no `Authorization` header.
     #[arg(long, default_value = "@.data/alertmanager-token")]
     token: String,
     #[arg(long, value_enum, default_value = "new")]
@@ -180,11 +180,14 @@ async fn deliver(
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        let request = Request::post(path)
+        let mut request = Request::post(path)
             .header("host", addr)
             .header("content-type", "application/json")
-            .header("user-agent", "Alertmanager/0.25.0 (alertrouter loadgen)")
-            .header("authorization", auth)
+            .header("user-agent", "Alertmanager/0.25.0 (alertrouter loadgen)");
+        if !auth.is_empty() {
+            request = request.header("authorization", auth);
+        }
+        let request = request
             .body(Full::new(body.clone()))
             .expect("valid request");
         if c.sender.ready().await.is_err() {
@@ -224,7 +227,11 @@ async fn main() -> Result<(), String> {
             .to_string(),
         None => args.token.clone(),
     };
-    let auth: Arc<str> = format!("Bearer {token}").into();
+    let auth: Arc<str> = if token.is_empty() {
+        "".into()
+    } else {
+        format!("Bearer {token}").into()
+    };
     let rest = args
         .url
         .strip_prefix("http://")
