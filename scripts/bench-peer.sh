@@ -5,7 +5,9 @@
 # (three pairs), with the ratio per pair. Not part of CI (it installs Alerta from PyPI).
 #   scripts/bench-peer.sh [SECONDS_PER_RUN]     (default 10)
 # Alerta runs under gunicorn (gthread workers: 2 per core, 8 threads each, keep-alive, so the
-# load generator's connections are kept as with alertrouter), without authentication.
+# load generator's connections are kept as with alertrouter; the app loaded once before the
+# workers fork, since each worker's start alters the schema and they deadlock), without
+# authentication.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -46,7 +48,7 @@ alerta_pid=""
 start_alerta() {
   DATABASE_URL="$alerta_url" AUTH_REQUIRED=False LOG_LEVEL=WARNING \
     "$venv/bin/gunicorn" --chdir "$work" -k gthread -w $(( 2 * $(nproc) )) --threads 8 \
-    --keep-alive 30 -b 127.0.0.1:19099 'alerta:create_app()' >>"$work/alerta.log" 2>&1 &
+    --keep-alive 30 --preload -b 127.0.0.1:19099 'alerta:create_app()' >>"$work/alerta.log" 2>&1 &
   alerta_pid=$!
   for _ in $(seq 100); do
     curl -sf http://127.0.0.1:19099/management/healthcheck >/dev/null 2>&1 && return 0

@@ -28,7 +28,7 @@ impl Batches {
         );
         registry.register(
             "escalation_claim_batch_size",
-            "Incidents whose due steps one timer-worker claim fired",
+            "Incidents one timer-worker transaction fired (a claim is fired in a few at once)",
             batches.escalation.clone(),
         );
         registry.register(
