@@ -37,22 +37,36 @@ pub async fn shown(
     tx: &mut sqlx::PgConnection,
     incident: Uuid,
 ) -> Result<Vec<Destination>, sqlx::Error> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "select distinct channel, recipient from outbox
-         where incident_id = $1 and status = 'sent' and payload->>'kind' = 'page'",
+    Ok(shown_each(tx, &[incident])
+        .await?
+        .remove(&incident)
+        .unwrap_or_default())
+}
+
+/// Every destination that was sent one of each of `incidents`' pages.
+pub async fn shown_each(
+    tx: &mut sqlx::PgConnection,
+    incidents: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<Destination>>, sqlx::Error> {
+    let mut out: std::collections::HashMap<Uuid, Vec<Destination>> = Default::default();
+    if incidents.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "select distinct incident_id, channel, recipient from outbox
+         where incident_id = any($1) and status = 'sent' and payload->>'kind' = 'page'",
     )
-    .bind(incident)
+    .bind(incidents)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(channel, recipient)| {
-            Some(Destination {
-                channel: channel.parse().ok()?,
-                recipient: recipient.parse().ok()?,
-            })
-        })
-        .collect())
+    for (id, channel, recipient) in rows {
+        if let (Ok(channel), Ok(recipient)) = (channel.parse(), recipient.parse()) {
+            out.entry(id)
+                .or_default()
+                .push(Destination { channel, recipient });
+        }
+    }
+    Ok(out)
 }
 
 /// Writes `pages` and `notices` to every destination that hears of them under the core's rule

@@ -1,14 +1,12 @@
 //! Committing what the timer worker decided for a batch of claimed incidents: every incident's
 //! fired steps (outbox rows and timeline events) and moved chain in one statement.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::core::escalation::{Chain, FiredStep};
-use crate::core::notification::{Destination, Notice, NoticeKind, OutboxRows, PageCause};
+use crate::core::notification::{Notice, NoticeKind, OutboxRows, PageCause};
 
 /// One incident's chain after a tick: where it moved, the steps that fired on the way, and
 /// whether it left a hold.
@@ -25,32 +23,6 @@ impl Moved {
     fn escalated(&self) -> Option<&FiredStep> {
         self.fired.iter().rfind(|f| f.step > 0 || f.repeat > 0)
     }
-}
-
-/// Every destination that was sent one of each of `ids`' pages.
-async fn shown(
-    tx: &mut sqlx::PgConnection,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<Destination>>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "select distinct incident_id, channel, recipient from outbox
-         where incident_id = any($1) and status = 'sent' and payload->>'kind' = 'page'",
-    )
-    .bind(ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut out: HashMap<Uuid, Vec<Destination>> = HashMap::new();
-    for (id, channel, recipient) in rows {
-        if let (Ok(channel), Ok(recipient)) = (channel.parse(), recipient.parse()) {
-            out.entry(id)
-                .or_default()
-                .push(Destination { channel, recipient });
-        }
-    }
-    Ok(out)
 }
 
 /// Writes the fired steps' outbox rows and timeline events, moves the chains, and releases the
@@ -70,7 +42,7 @@ pub async fn record_fired_steps(
         .filter(|m| m.escalated().is_some())
         .map(|m| m.id)
         .collect();
-    let shown = shown(tx, &later).await?;
+    let shown = super::enqueue::shown_each(tx, &later).await?;
     let mut o_incident = Vec::new();
     let mut rows = OutboxRows::default();
     let (mut e_incident, mut kinds, mut details) = (Vec::new(), Vec::new(), Vec::new());

@@ -278,6 +278,7 @@ pub async fn record_deliveries(
     .bind(&deferrals)
     .fetch_all(pool)
     .await?;
+    let stored: std::collections::HashSet<i64> = stored.into_iter().collect();
     Ok(ids.iter().map(|id| stored.contains(id)).collect())
 }
 

@@ -266,6 +266,7 @@ pub async fn write_plans<'c, E: sqlx::PgExecutor<'c>>(
     )
     .fetch_all(db)
     .await?;
+    let written: HashSet<i32> = written.into_iter().collect();
     Ok((0..rows.len() as i32)
         .map(|i| {
             if written.contains(&i) {

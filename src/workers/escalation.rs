@@ -167,15 +167,17 @@ impl EscalationWorker {
         let rows = store::lock_claimed(&mut tx, ids, self.id).await?;
         let now = self.clock.now();
         let live = self.live.get();
-        let checked: Vec<Uuid> = rows
+        // Only an open incident with a step pending can be suppressed.
+        let checked = |row: &store::ChainRow| row.status == "open" && row.chain.due_at.is_some();
+        let checked_ids: Vec<Uuid> = rows
             .iter()
-            .filter(|(_, row)| row.status == "open" && row.chain.due_at.is_some())
+            .filter(|(_, row)| checked(row))
             .map(|(id, _)| *id)
             .collect();
-        let mut firing = if checked.is_empty() {
+        let mut firing = if checked_ids.is_empty() {
             Default::default()
         } else {
-            store::firing_alert_labels(&mut tx, &checked).await?
+            store::firing_alert_labels(&mut tx, &checked_ids).await?
         };
         // Schedule overrides made through the API, on top of config's.
         let policies = extra.policies.as_ref().unwrap_or(&live.policies);
@@ -195,7 +197,7 @@ impl EscalationWorker {
                 continue;
             };
             let mut quiet = None;
-            if checked.contains(&id) {
+            if checked(&row) {
                 let firing = firing.remove(&id).unwrap_or_default();
                 let rules = &live.suppressions.inhibit_rules;
                 let sources = store::inhibit_sources(&mut tx, rules, &firing).await?;
