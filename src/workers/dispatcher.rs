@@ -108,7 +108,7 @@ impl Dispatcher {
     /// Returns how many rows were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let mut rounds = Rounds::new(self.engine.clone());
-        let claimed = rounds.round().await?;
+        let (claimed, _) = rounds.round().await?;
         rounds.settle().await;
         Ok(claimed)
     }
@@ -120,14 +120,16 @@ impl Dispatcher {
         let mut wakeups = super::Wakeups::new(&self.engine.pool, OUTBOX_CHANNEL).await;
         let mut rounds = Rounds::new(self.engine);
         while !*shutdown.borrow() {
-            let claimed = match rounds.round().await {
-                Ok(n) => n,
+            let filled = match rounds.round().await {
+                Ok((claimed, room)) => claimed > 0 && claimed == room,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox claim failed; retrying");
-                    0
+                    false
                 }
             };
-            if claimed > 0 {
+            // Every free slot took a row: there may be more. Otherwise what was due and free is
+            // taken, and only an ended send, a new row or the poll brings another.
+            if filled {
                 continue;
             }
             let done = rounds.done.clone();
@@ -187,8 +189,9 @@ impl Rounds {
     }
 
     /// One claim for every channel with a free slot, each up to its free slots (and `batch`);
-    /// every claimed row's send starts at once. Returns how many were claimed.
-    async fn round(&mut self) -> Result<usize, sqlx::Error> {
+    /// every claimed row's send starts at once. Returns how many were claimed, of how many free
+    /// slots.
+    async fn round(&mut self) -> Result<(usize, usize), sqlx::Error> {
         while self.sends.try_join_next().is_some() {}
         let batch = self.engine.settings.batch;
         let free: Vec<(&str, i64)> = self
@@ -198,7 +201,7 @@ impl Rounds {
             .filter(|(_, n)| *n > 0)
             .collect();
         if free.is_empty() {
-            return Ok(0);
+            return Ok((0, 0));
         }
         let room: i64 = free.iter().map(|(_, n)| n).sum();
         let now = self.engine.clock.now();
@@ -227,7 +230,7 @@ impl Rounds {
         if claimed > 0 {
             self.after_claim = self.in_flight.load(Ordering::Acquire);
         }
-        Ok(claimed)
+        Ok((claimed, room as usize))
     }
 
     /// Waits until every send in flight has recorded its result.
