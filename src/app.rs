@@ -28,6 +28,8 @@ pub struct App {
     pub jwks: Arc<crate::http::api::jwks::Jwks>,
     /// Replies to Slack button clicks.
     pub slack_replies: crate::channels::slack_reply::SlackReplies,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on.
+    pub draining: std::sync::atomic::AtomicBool,
 }
 
 impl App {
@@ -59,7 +61,11 @@ impl App {
                 },
             ),
         ]);
+        metrics
+            .paging
+            .config_loaded(true, clock.now().timestamp_millis() as f64 / 1000.0);
         Ok(Arc::new(App {
+            draining: Default::default(),
             slack_replies: crate::channels::slack_reply::SlackReplies::new(
                 std::time::Duration::from_secs(5),
             )?,
@@ -101,6 +107,13 @@ impl App {
             ignored.push("ingest.*".to_string());
         }
         self.live.set(Reloadable::from_settings(settings));
+        self.config_loaded(true);
         ignored
+    }
+
+    /// Records a config load (or a reload, taken or refused) for `alertrouter_config_last_reload_*`.
+    pub fn config_loaded(&self, ok: bool) {
+        let at = self.clock.now().timestamp_millis() as f64 / 1000.0;
+        self.metrics.paging.config_loaded(ok, at);
     }
 }

@@ -5,6 +5,7 @@
 pub mod alertmanager;
 pub mod app;
 pub mod batcher;
+pub mod build_info;
 pub mod channels;
 pub mod clock;
 pub mod config;
@@ -56,6 +57,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let migrations = tokio::spawn(migrate_until_done(app.pool.clone()));
+    let (draining, delay) = (app.clone(), app.settings.server.shutdown_delay);
+    let shutdown = async move {
+        shutdown.await;
+        // Not ready from now on, while everything is still served for `shutdown_delay`.
+        draining
+            .draining
+            .store(true, std::sync::atomic::Ordering::Release);
+        if !delay.is_zero() {
+            tracing::info!(delay = ?delay, "not ready; closing the listeners after the shutdown delay");
+            tokio::time::sleep(delay).await;
+        }
+    };
     let (stop_workers, stopping) = tokio::sync::watch::channel(false);
     tokio::spawn(
         app.jwks

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
-    version,
+    version = alertrouter::build_info::VERSION_LINE,
     about = "Routes Prometheus Alertmanager alerts to the people on call"
 )]
 struct Cli {
@@ -355,6 +355,7 @@ async fn reload_on_sighup(app: Arc<alertrouter::App>, config: ConfigArg) {
                     tracing::info!(config = %settings.summary(), ?ignored, "config reloaded (changes listed in `ignored` need a restart)");
                 }
                 Err(why) => {
+                    app.config_loaded(false);
                     tracing::error!(error = %why, "config reload refused; the running config stays");
                 }
             }

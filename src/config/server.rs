@@ -23,6 +23,9 @@ pub struct ServerFile {
     /// The deadline of every request but the webhook (which has `ingest.request_timeout`),
     /// reading the body included.
     pub request_timeout: Option<String>,
+    /// After SIGTERM, how long `/readyz` answers 503 while everything is still served, so a
+    /// load balancer stops sending before the listeners close.
+    pub shutdown_delay: Option<String>,
 }
 
 /// The validated `server:`.
@@ -32,6 +35,7 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
+    pub shutdown_delay: Duration,
 }
 
 impl Default for ServerSettings {
@@ -41,6 +45,7 @@ impl Default for ServerSettings {
             max_connections: 4096,
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -80,9 +85,16 @@ impl Validator<'_> {
             file.request_timeout.clone(),
             "15s",
         )?;
+        let (delay_key, delay) = self.layered(
+            "ALERTROUTER_SHUTDOWN_DELAY",
+            "server.shutdown_delay",
+            file.shutdown_delay.clone(),
+        );
+        let shutdown_delay = self.duration(&delay_key, delay, "0s")?;
         for (key, d) in [
             ("server.header_read_timeout", header_read_timeout),
             ("server.request_timeout", request_timeout),
+            (delay_key.as_str(), shutdown_delay),
         ] {
             if d > Duration::from_secs(300) {
                 return Err(self.error(key, "must be at most 5m"));
@@ -93,6 +105,7 @@ impl Validator<'_> {
             max_connections,
             header_read_timeout,
             request_timeout,
+            shutdown_delay,
         })
     }
 }

@@ -19,6 +19,7 @@ pub fn router() -> Router<Arc<App>> {
 
 async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     let pool = &app.pool;
+    let now = app.clock.now();
     app.metrics.set_pool(
         pool.size(),
         pool.num_idle(),
@@ -36,15 +37,20 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
     )
     .await
     {
-        let overdue = next.map_or(0.0, |due| {
-            (app.clock
-                .now()
-                .signed_duration_since(due)
-                .num_milliseconds()
-                .max(0) as f64)
-                / 1000.0
-        });
+        let overdue = next.map_or(0.0, |due| seconds_since(now, due));
         app.metrics.set_oldest_overdue(overdue);
+    }
+    if let Ok(Ok(depth)) =
+        tokio::time::timeout(Duration::from_secs(2), store::outbox_depth(pool, now)).await
+    {
+        for channel in crate::core::policy::DELIVERED_CHANNELS {
+            let (pending, oldest) = depth
+                .iter()
+                .find(|(c, _, _)| c == channel)
+                .map_or((0, None), |(_, n, due)| (*n, *due));
+            let waited = oldest.map_or(0.0, |due| seconds_since(now, due));
+            app.metrics.paging.set_outbox(channel, pending, waited);
+        }
     }
     match counts {
         Ok(Ok(counts)) => {
@@ -63,4 +69,9 @@ async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
         )],
         app.metrics.encode(),
     )
+}
+
+/// Seconds from `then` to `now`, never negative.
+fn seconds_since(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> f64 {
+    now.signed_duration_since(then).num_milliseconds().max(0) as f64 / 1000.0
 }

@@ -10,7 +10,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 pub mod batches;
+mod build;
 mod connections;
+pub mod paging;
 mod response;
 mod risks;
 
@@ -82,6 +84,8 @@ pub struct Metrics {
     open_incidents: Family<OpenLabels, Gauge<i64, AtomicI64>>,
     /// What puts a page at risk: refused bodies, fallbacks, disabled endpoints.
     pub risks: risks::PagingRisks,
+    /// Outbox depth and age per channel, config reloads.
+    pub paging: paging::PagingPath,
     /// Open client connections per listener.
     pub connections: connections::Connections,
     /// Time to acknowledge and to resolve, by severity.
@@ -242,8 +246,11 @@ impl Metrics {
         let connections = connections::Connections::register(&mut registry);
         let response = response::ResponseTimes::register(&mut registry);
         let batches = batches::Batches::register(&mut registry);
+        build::register(&mut registry);
+        let paging = paging::PagingPath::register(&mut registry);
         Metrics {
             risks,
+            paging,
             connections,
             response,
             batches,

@@ -33,7 +33,7 @@ pub use self::ingest::{WriteOutcome, load_group, opened_at};
 pub use self::plan_batch::write_plans;
 pub use self::plan_write::{EscalationWrite, GroupRef, PlanRow, apply_plan};
 pub use self::reopen::apply_resume;
-pub use self::stats::open_incidents_by_severity;
+pub use self::stats::{open_incidents_by_severity, outbox_depth};
 use crate::config::DatabaseSettings;
 
 /// The migrations in `migrations/`, embedded in the binary.

@@ -26,3 +26,18 @@ pub async fn open_incidents_by_severity(
         })
         .collect())
 }
+
+/// Per channel with pending rows: how many, and the due time of the oldest due one (if any is
+/// due by `now`).
+pub async fn outbox_depth(
+    pool: &PgPool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<(String, i64, Option<chrono::DateTime<chrono::Utc>>)>, sqlx::Error> {
+    sqlx::query_as(
+        "select channel, count(*), min(due_at) filter (where due_at <= $1) from outbox
+         where status = 'pending' group by channel",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}

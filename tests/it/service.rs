@@ -9,6 +9,11 @@ async fn health_ready_and_metrics() {
     assert_eq!(server.get("/healthz").await.0, 200);
     let (status, body) = server.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["version"], env!("CARGO_PKG_VERSION"), "{body}");
+    assert_eq!(ready["commit"], alertrouter::build_info::COMMIT, "{body}");
+    let newest = alertrouter::store::MIGRATOR.iter().map(|m| m.version).max();
+    assert_eq!(ready["schema"].as_i64(), newest, "{body}");
 
     server
         .post(webhook(vec![alert(
@@ -39,6 +44,15 @@ async fn health_ready_and_metrics() {
         "alertrouter_ingest_duration_seconds_count 2",
         "alertrouter_ingest_dedup_cache_hits_total 1",
         "alertrouter_db_pool_max_connections 8",
+        r#"alertrouter_outbox_pending{channel="slack"} 0"#,
+        r#"alertrouter_outbox_oldest_due_seconds{channel="pagerduty"} 0.0"#,
+        "alertrouter_config_last_reload_successful 1",
+        &format!(
+            r#"alertrouter_build_info{{version="{}",commit="{}",schema="{}"}} 1"#,
+            alertrouter::build_info::VERSION,
+            alertrouter::build_info::COMMIT,
+            alertrouter::build_info::SCHEMA
+        ),
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
@@ -83,4 +97,38 @@ async fn shutdown_finishes_cleanly() {
         reqwest::get(format!("{base}/healthz")).await.is_err(),
         "still accepting"
     );
+}
+
+#[tokio::test]
+async fn readiness_turns_off_when_shutdown_begins_and_serving_goes_on_through_the_delay() {
+    let db = TestDb::new().await;
+    let mut settings = settings(&db.url);
+    settings.server.shutdown_delay = std::time::Duration::from_secs(600);
+    let mut server = TestServer::start(settings).await;
+    assert_eq!(server.get("/readyz").await.0, 200);
+    server.begin_shutdown();
+    // The flag is set by the serving task once it sees the signal: a few requests at most.
+    let mut answer = server.get("/readyz").await;
+    for _ in 0..100 {
+        if answer.0 == 503 {
+            break;
+        }
+        tokio::task::yield_now().await;
+        answer = server.get("/readyz").await;
+    }
+    assert_eq!(answer.0, 503, "{}", answer.1);
+    assert!(answer.1.contains("draining"), "{}", answer.1);
+    // Still serving everything else while the load balancer drains.
+    assert_eq!(server.get("/healthz").await.0, 200);
+    let (status, body) = server
+        .post(webhook(vec![alert(
+            "web-1",
+            "critical",
+            "firing",
+            "2026-11-25T18:50:00Z",
+            None,
+        )]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    server.abort();
 }

@@ -203,6 +203,20 @@ impl TestServer {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// Signals shutdown and returns at once (the server goes on through its shutdown delay).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Ends the server without waiting for its shutdown.
+    pub fn abort(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
     /// Stops accepting, finishes requests in flight, and returns what `serve` returned.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         let _ = self.stop.take().unwrap().send(());
