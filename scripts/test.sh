@@ -30,3 +30,5 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --all-targets --no-fail-fast "$@"
 fi
+# The Kubernetes manifests against the Kubernetes schemas (tests/it/deploy.rs checks the rest).
+scripts/check-deploy.sh

@@ -32,6 +32,13 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate(ConfigArg),
+    /// Ask a running alertrouter whether it is ready; exit 0 if it is (a container health check
+    /// that needs no shell or curl in the image).
+    Health {
+        /// What to ask.
+        #[arg(long, default_value = "http://127.0.0.1:9095/readyz")]
+        url: String,
+    },
     /// Validate the configuration and print a one-line summary.
     CheckConfig {
         #[command(flatten)]
@@ -303,6 +310,24 @@ async fn execute(command: Command) -> Result<(), String> {
             };
             print!("{text}");
             Ok(())
+        }
+        Command::Health { url } => {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(3))
+                .build()
+                .map_err(|e| e.to_string())?;
+            let response = client
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            println!("{body}");
+            match status.is_success() {
+                true => Ok(()),
+                false => Err(format!("{url}: {status}")),
+            }
         }
         Command::Migrate(arg) => {
             let settings = arg.load()?;

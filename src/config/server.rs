@@ -90,7 +90,13 @@ impl Validator<'_> {
             "server.shutdown_delay",
             file.shutdown_delay.clone(),
         );
-        let shutdown_delay = self.duration(&delay_key, delay, "0s")?;
+        // Zero (the default) is allowed: no delay.
+        let shutdown_delay = match delay {
+            None => Duration::ZERO,
+            Some(text) => {
+                super::units::parse_duration(&text).map_err(|e| self.error(&delay_key, e))?
+            }
+        };
         for (key, d) in [
             ("server.header_read_timeout", header_read_timeout),
             ("server.request_timeout", request_timeout),

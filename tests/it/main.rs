@@ -8,6 +8,7 @@ mod batches;
 mod binary;
 mod callback_replays;
 mod chain_fallback;
+mod deploy;
 mod dispatch;
 mod email;
 mod escalation;
