@@ -10,6 +10,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod heartbeat;
 pub mod http;
 pub mod ingest;
 pub mod links;
@@ -105,6 +106,7 @@ pub async fn serve(
             std::time::Duration::from_secs(3600),
             stopping.clone(),
         ));
+        tokio::spawn(workers::heartbeat::run(app.clone(), stopping.clone()));
         let timers = tokio::spawn(worker.run(stopping));
         let deliveries = tokio::spawn(dispatcher.run(stopping_too));
         (timers, deliveries)

@@ -37,6 +37,18 @@ pub struct Reloadable {
     pub policies: Policies,
     pub auth: Authenticator,
     pub reports: crate::config::ReportSettings,
+    /// Each integration's heartbeat, where one is configured.
+    pub heartbeats: Vec<(String, crate::config::Heartbeat)>,
+}
+
+impl Reloadable {
+    /// `integration`'s heartbeat, if it has one.
+    pub fn heartbeat(&self, integration: &str) -> Option<&crate::config::Heartbeat> {
+        self.heartbeats
+            .iter()
+            .find(|(name, _)| name == integration)
+            .map(|(_, h)| h)
+    }
 }
 
 impl Reloadable {
@@ -48,6 +60,11 @@ impl Reloadable {
             policies: settings.policies.clone(),
             auth: Authenticator::new(&settings.integrations),
             reports: settings.reports.clone(),
+            heartbeats: settings
+                .integrations
+                .iter()
+                .filter_map(|i| Some((i.name.clone(), i.heartbeat.clone()?)))
+                .collect(),
         }
     }
 }

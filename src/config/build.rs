@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::file::{FileConfig, IntegrationFile, SizeValue};
+use super::file::{FileConfig, HeartbeatFile, IntegrationFile, SizeValue};
 use super::validator::Validator;
 use super::{
-    ConfigError, Credential, DEFAULT_MAX_BODY_BYTES, DatabaseSettings, IngestSettings, Integration,
-    LogFormat, LogSettings, Role, Settings, parse_size,
+    ConfigError, Credential, DEFAULT_MAX_BODY_BYTES, DatabaseSettings, Heartbeat, IngestSettings,
+    Integration, LogFormat, LogSettings, Role, Settings, parse_size,
 };
 use super::{policies, routes};
 use crate::core::policy::Policies;
@@ -252,9 +252,46 @@ impl Validator<'_> {
                 ));
             }
         };
+        let heartbeat = raw
+            .heartbeat
+            .as_ref()
+            .map(|h| self.heartbeat(&format!("{key}.heartbeat"), h))
+            .transpose()?;
         Ok(Integration {
             name: raw.name.clone(),
             credential,
+            heartbeat,
+        })
+    }
+
+    fn heartbeat(&self, key: &str, raw: &HeartbeatFile) -> Result<Heartbeat, ConfigError> {
+        let texts = raw
+            .matchers
+            .clone()
+            .unwrap_or_else(|| vec![r#"alertname="Watchdog""#.to_string()]);
+        let mut matchers = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let parsed = crate::routing::matcher::parse_matchers(text)
+                .map_err(|e| self.error(format!("{key}.matchers[{i}]"), e))?;
+            matchers.extend(parsed);
+        }
+        if matchers.is_empty() {
+            return Err(self.error(format!("{key}.matchers"), "needs at least one matcher"));
+        }
+        let missing_after = self.duration(
+            &format!("{key}.missing_after"),
+            raw.missing_after.clone(),
+            "10m",
+        )?;
+        if missing_after < std::time::Duration::from_secs(60) {
+            return Err(self.error(
+                format!("{key}.missing_after"),
+                "must be at least 1m (Alertmanager re-sends the heartbeat every repeat_interval)",
+            ));
+        }
+        Ok(Heartbeat {
+            matchers,
+            missing_after,
         })
     }
 }

@@ -177,6 +177,18 @@ pub struct IntegrationFile {
     pub bearer_token: Option<String>,
     pub bearer_token_file: Option<PathBuf>,
     pub basic_auth: Option<BasicAuthFile>,
+    /// The dead man's switch: an always-firing alert that must keep arriving.
+    pub heartbeat: Option<HeartbeatFile>,
+}
+
+/// `heartbeat:` of an integration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeartbeatFile {
+    /// Which alerts are the heartbeat (default `alertname="Watchdog"`).
+    pub matchers: Option<Vec<String>>,
+    /// How long without one before alertrouter pages (default 10m).
+    pub missing_after: Option<String>,
 }
 
 /// `basic_auth:` of an integration.

@@ -115,6 +115,15 @@ pub struct IngestSettings {
 pub struct Integration {
     pub name: String,
     pub credential: Credential,
+    pub heartbeat: Option<Heartbeat>,
+}
+
+/// An integration's dead man's switch: alerts matching `matchers` are its heartbeat (recorded,
+/// never an incident); none for `missing_after` opens a critical incident of its own.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    pub matchers: Vec<crate::routing::matcher::Matcher>,
+    pub missing_after: std::time::Duration,
 }
 
 /// How an integration authenticates.

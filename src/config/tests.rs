@@ -129,6 +129,16 @@ fn errors_name_the_key_and_the_reason() {
             "no credential",
         ),
         (
+            "integrations:\n  - {name: am, bearer_token: t, heartbeat: {missing_after: 30s}}\n",
+            "integrations[0].heartbeat.missing_after",
+            "at least 1m",
+        ),
+        (
+            "integrations:\n  - {name: am, bearer_token: t, heartbeat: {matchers: ['alertname=~\"(\"']}}\n",
+            "integrations[0].heartbeat.matchers[0]",
+            "regexp",
+        ),
+        (
             "integrations:\n  - name: am\n    bearer_token: ${NOPE}\n",
             "integrations[0].bearer_token",
             "NOPE is not set",
@@ -285,4 +295,14 @@ fn a_report_template_from_config_replaces_the_built_in_ones_and_a_broken_one_is_
         );
         assert!(load(&text, &[]).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_heartbeat_defaults_to_the_watchdog_and_ten_minutes() {
+    let text = "integrations:\n  - {name: am, bearer_token: t, heartbeat: {}}\n  - {name: b, bearer_token: u}\n";
+    let settings = load(text, &[("DATABASE_URL", "postgres://h/d")]).unwrap();
+    let heartbeat = settings.integrations[0].heartbeat.as_ref().unwrap();
+    assert_eq!(heartbeat.matchers[0].to_string(), r#"alertname="Watchdog""#);
+    assert_eq!(heartbeat.missing_after, std::time::Duration::from_secs(600));
+    assert!(settings.integrations[1].heartbeat.is_none());
 }

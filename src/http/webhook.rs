@@ -126,6 +126,26 @@ async fn accept(
         }
     }
 
+    // The heartbeat alerts are recorded, never incidents (see `crate::heartbeat`).
+    let live = app.live.get();
+    let webhook = match live.heartbeat(integration) {
+        None => webhook,
+        Some(heartbeat) => {
+            let (seen, rest) = crate::heartbeat::take(heartbeat, webhook);
+            if seen {
+                let now = app.clock.now();
+                let record = crate::store::heartbeats::record(&app.pool, integration, now);
+                tokio::time::timeout_at(deadline, record)
+                    .await
+                    .map_err(|_| too_slow("recording the heartbeat"))?
+                    .map_err(ApiError::from)?;
+            }
+            match rest {
+                Some(rest) => rest,
+                None => return Ok(Ingested::Unchanged),
+            }
+        }
+    };
     let result = tokio::time::timeout_at(deadline, app.ingestor.ingest(integration, &webhook))
         .await
         .map_err(|_| too_slow("commit"))?

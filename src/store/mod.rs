@@ -6,6 +6,7 @@ pub mod destinations;
 mod enqueue;
 pub mod escalation;
 pub mod fired;
+pub mod heartbeats;
 mod ingest;
 pub mod monthly;
 mod named;

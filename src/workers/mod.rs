@@ -3,6 +3,7 @@
 mod delivery;
 pub mod dispatcher;
 pub mod escalation;
+pub mod heartbeat;
 mod lease;
 pub mod limits;
 pub mod reports;

@@ -15,6 +15,7 @@ mod escalation;
 mod fixtures;
 mod flapping;
 mod flood;
+mod heartbeat;
 mod hooks;
 mod hostile;
 mod hostile_api;

@@ -42,6 +42,7 @@ pub fn settings(database_url: &str) -> Settings {
             Integration {
                 name: "am".into(),
                 credential: Credential::Bearer(SecretString::from(TOKEN.to_string())),
+                heartbeat: None,
             },
             Integration {
                 name: "am-basic".into(),
@@ -49,6 +50,7 @@ pub fn settings(database_url: &str) -> Settings {
                     username: "alertmanager".into(),
                     password: SecretString::from("basic-secret".to_string()),
                 },
+                heartbeat: None,
             },
         ],
         log: LogSettings {
