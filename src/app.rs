@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::clock::Clock;
@@ -30,6 +29,12 @@ pub struct App {
     pub slack_replies: crate::channels::slack_reply::SlackReplies,
     /// Set when shutdown begins: `/readyz` answers 503 from then on.
     pub draining: std::sync::atomic::AtomicBool,
+    /// Held while a reload runs: one at a time.
+    pub(crate) reloading: std::sync::Mutex<()>,
+    /// How a reload reads the config, when not from `settings.source`.
+    pub(crate) config_loader: std::sync::OnceLock<Box<crate::reload::ConfigLoader>>,
+    /// The dispatcher's senders, rebuilt by a reload (set when this process runs workers).
+    pub(crate) delivery_channels: std::sync::OnceLock<Arc<Live<crate::channels::Channels>>>,
 }
 
 impl App {
@@ -66,6 +71,9 @@ impl App {
             .config_loaded(true, clock.now().timestamp_millis() as f64 / 1000.0);
         Ok(Arc::new(App {
             draining: Default::default(),
+            reloading: Default::default(),
+            config_loader: Default::default(),
+            delivery_channels: Default::default(),
             slack_replies: crate::channels::slack_reply::SlackReplies::new(
                 std::time::Duration::from_secs(5),
             )?,
@@ -80,35 +88,6 @@ impl App {
             metrics,
             ingestor,
         }))
-    }
-
-    /// Applies re-read settings: routes, policies and credentials change at once; open
-    /// incidents keep the policy they opened with. What needs a restart is reported, not applied.
-    pub fn reload(&self, settings: &Settings) -> Vec<String> {
-        let mut ignored = Vec::new();
-        if settings.listen != self.settings.listen {
-            ignored.push(format!("listen (still {})", self.settings.listen));
-        }
-        if settings.database.url.expose_secret() != self.settings.database.url.expose_secret() {
-            ignored.push("database.url".to_string());
-        }
-        let (old, new) = (&self.settings.ingest, &settings.ingest);
-        if (
-            old.reopen_window,
-            old.default_severity,
-            old.max_body_bytes,
-            old.request_timeout,
-        ) != (
-            new.reopen_window,
-            new.default_severity,
-            new.max_body_bytes,
-            new.request_timeout,
-        ) {
-            ignored.push("ingest.*".to_string());
-        }
-        self.live.set(Reloadable::from_settings(settings));
-        self.config_loaded(true);
-        ignored
     }
 
     /// Records a config load (or a reload, taken or refused) for `alertrouter_config_last_reload_*`.

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod links;
 pub mod live;
 pub mod metrics;
+pub mod reload;
 pub mod reports;
 pub mod routing;
 pub mod service;
@@ -33,7 +34,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 pub use crate::app::App;
-use crate::channels::Channels;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::workers::dispatcher::{DispatchSettings, Dispatcher};
@@ -77,9 +77,7 @@ pub async fn serve(
             .run(app.settings.api.jwt.jwks_refresh, stopping.clone()),
     );
     let channels = match app.settings.role.runs_workers() {
-        true => Some(
-            Channels::new(&app.settings.channels).context("building the channels' HTTP clients")?,
-        ),
+        true => Some(app.senders(&app.settings).map_err(anyhow::Error::msg)?),
         false => None,
     };
     let worker = channels.map(|channels| {
@@ -98,6 +96,7 @@ pub async fn serve(
             channels,
             DispatchSettings::default(),
         );
+        app.reload_senders_of(dispatcher.channels());
         let stopping_too = stopping.clone();
         tokio::spawn(workers::retention::run(
             app.pool.clone(),

@@ -1,4 +1,4 @@
-//! Configuration that a reload (SIGHUP) swaps while the service runs: readers take a snapshot
+//! Configuration that a reload (SIGHUP or `POST /api/v1/admin/reload`) swaps while the service runs: readers take a snapshot
 //! (`get`) and keep using it for the request or step at hand.
 
 use std::sync::{Arc, RwLock};
@@ -39,6 +39,11 @@ pub struct Reloadable {
     pub reports: crate::config::ReportSettings,
     /// Each integration's heartbeat, where one is configured.
     pub heartbeats: Vec<(String, crate::config::Heartbeat)>,
+    /// Channel credentials and texts read by the request handlers (Slack and PagerDuty signing
+    /// secrets, Twilio's token, the acknowledge links' key); the senders are rebuilt from them.
+    pub channels: crate::config::ChannelSettings,
+    /// JWT keys, issuer and audience, public URL and trusted proxies.
+    pub api: crate::config::api::ApiSettings,
 }
 
 impl Reloadable {
@@ -65,6 +70,8 @@ impl Reloadable {
                 .iter()
                 .filter_map(|i| Some((i.name.clone(), i.heartbeat.clone()?)))
                 .collect(),
+            channels: settings.channels.clone(),
+            api: settings.api.clone(),
         }
     }
 }

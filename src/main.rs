@@ -351,7 +351,8 @@ async fn execute(command: Command) -> Result<(), String> {
                 .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
             let app = alertrouter::App::new(settings, Arc::new(SystemClock))
                 .map_err(|e| e.to_string())?;
-            tokio::spawn(reload_on_sighup(app.clone(), config));
+            app.set_config_loader(Box::new(move || config.load()));
+            tokio::spawn(reload_on_sighup(app.clone()));
             alertrouter::serve(app, listener, shutdown_signal())
                 .await
                 .map_err(|e| format!("{e:#}"))
@@ -359,9 +360,9 @@ async fn execute(command: Command) -> Result<(), String> {
     }
 }
 
-/// Re-reads the config, routes and policies on SIGHUP. A config that does not validate is
-/// refused and logged; the running one stays.
-async fn reload_on_sighup(app: Arc<alertrouter::App>, config: ConfigArg) {
+/// Re-reads the config, routes, policies and credentials on SIGHUP. A config that does not
+/// validate is refused and logged; the running one stays.
+async fn reload_on_sighup(app: Arc<alertrouter::App>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -369,25 +370,12 @@ async fn reload_on_sighup(app: Arc<alertrouter::App>, config: ConfigArg) {
             return;
         };
         while hup.recv().await.is_some() {
-            let loaded = config.load().and_then(|s| {
-                s.require_integrations()
-                    .map(|()| s)
-                    .map_err(|e| format!("config error: {e}"))
-            });
-            match loaded {
-                Ok(settings) => {
-                    let ignored = app.reload(&settings);
-                    tracing::info!(config = %settings.summary(), ?ignored, "config reloaded (changes listed in `ignored` need a restart)");
-                }
-                Err(why) => {
-                    app.config_loaded(false);
-                    tracing::error!(error = %why, "config reload refused; the running config stays");
-                }
-            }
+            // Failures are logged and counted by `reload_config`.
+            let _ = app.reload_config();
         }
     }
     #[cfg(not(unix))]
-    let _ = (app, config);
+    let _ = app;
 }
 
 /// The environment for commands that only read files: they need no database, so a missing URL

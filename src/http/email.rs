@@ -76,7 +76,8 @@ fn token_of(form: &[(String, String)]) -> Option<&str> {
 
 /// Checks the token; a used or bad link gets a page saying so.
 async fn check(app: &App, token: Option<&str>) -> Result<(Link, i64), Page> {
-    let Some(signer) = &app.settings.channels.ack_links else {
+    let live = app.live.get();
+    let Some(signer) = &live.channels.ack_links else {
         return Err(page(StatusCode::NOT_FOUND, "Links are not configured", ""));
     };
     let bad = |why: &str| {
@@ -138,6 +139,7 @@ async fn acknowledge(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Page {
+    let live = app.live.get();
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let (link, number) = match check(&app, token_of(&form)).await {
         Ok(found) => found,
@@ -151,7 +153,7 @@ async fn acknowledge(
             .to_string(),
         source: "email",
         client_addr: Some(
-            super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
+            super::client::client_ip(addr, &headers, &live.api.trusted_proxies).to_string(),
         ),
     };
     // The link is spent in the action's own transaction: a failure leaves it usable.

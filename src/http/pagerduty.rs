@@ -64,7 +64,8 @@ async fn webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(secret) = &app.settings.channels.pagerduty_webhook_secret else {
+    let live = app.live.get();
+    let Some(secret) = &live.channels.pagerduty_webhook_secret else {
         return Err(ApiError::NotFound(
             "PagerDuty webhooks are not configured (channels.pagerduty.webhook_secret)".into(),
         ));
@@ -136,7 +137,7 @@ async fn webhook(
         name: format!("pagerduty:{agent}"),
         source: "pagerduty",
         client_addr: Some(
-            super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
+            super::client::client_ip(addr, &headers, &live.api.trusted_proxies).to_string(),
         ),
     };
     let done = act(

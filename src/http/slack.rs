@@ -79,7 +79,8 @@ async fn interaction(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let Some(secret) = &app.settings.channels.slack_signing_secret else {
+    let live = app.live.get();
+    let Some(secret) = &live.channels.slack_signing_secret else {
         return Err(ApiError::NotFound(
             "Slack interactions are not configured (channels.slack.signing_secret)".into(),
         ));
@@ -153,7 +154,7 @@ async fn interaction(
         .person_by(|u| u.slack_id.as_deref(), &slack_user);
     let name = match person {
         Some(name) => name,
-        None if app.settings.channels.slack_allow_unlinked && !slack_user.is_empty() => {
+        None if live.channels.slack_allow_unlinked && !slack_user.is_empty() => {
             format!("slack:{slack_user}")
         }
         None => {
@@ -169,7 +170,7 @@ async fn interaction(
         name,
         source: "slack",
         client_addr: Some(
-            super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies).to_string(),
+            super::client::client_ip(addr, &headers, &live.api.trusted_proxies).to_string(),
         ),
     };
     // Slack wants an answer within 3 s whatever the database does. The action runs on its
@@ -183,7 +184,7 @@ async fn interaction(
             app.slack_replies.reply(response_url.as_deref(), text);
         })
     };
-    if tokio::time::timeout(app.settings.channels.slack_answer_within, acting)
+    if tokio::time::timeout(live.channels.slack_answer_within, acting)
         .await
         .is_err()
     {

@@ -84,7 +84,8 @@ async fn status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let twilio = app.settings.channels.twilio();
+    let live = app.live.get();
+    let twilio = live.channels.twilio();
     let (Some(t), Some(url)) = (twilio, twilio.and_then(|t| t.status_callback.as_deref())) else {
         return Err(ApiError::NotFound(
             "Twilio status callbacks are not configured (channels.sms.status_callback)".into(),
@@ -180,15 +181,15 @@ async fn reply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::response::Response, ApiError> {
-    let (Some(t), Some(base)) = (app.settings.channels.twilio(), &app.settings.api.public_url)
-    else {
+    let live = app.live.get();
+    let (Some(t), Some(base)) = (live.channels.twilio(), &live.api.public_url) else {
         return Err(ApiError::NotFound(
             "SMS replies need Twilio (channels.sms) and api.public_url".into(),
         ));
     };
     let url = format!("{base}/hooks/twilio/sms");
     let params = verified_form(t.auth_token.expose_secret(), &url, &headers, &body)?;
-    let client = super::client::client_ip(addr, &headers, &app.settings.api.trusted_proxies);
+    let client = super::client::client_ip(addr, &headers, &live.api.trusted_proxies);
     act_on_reply(&app, client, &params).await
 }
 

@@ -27,7 +27,8 @@ pub(super) struct Engine {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) live: Arc<Live<Reloadable>>,
     pub(super) metrics: Arc<Metrics>,
-    pub(super) channels: Channels,
+    /// The senders; a reload replaces them whole, sends in flight finish with the old ones.
+    pub(super) channels: Arc<Live<Channels>>,
     pub(super) settings: DispatchSettings,
     pub(super) limits: Limits,
     /// Where `${ENV}` references of routing keys are read (tests inject their own).

@@ -80,7 +80,7 @@ impl Dispatcher {
             clock,
             live,
             metrics,
-            channels,
+            channels: Arc::new(Live::new(channels)),
             settings,
             env: Arc::new(crate::config::process_env),
             destinations: Default::default(),
@@ -90,6 +90,11 @@ impl Dispatcher {
             id,
             engine: Arc::new(engine),
         }
+    }
+
+    /// The senders this dispatcher uses, for a reload to replace.
+    pub fn channels(&self) -> Arc<Live<Channels>> {
+        self.engine.channels.clone()
     }
 
     /// Reads `${ENV}` references from `env` instead of the process environment.

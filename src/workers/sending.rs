@@ -12,8 +12,8 @@ use crate::store::destinations as store;
 
 impl Engine {
     pub(super) async fn send(&self, delivery: &Delivery, now: DateTime<Utc>) -> SendResult {
-        if self.channels.log.covers(&delivery.channel) {
-            return self.channels.log.send(delivery);
+        if self.channels.get().log.covers(&delivery.channel) {
+            return self.channels.get().log.send(delivery);
         }
         match delivery.channel.as_str() {
             "webhook" => self.send_webhook(delivery, now).await,
@@ -23,7 +23,7 @@ impl Engine {
                     None => self.default_pagerduty_service(),
                 };
                 match service.map(|name| self.routing_key(&name)) {
-                    Some(Ok(key)) => self.channels.pagerduty.send(&key, delivery, now).await,
+                    Some(Ok(key)) => self.channels.get().pagerduty.send(&key, delivery, now).await,
                     Some(Err(error)) => SendResult::Dead { error },
                     None => SendResult::Dead {
                         error: "no PagerDuty service for a person: set channels.pagerduty.default_service".into(),
@@ -35,7 +35,7 @@ impl Engine {
                     Ok(true) => SendResult::Dead {
                         error: format!("{} replied STOP to SMS", delivery.recipient),
                     },
-                    Ok(false) => self.channels.sms.send(&phone, delivery, now).await,
+                    Ok(false) => self.channels.get().sms.send(&phone, delivery, now).await,
                     Err(e) => SendResult::Retry {
                         after: None,
                         error: format!("database: {e}"),
@@ -47,7 +47,13 @@ impl Engine {
             },
             "slack" => self.send_slack(delivery, now).await,
             "email" => match self.contact(delivery, |u| u.email.clone()) {
-                Some(address) => self.channels.email.send(&address, delivery, now).await,
+                Some(address) => {
+                    self.channels
+                        .get()
+                        .email
+                        .send(&address, delivery, now)
+                        .await
+                }
                 None => SendResult::Dead {
                     error: format!("{} has no e-mail address", delivery.recipient),
                 },
@@ -83,7 +89,7 @@ impl Engine {
                 };
             }
         }
-        let result = self.channels.webhook.send(&url, delivery, now).await;
+        let result = self.channels.get().webhook.send(&url, delivery, now).await;
         if let SendResult::Gone { error } = &result {
             tracing::error!(webhook = name, %error, "webhook endpoint answered 410 Gone: disabled until its URL changes");
             self.metrics.risks.webhook_disabled(name);
@@ -153,7 +159,7 @@ impl Engine {
             mention: mention.as_deref(),
             existing,
         };
-        let result = self.channels.slack.send(to, delivery, now).await;
+        let result = self.channels.get().slack.send(to, delivery, now).await;
         let posted = match (&result, first) {
             (SendResult::Sent { reference }, true) => reference.split_once(' '),
             _ => None,
@@ -172,8 +178,8 @@ impl Engine {
 
     /// The configured default service, or the only one there is.
     fn default_pagerduty_service(&self) -> Option<String> {
-        if let Some(name) = &self.channels.pagerduty_default_service {
-            return Some(name.clone());
+        if let Some(name) = self.channels.get().pagerduty_default_service.clone() {
+            return Some(name);
         }
         let live = self.live.get();
         let mut names = live.policies.pagerduty_services.keys();

@@ -364,7 +364,8 @@ fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> Str
 }
 
 #[tokio::test]
-async fn sighup_reloads_routes_policies_and_credentials_and_refuses_a_broken_config() {
+async fn sighup_and_the_admin_api_reload_routes_policies_and_credentials_and_refuse_a_broken_config()
+ {
     let db = TestDb::new().await;
     let dir = temp_dir();
     std::fs::create_dir_all(dir.join("routes")).unwrap();
@@ -377,6 +378,11 @@ async fn sighup_reloads_routes_policies_and_credentials_and_refuses_a_broken_con
     std::fs::write(dir.join("policies/p.yaml"), policies("first")).unwrap();
     std::fs::write(dir.join("routes/r.yaml"), "route:\n  policy: first\n").unwrap();
     std::fs::write(dir.join("token"), "old-token\n").unwrap();
+    let (old_key, new_key) = (
+        "jwt-old-secret-0123456789abcdef0123",
+        "jwt-new-secret-0123456789abcdef0123",
+    );
+    std::fs::write(dir.join("jwt"), old_key).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -385,7 +391,7 @@ async fn sighup_reloads_routes_policies_and_credentials_and_refuses_a_broken_con
     std::fs::write(
         dir.join("alertrouter.yaml"),
         format!(
-            "listen: 127.0.0.1:{port}\ndatabase: {{url: \"{}\"}}\nintegrations: [{{name: am, bearer_token_file: token}}]\n",
+            "listen: 127.0.0.1:{port}\ndatabase: {{url: \"{}\"}}\nintegrations: [{{name: am, bearer_token_file: token}}]\napi: {{jwt: {{hs256_secret_file: jwt}}}}\n",
             db.url
         ),
     )
@@ -467,6 +473,36 @@ async fn sighup_reloads_routes_policies_and_credentials_and_refuses_a_broken_con
     );
     assert_eq!(post("new-token", "c").await.unwrap().status(), 200);
     assert_eq!(policy_of("c").await.as_deref(), Some("second"));
+
+    // The same by the admin API, answered with the outcome: the JWT key rotates.
+    let minted = |key: &str| {
+        crate::support::server::mint(key, "root", "admin", &[], chrono::Utc::now().timestamp())
+    };
+    let reload = |token: String| {
+        http.post(format!("http://127.0.0.1:{port}/api/v1/admin/reload"))
+            .bearer_auth(token)
+            .send()
+    };
+    let incidents = |token: String| {
+        http.get(format!("http://127.0.0.1:{port}/api/v1/incidents"))
+            .bearer_auth(token)
+            .send()
+    };
+    let answer = reload(minted(old_key)).await.unwrap();
+    assert_eq!(answer.status(), 422, "the broken route is still there");
+    let why: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        why["detail"].as_str().unwrap().contains("r.yaml:2"),
+        "{why}"
+    );
+    std::fs::write(dir.join("routes/r.yaml"), "route:\n  policy: second\n").unwrap();
+    std::fs::write(dir.join("jwt"), new_key).unwrap();
+    let answer = reload(minted(old_key)).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let done: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(done["needs_restart"], serde_json::json!([]), "{done}");
+    assert_eq!(incidents(minted(old_key)).await.unwrap().status(), 401);
+    assert_eq!(incidents(minted(new_key)).await.unwrap().status(), 200);
 
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::escalation::{dispatcher_for, outbox, start_with, worker};
 use crate::support::{TestDb, TestServer, alert, grouped};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const S1: &str = "2026-11-25T18:50:00Z";
 
 /// Verifies a message as the Standard Webhooks specification says a receiver must, written
@@ -63,7 +63,7 @@ pub struct Fake {
     answered: Arc<Mutex<Vec<u16>>>,
     answers: Arc<Mutex<VecDeque<Answer>>>,
     /// The time the receiver checks timestamps against (the server's test clock).
-    clock: Arc<Mutex<Option<Arc<dyn Clock>>>>,
+    pub clock: Arc<Mutex<Option<Arc<dyn Clock>>>>,
 }
 
 impl Fake {
@@ -75,7 +75,7 @@ impl Fake {
             .map_or_else(|| chrono::Utc::now().timestamp(), |c| c.now().timestamp())
     }
 
-    async fn start(&self) -> String {
+    pub async fn start(&self) -> String {
         let fake = self.clone();
         let app = axum::Router::new().route(
             "/hook",
@@ -125,7 +125,7 @@ impl Fake {
         url
     }
 
-    fn answer(&self, status: u16, retry_after: Option<&'static str>) {
+    pub fn answer(&self, status: u16, retry_after: Option<&'static str>) {
         self.answers
             .lock()
             .unwrap()

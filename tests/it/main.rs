@@ -31,6 +31,7 @@ mod notices;
 mod openapi;
 mod pipeline;
 mod poison;
+mod reload;
 mod replay;
 mod report_edits;
 mod reports;

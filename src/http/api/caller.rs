@@ -45,14 +45,15 @@ impl<R: AtLeast> FromRequestParts<Arc<App>> for Authed<R> {
     /// address (so guessing is slow), one with a valid token against its subject only (so
     /// nobody can lock a valid token out by flooding from its address); then checks the role.
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let live = app.live.get();
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.0);
-        let client = client_ip(peer, &parts.headers, &app.settings.api.trusted_proxies);
+        let client = client_ip(peer, &parts.headers, &live.api.trusted_proxies);
         let retry = |wait: std::time::Duration| ApiError::TooManyRequests(wait.as_secs() + 1);
         let now = app.clock.now().timestamp();
-        let jwt = &app.settings.api.jwt;
+        let jwt = &live.api.jwt;
         let headers = &parts.headers;
         let authenticated = match authenticate(jwt, &app.jwks.keys(), headers, now) {
             // A key we have not seen: the JWKS may have rotated since we fetched it.

@@ -7,6 +7,7 @@ mod caller;
 mod input;
 pub mod jwks;
 mod openapi;
+mod reload;
 mod reports;
 pub mod schema;
 mod stats;
@@ -65,6 +66,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/dead-letters", get(dead_letters))
         .route("/api/v1/dead-letters/{id}/retry", post(retry))
+        .route("/api/v1/admin/reload", post(reload::reload))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .layer(DefaultBodyLimit::max(64 * 1024))
 }

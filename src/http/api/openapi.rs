@@ -22,7 +22,7 @@ use super::windows::{OverrideBody, WindowBody};
         super::dead_letters, super::retry, super::windows::list_windows,
         super::windows::open_window, super::windows::end_window,
         super::windows::list_overrides, super::windows::add_override, super::reports::get_report,
-        super::reports::edit_report, super::reports::monthly_report, serve
+        super::reports::edit_report, super::reports::monthly_report, super::reload::reload, serve
     ),
     components(schemas(ErrorBody, ActionBody, WindowBody, OverrideBody, schema::Status,
         schema::Severity, schema::ActionName)),
@@ -31,7 +31,7 @@ use super::windows::{OverrideBody, WindowBody};
         (name = "schedules", description = "Who is on call, and overrides"),
         (name = "maintenance", description = "Maintenance windows"),
         (name = "reports", description = "Incident report drafts"),
-        (name = "admin", description = "The audit log and dead letters"),
+        (name = "admin", description = "The audit log, dead letters and config reloads"),
         (name = "meta", description = "This document"),
     )
 )]

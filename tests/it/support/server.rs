@@ -83,9 +83,20 @@ pub const SLACK_SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 /// A token for `sub` with `role` (and `services`), issued now and valid for ten minutes by the
 /// test server's clock.
 pub fn token(server: &TestServer, sub: &str, role: &str, services: &[&str]) -> String {
-    let now = server.clock.now().timestamp();
-    alertrouter::http::api::auth::issue(
+    mint(
         JWT_SECRET,
+        sub,
+        role,
+        services,
+        server.clock.now().timestamp(),
+    )
+}
+
+/// An HS256 token signed with `key` for `sub` with `role`, issued at `now` (Unix seconds) and
+/// valid for ten minutes.
+pub fn mint(key: &str, sub: &str, role: &str, services: &[&str], now: i64) -> String {
+    alertrouter::http::api::auth::issue(
+        key,
         &alertrouter::http::api::auth::Claims {
             sub: sub.into(),
             role: role.into(),
