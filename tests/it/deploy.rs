@@ -267,6 +267,27 @@ async fn manifests_name_ports_probes_paths_and_variables_the_binary_uses() {
     );
 }
 
+/// Whether a metric name (a family, or a histogram's or counter's series) is one the binary
+/// exports, read from the `/metrics` of a real server.
+pub async fn exported_metrics() -> impl Fn(&str) -> bool {
+    let db = TestDb::new().await;
+    let server = TestServer::start(settings(&db.url)).await;
+    let (_, exposition) = server.get("/metrics").await;
+    let families: BTreeSet<String> = exposition
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    move |name: &str| {
+        families.contains(name)
+            || ["_total", "_bucket", "_sum", "_count"].iter().any(|s| {
+                name.strip_suffix(s)
+                    .is_some_and(|base| families.contains(base))
+            })
+    }
+}
+
 #[tokio::test]
 async fn alert_rules_name_exported_metrics_and_runbooks_the_guide_has() {
     let rules = yaml("deploy/prometheus/alertrouter-rules.yml");
@@ -276,21 +297,7 @@ async fn alert_rules_name_exported_metrics_and_runbooks_the_guide_has() {
         "the PrometheusRule and the rule file differ"
     );
 
-    let db = TestDb::new().await;
-    let server = TestServer::start(settings(&db.url)).await;
-    let (_, exposition) = server.get("/metrics").await;
-    let families: BTreeSet<&str> = exposition
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
-    let exported = |name: &str| {
-        families.contains(name)
-            || ["_total", "_bucket", "_sum", "_count"].iter().any(|s| {
-                name.strip_suffix(s)
-                    .is_some_and(|base| families.contains(base))
-            })
-    };
+    let exported = exported_metrics().await;
     let guide = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
     let anchors: BTreeSet<String> = guide
         .lines()

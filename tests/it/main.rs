@@ -8,6 +8,7 @@ mod batches;
 mod binary;
 mod callback_replays;
 mod chain_fallback;
+mod dashboard;
 mod deploy;
 mod dispatch;
 mod email;
