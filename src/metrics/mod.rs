@@ -13,6 +13,7 @@ pub mod batches;
 mod build;
 mod connections;
 pub mod paging;
+pub mod process;
 mod response;
 mod risks;
 
@@ -76,6 +77,8 @@ struct PoolLabels {
 /// Every metric alertrouter exports.
 pub struct Metrics {
     registry: Registry,
+    /// The unprefixed `process_*` metrics.
+    process: Registry,
     webhooks: Family<WebhookLabels, Counter>,
     alerts: Family<IntegrationLabels, Counter>,
     ingest_seconds: Histogram,
@@ -248,7 +251,10 @@ impl Metrics {
         let batches = batches::Batches::register(&mut registry);
         build::register(&mut registry);
         let paging = paging::PagingPath::register(&mut registry);
+        let mut process = Registry::default();
+        process.register_collector(Box::new(process::ProcessCollector));
         Metrics {
+            process,
             risks,
             paging,
             connections,
@@ -394,8 +400,11 @@ impl Metrics {
     /// The exposition text.
     pub fn encode(&self) -> String {
         let mut out = String::new();
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode_registry(&mut out, &self.process);
+        let _ = encode_eof(&mut out);
         out
     }
 }

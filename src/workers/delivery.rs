@@ -103,7 +103,12 @@ impl Engine {
             self.clock.now(),
         );
         match &recorded {
-            Recorded::Sent { .. } => self.metrics.delivery(&delivery.channel, "sent"),
+            Recorded::Sent { .. } => {
+                self.metrics.delivery(&delivery.channel, "sent");
+                let waited = self.clock.now().signed_duration_since(created_at);
+                let seconds = waited.num_milliseconds().max(0) as f64 / 1000.0;
+                self.metrics.paging.delivered(&delivery.channel, seconds);
+            }
             Recorded::RetryAt { error, .. } => {
                 self.metrics.delivery(&delivery.channel, "retry");
                 let error = mask_contacts(error);

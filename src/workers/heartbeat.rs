@@ -24,14 +24,16 @@ pub async fn check_once(app: &App) -> Result<(), sqlx::Error> {
         else {
             continue; // just started watching
         };
-        let Some(since) = watch.missing_since else {
-            continue;
-        };
         let missing = now
             .signed_duration_since(watch.last_seen_at)
             .to_std()
             .unwrap_or_default()
             > after;
+        let seen = watch.last_seen_at.timestamp_millis() as f64 / 1000.0;
+        app.metrics.paging.heartbeat(integration, seen, missing);
+        let Some(since) = watch.missing_since else {
+            continue;
+        };
         if missing {
             let webhook = missing_webhook(integration, heartbeat, since, None);
             if app.ingestor.ingest(integration, &webhook).await? == Ingested::Changed {

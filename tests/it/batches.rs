@@ -37,13 +37,6 @@ async fn ingest_all(
     out
 }
 
-fn metric(server: &TestServer, name: &str) -> f64 {
-    let text = server.app.metrics.encode();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
 fn body(group: &str) -> String {
     grouped(
         &format!("{{}}:{{instance=\"{group}\"}}"),
@@ -81,8 +74,8 @@ async fn concurrent_webhooks_share_commits_and_a_lost_race_or_a_failing_plan_sta
     assert_eq!(changed, 20, "each group is opened by one of its two copies");
     assert_eq!(db.count("incidents").await, 20);
     assert_eq!(db.count("incident_events where kind = 'opened'").await, 20);
-    let commits = metric(&server, "alertrouter_ingest_commit_batch_size_count");
-    let plans = metric(&server, "alertrouter_ingest_commit_batch_size_sum");
+    let commits = server.metric("alertrouter_ingest_commit_batch_size_count");
+    let plans = server.metric("alertrouter_ingest_commit_batch_size_sum");
     assert!(plans >= 41.0, "every plan went through a commit: {plans}");
     // One commit for the first round, then the lost races and the poisoned plan re-decided: how
     // many rounds those take depends on when their reads come back (6 seen on a loaded machine).

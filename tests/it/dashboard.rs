@@ -49,7 +49,7 @@ async fn every_dashboard_expression_names_an_exported_metric_and_the_paging_path
             let expr = target["expr"].as_str().unwrap();
             let words: Vec<&str> = expr
                 .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .filter(|w| w.starts_with("alertrouter_"))
+                .filter(|w| w.starts_with("alertrouter_") || w.starts_with("process_"))
                 .collect();
             assert!(
                 !words.is_empty() || expr.contains("up{"),
@@ -75,6 +75,11 @@ async fn every_dashboard_expression_names_an_exported_metric_and_the_paging_path
         "alertrouter_webhook_bodies_refused_total",
         "alertrouter_config_last_reload_successful",
         "alertrouter_build_info",
+        "alertrouter_delivery_latency_seconds_bucket",
+        "alertrouter_heartbeat_last_seen_timestamp_seconds",
+        "alertrouter_heartbeat_missing",
+        "process_resident_memory_bytes",
+        "process_open_fds",
     ] {
         assert!(named.contains(wanted), "no panel shows {wanted}");
     }

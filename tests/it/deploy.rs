@@ -426,3 +426,26 @@ fn alertmanager_examples_pass_amtool() {
         );
     }
 }
+
+#[tokio::test]
+async fn metrics_are_one_openmetrics_document_with_the_process_metrics() {
+    let db = TestDb::new().await;
+    let server = TestServer::start(settings(&db.url)).await;
+    let (status, text) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(text.matches("# EOF").count(), 1);
+    assert!(text.trim_end().ends_with("# EOF"));
+    let value = |name: &str| crate::support::server::sample(&text, name);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes"));
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_max_fds") >= value("process_open_fds"));
+    assert!(value("process_threads") >= 1.0);
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    let started = value("process_start_time_seconds");
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!(
+        started <= now + 1.0 && started > now - 3600.0,
+        "{started} vs {now}"
+    );
+}

@@ -77,12 +77,23 @@ async fn a_missing_heartbeat_pages_once_across_replicas_and_resolves_when_it_ret
     check_once(&a.app).await.unwrap();
     check_once(&b.app).await.unwrap();
     assert_eq!(incidents(&db).await.len(), 1);
+    const MISSING: &str = "alertrouter_heartbeat_missing{integration=\"am\"}";
+    const SEEN: &str = "alertrouter_heartbeat_last_seen_timestamp_seconds{integration=\"am\"}";
+    assert_eq!(a.metric(MISSING), 0.0);
+    let watchdog_at = a.metric(SEEN);
+    assert_eq!(
+        watchdog_at,
+        (a.clock_now() - TimeDelta::minutes(9)).timestamp() as f64
+    );
 
     // Past ten minutes: both replicas notice, one incident opens and escalates.
     advance(&[&a, &b], TimeDelta::minutes(2));
     check_once(&a.app).await.unwrap();
     check_once(&b.app).await.unwrap();
     check_once(&a.app).await.unwrap();
+    assert_eq!(a.metric(MISSING), 1.0);
+    assert_eq!(b.metric(MISSING), 1.0);
+    assert_eq!(a.metric(SEEN), watchdog_at);
     let all = incidents(&db).await;
     assert_eq!(all.len(), 2, "{all:?}");
     assert_eq!(
@@ -125,6 +136,8 @@ async fn a_missing_heartbeat_pages_once_across_replicas_and_resolves_when_it_ret
     );
     check_once(&b.app).await.unwrap();
     check_once(&a.app).await.unwrap();
+    assert_eq!(a.metric(MISSING), 0.0);
+    assert!(a.metric(SEEN) > watchdog_at);
     let all = incidents(&db).await;
     assert_eq!(
         all[1],

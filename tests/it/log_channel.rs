@@ -5,23 +5,30 @@ use std::sync::Arc;
 
 use alertrouter::config::ChannelSettings;
 use alertrouter::metrics::Metrics;
+use alertrouter::workers::dispatcher::Dispatcher;
 
 use crate::escalation::{dispatcher_for, open_and_fire, start_with};
-use crate::support::TestDb;
+use crate::support::server::sample;
+use crate::support::{TestDb, TestServer};
+
+/// A dispatcher whose `channels` go to the log channel.
+fn logging(server: &TestServer, metrics: &Arc<Metrics>, channels: &[&str]) -> Dispatcher {
+    dispatcher_for(
+        server,
+        metrics.clone(),
+        ChannelSettings {
+            log: channels.iter().map(|s| s.to_string()).collect(),
+            ..ChannelSettings::default()
+        },
+    )
+}
 
 #[tokio::test]
 async fn channels_named_in_channels_log_are_logged_and_recorded_as_sent() {
     let db = TestDb::new().await;
     let server = start_with(&db, |_| {}).await;
     let metrics = Arc::new(Metrics::new());
-    let dispatcher = dispatcher_for(
-        &server,
-        metrics.clone(),
-        ChannelSettings {
-            log: ["slack", "sms"].iter().map(|s| s.to_string()).collect(),
-            ..ChannelSettings::default()
-        },
-    );
+    let dispatcher = logging(&server, &metrics, &["slack", "sms"]);
     open_and_fire(&server, &metrics).await;
     dispatcher.run_once().await.unwrap();
     let rows: Vec<(String, String, Option<String>)> =
@@ -38,4 +45,31 @@ async fn channels_named_in_channels_log_are_logged_and_recorded_as_sent() {
             ("sms".into(), "sent".into(), Some("log".into())),
         ]
     );
+}
+
+#[tokio::test]
+async fn delivery_latency_counts_from_enqueueing_to_the_provider_accepting() {
+    let db = TestDb::new().await;
+    let server = start_with(&db, |_| {}).await;
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = logging(&server, &metrics, &["slack"]);
+    open_and_fire(&server, &metrics).await;
+    // The dispatcher comes to the rows 3 s after they were written.
+    server.clock.advance(chrono::TimeDelta::seconds(3));
+    dispatcher.run_once().await.unwrap();
+    let text = metrics.encode();
+    let series = |name: &str| sample(&text, name);
+    let slack = "{channel=\"slack\"}";
+    assert_eq!(
+        series(&format!(
+            "alertrouter_delivery_latency_seconds_count{slack}"
+        )),
+        1.0
+    );
+    assert_eq!(
+        series(&format!("alertrouter_delivery_latency_seconds_sum{slack}")),
+        3.0
+    );
+    // A dead letter is not a delivery.
+    assert!(!text.contains("alertrouter_delivery_latency_seconds_count{channel=\"pagerduty\"}"));
 }

@@ -205,6 +205,12 @@ impl TestServer {
         self.clock.now()
     }
 
+    /// The value of one exported series, written as it appears before the value
+    /// (`name{label="…"}`); panics, showing the exposition, when there is none.
+    pub fn metric(&self, series: &str) -> f64 {
+        sample(&self.app.metrics.encode(), series)
+    }
+
     /// A GET of `path`.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self
@@ -238,6 +244,14 @@ impl TestServer {
 }
 
 /// Status and JSON body of a response (`null` if the body is not JSON).
+/// The value of `series` in a metrics exposition; panics, showing it, when there is none.
+pub fn sample(exposition: &str, series: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in\n{exposition}"))
+}
+
 pub async fn read(response: reqwest::Response) -> (u16, serde_json::Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
