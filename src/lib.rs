@@ -4,6 +4,7 @@
 
 pub mod alertmanager;
 pub mod app;
+pub mod backup;
 pub mod batcher;
 pub mod build_info;
 pub mod channels;

@@ -32,6 +32,22 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate(ConfigArg),
+    /// Write the state that matters (incidents and their chains, the outbox, report drafts, the
+    /// audit log, overrides, maintenance windows, …) as JSON lines, read in one snapshot.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Where to write; - for standard output.
+        #[arg(long, short, default_value = "-")]
+        output: String,
+    },
+    /// Restore an export into an empty database (migrating it first), all or nothing.
+    Import {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The export; - for standard input.
+        file: String,
+    },
     /// Ask a running alertrouter whether it is ready; exit 0 if it is (a container health check
     /// that needs no shell or curl in the image).
     Health {
@@ -339,6 +355,18 @@ async fn execute(command: Command) -> Result<(), String> {
             println!("migrations applied: {}", store::MIGRATOR.iter().count());
             Ok(())
         }
+        Command::Export { config, output } => {
+            let pool = database(&config)?;
+            let summary = alertrouter::backup::export_command(&pool, &output).await?;
+            eprintln!("exported {summary}");
+            Ok(())
+        }
+        Command::Import { config, file } => {
+            let pool = database(&config)?;
+            let summary = alertrouter::backup::import_command(&pool, &file).await?;
+            println!("imported {summary}");
+            Ok(())
+        }
         Command::Serve { config, role } => {
             let mut settings = config.load()?;
             settings.role = role;
@@ -376,6 +404,12 @@ async fn reload_on_sighup(app: Arc<alertrouter::App>) {
     }
     #[cfg(not(unix))]
     let _ = app;
+}
+
+/// The database of the config, for commands that need nothing else (no secrets are read).
+fn database(config: &ConfigArg) -> Result<sqlx::PgPool, String> {
+    let (settings, _) = config.load_without_secrets(&process_env)?;
+    store::pool(&settings.database).map_err(|e| format!("database: {e}"))
 }
 
 /// The environment for commands that only read files: they need no database, so a missing URL

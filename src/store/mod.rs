@@ -1,6 +1,7 @@
 //! All SQL. Functions are named after what they do; nothing here knows about HTTP.
 
 pub mod actions;
+pub mod backup;
 mod chain;
 pub mod destinations;
 mod enqueue;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::deploy::exported_metrics;
+use crate::exposition::exported_metrics;
 
 #[tokio::test]
 async fn every_dashboard_expression_names_an_exported_metric_and_the_paging_path_is_covered() {

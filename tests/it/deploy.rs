@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use alertrouter::config::Settings;
 use serde_json::Value;
 
+use crate::exposition::exported_metrics;
 use crate::support::{TestDb, TestServer, settings};
 
 fn root() -> PathBuf {
@@ -267,27 +268,6 @@ async fn manifests_name_ports_probes_paths_and_variables_the_binary_uses() {
     );
 }
 
-/// Whether a metric name (a family, or a histogram's or counter's series) is one the binary
-/// exports, read from the `/metrics` of a real server.
-pub async fn exported_metrics() -> impl Fn(&str) -> bool {
-    let db = TestDb::new().await;
-    let server = TestServer::start(settings(&db.url)).await;
-    let (_, exposition) = server.get("/metrics").await;
-    let families: BTreeSet<String> = exposition
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect();
-    move |name: &str| {
-        families.contains(name)
-            || ["_total", "_bucket", "_sum", "_count"].iter().any(|s| {
-                name.strip_suffix(s)
-                    .is_some_and(|base| families.contains(base))
-            })
-    }
-}
-
 #[tokio::test]
 async fn alert_rules_name_exported_metrics_and_runbooks_the_guide_has() {
     let rules = yaml("deploy/prometheus/alertrouter-rules.yml");
@@ -425,27 +405,4 @@ fn alertmanager_examples_pass_amtool() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-}
-
-#[tokio::test]
-async fn metrics_are_one_openmetrics_document_with_the_process_metrics() {
-    let db = TestDb::new().await;
-    let server = TestServer::start(settings(&db.url)).await;
-    let (status, text) = server.get("/metrics").await;
-    assert_eq!(status, 200);
-    assert_eq!(text.matches("# EOF").count(), 1);
-    assert!(text.trim_end().ends_with("# EOF"));
-    let value = |name: &str| crate::support::server::sample(&text, name);
-    assert!(value("process_resident_memory_bytes") > 1e6);
-    assert!(value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes"));
-    assert!(value("process_open_fds") >= 3.0);
-    assert!(value("process_max_fds") >= value("process_open_fds"));
-    assert!(value("process_threads") >= 1.0);
-    assert!(value("process_cpu_seconds_total") > 0.0);
-    let started = value("process_start_time_seconds");
-    let now = chrono::Utc::now().timestamp() as f64;
-    assert!(
-        started <= now + 1.0 && started > now - 3600.0,
-        "{started} vs {now}"
-    );
 }

@@ -4,6 +4,7 @@
 mod actions;
 mod alertmanager_e2e;
 mod amtool_parity;
+mod backup;
 mod batches;
 mod binary;
 mod callback_replays;
@@ -13,6 +14,7 @@ mod deploy;
 mod dispatch;
 mod email;
 mod escalation;
+mod exposition;
 mod fixtures;
 mod flapping;
 mod flood;
