@@ -3,8 +3,7 @@
 # new, …), RUNS times each, in one run of this script, so both sides meet the same machine:
 #   scripts/bench-compare.sh REV RUNS SCRIPT [ARGS...]
 #   e.g. scripts/bench-compare.sh f3f3440 3 scripts/bench.sh 10
-# REV is built once (in a temporary worktree, sharing this checkout's build directory) and kept
-# in .data/bench-old/REV. Each run's table is printed under a heading naming its side.
+# REV is built once (by scripts/build-rev.sh) and kept in .data/bench-old/REV. Each run's table is printed under a heading naming its side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { sed -n 2,7p "$0" >&2; exit 2; }
@@ -14,15 +13,13 @@ old="$PWD/.data/bench-old/$rev"
 target=${CARGO_TARGET_DIR:-$PWD/target}
 bins=(alertrouter loadgen deliverybench statsbench)
 if [ ! -x "$old/alertrouter" ]; then
-  tree="$PWD/.data/bench-old/tree"
-  rm -rf "$tree"; git worktree prune
-  git worktree add -f --detach "$tree" "$rev" >/dev/null
   echo "building $rev..." >&2
-  (cd "$tree" && CARGO_TARGET_DIR="$target" cargo build --release --quiet "${bins[@]/#/--bin=}" 2>/dev/null ||
-    CARGO_TARGET_DIR="$target" cargo build --release --quiet --bin=alertrouter --bin=loadgen --bin=deliverybench)
-  mkdir -p "$old"
-  for b in "${bins[@]}"; do [ -x "$target/release/$b" ] && cp "$target/release/$b" "$old/"; done
-  git worktree remove --force "$tree"
+  # Older commits may lack a bench binary: build what they have.
+  have=()
+  for b in "${bins[@]}"; do
+    git cat-file -e "$rev:src/bin/$b.rs" 2>/dev/null || [ "$b" = alertrouter ] && have+=("$b")
+  done
+  scripts/build-rev.sh "$rev" release "$old" "${have[@]}"
 fi
 echo "building this checkout..." >&2
 cargo build --release --quiet "${bins[@]/#/--bin=}"

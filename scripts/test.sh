@@ -24,6 +24,10 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   npm ci --prefix tests/browser --no-audit --no-fund --silent
 fi
 
+# The previous release, for the rolling-upgrade test (tests/it/upgrade.rs), built once.
+ALERTROUTER_PREVIOUS_BIN=$(scripts/previous-release.sh)
+export ALERTROUTER_PREVIOUS_BIN
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --all-targets --no-fail-fast "$@"
   cargo test --doc --quiet

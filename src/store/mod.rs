@@ -65,9 +65,13 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
 }
 
 /// Applies pending migrations. sqlx holds a Postgres advisory lock while it migrates, so replicas
-/// starting together apply each migration once.
+/// starting together apply each migration once. Migrations a newer release applied are left
+/// alone: they only add (expand, then contract a release later), so this binary runs on that
+/// schema, and a replica restarted mid-upgrade or rolled back starts.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
 }
 
 /// Whether the database answers and every embedded migration has been applied.

@@ -271,7 +271,6 @@ fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
 
 #[tokio::test]
 async fn the_cli_exports_to_a_file_and_imports_into_a_database_it_migrates() {
-    use sqlx::Executor;
     let old = TestDb::new().await;
     let _server = busy(&old).await;
     let dir = std::env::temp_dir().join(format!("backup-{}", uuid::Uuid::now_v7().simple()));
@@ -290,15 +289,7 @@ async fn the_cli_exports_to_a_file_and_imports_into_a_database_it_migrates() {
     );
 
     // A database nothing has touched yet: import migrates it first.
-    let admin = sqlx::PgPool::connect(&crate::support::db::admin_url())
-        .await
-        .unwrap();
-    let name = format!("restore_{}", uuid::Uuid::now_v7().simple());
-    admin
-        .execute(format!("create database {name}").as_str())
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", old.url.rsplit_once('/').unwrap().0);
+    let (_, url) = crate::support::db::empty_database().await;
     let (ok, stdout, stderr) = cli(&url, &["import", path]);
     assert!(ok, "{stderr}");
     assert!(
@@ -314,9 +305,5 @@ async fn the_cli_exports_to_a_file_and_imports_into_a_database_it_migrates() {
         stderr.contains("/nonexistent/state.jsonl: No such file"),
         "{stderr}"
     );
-    admin
-        .execute(format!("drop database {name} with (force)").as_str())
-        .await
-        .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -4,9 +4,6 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sqlx::Executor;
-
-use crate::support::db::admin_url;
 use crate::support::{TestDb, alert, webhook};
 
 const BIN: &str = env!("CARGO_BIN_EXE_alertrouter");
@@ -228,13 +225,7 @@ fn token_issue_mints_a_token_the_api_accepts_and_refuses_a_long_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_migrating_together_apply_each_migration_once() {
     // An empty database (not the migrated template).
-    let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-    let name = format!("mig_{}", uuid::Uuid::now_v7().simple());
-    admin
-        .execute(format!("create database {name}").as_str())
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0);
+    let (_, url) = crate::support::db::empty_database().await;
     let mut pools = Vec::new();
     for _ in 0..4 {
         pools.push(sqlx::PgPool::connect(&url).await.unwrap());

@@ -50,5 +50,6 @@ mod statistics;
 mod support;
 mod suppression;
 mod unavailable;
+mod upgrade;
 mod webhook_events;
 mod windows_api;

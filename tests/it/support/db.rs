@@ -159,3 +159,18 @@ fn template_name() -> String {
     }
     format!("alertrouter_tpl_{h:016x}")
 }
+
+/// A database nothing has migrated yet, as a new install or a restore meets it: its pool and
+/// URL. Named as test databases are, so it is dropped with them once stale.
+pub async fn empty_database() -> (PgPool, String) {
+    let admin = admin_url();
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to test Postgres");
+    let name = format!("test_{}", uuid::Uuid::now_v7().simple());
+    conn.execute(format!("create database {name}").as_str())
+        .await
+        .unwrap();
+    let url = with_db(&admin, &name);
+    (PgPool::connect(&url).await.unwrap(), url)
+}
