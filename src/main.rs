@@ -32,6 +32,13 @@ enum Command {
     },
     /// Apply the database migrations and exit.
     Migrate(ConfigArg),
+    /// Print the JSON Schema of a configuration file (for editors and CI linters).
+    ConfigSchema {
+        #[arg(value_enum)]
+        file: alertrouter::config::reference::ConfigFile,
+    },
+    /// Print the configuration reference (docs/configuration.md) as Markdown.
+    ConfigReference,
     /// Write the state that matters (incidents and their chains, the outbox, report drafts, the
     /// audit log, overrides, maintenance windows, …) as JSON lines, read in one snapshot.
     Export {
@@ -353,6 +360,15 @@ async fn execute(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("migration failed: {e}"))?;
             println!("migrations applied: {}", store::MIGRATOR.iter().count());
+            Ok(())
+        }
+        Command::ConfigSchema { file } => {
+            let schema = serde_json::to_string_pretty(&file.schema()).map_err(|e| e.to_string())?;
+            println!("{schema}");
+            Ok(())
+        }
+        Command::ConfigReference => {
+            print!("{}", alertrouter::config::reference::markdown());
             Ok(())
         }
         Command::Export { config, output } => {

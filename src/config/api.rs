@@ -13,56 +13,69 @@ use super::Rate;
 use super::{ConfigError, Validator};
 
 /// `api:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiFile {
+    /// How API tokens are verified.
     pub jwt: JwtFile,
     /// Requests per client address and per token subject.
     pub rate_limits: ApiRatesFile,
     /// The address people and providers reach this service at (for links in e-mails).
     pub public_url: Option<String>,
-    /// Signs e-mail acknowledge links.
+    /// Signs e-mail acknowledge links (with `public_url`); at least 32 bytes.
     pub link_secret: Option<String>,
+    /// A file holding the link secret.
     pub link_secret_file: Option<PathBuf>,
+    /// How long an acknowledge link works. Default `24h`.
     pub link_ttl: Option<String>,
-    /// Audit rows and finished notifications older than this are pruned.
+    /// Audit rows and finished notifications older than this are pruned. Default `90d`.
     pub retention: Option<String>,
-    /// Load balancers (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    /// Load balancers (addresses or CIDR ranges) whose `X-Forwarded-For` is believed. Default `[]`.
     pub trusted_proxies: Vec<String>,
 }
 
 /// `api.jwt:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct JwtFile {
+    /// The HS256 key of API tokens (and of `alertrouter token issue`); at least 32 bytes.
     pub hs256_secret: Option<String>,
+    /// A file holding the HS256 key.
     pub hs256_secret_file: Option<PathBuf>,
     /// Public keys chosen by the token's `kid`.
     pub keys: Vec<JwtKeyFile>,
+    /// When set, tokens must carry this `iss`.
     pub issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
     pub audience: Option<String>,
-    /// Tokens living longer than this (`exp - iat`) are refused.
+    /// Tokens living longer than this (`exp - iat`) are refused. Default `1h`.
     pub max_lifetime: Option<String>,
     /// A JWKS document of public keys, fetched and refreshed.
     pub jwks_url: Option<String>,
+    /// How often the JWKS document is fetched again. Default `10m` (and at most every 30 s when a
+    /// token names an unknown `kid`).
     pub jwks_refresh: Option<String>,
 }
 
 /// One public key.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct JwtKeyFile {
+    /// The key id tokens name in their header.
     pub kid: String,
     /// RS256 or ES256.
     pub alg: String,
+    /// The PEM public key.
     pub public_key_file: PathBuf,
 }
 
 /// `api.rate_limits:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiRatesFile {
+    /// Requests per client address. Default `100/1m`.
     pub per_client: Option<String>,
+    /// Requests per token subject. Default `1000/1h`.
     pub per_subject: Option<String>,
 }
 

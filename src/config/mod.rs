@@ -11,6 +11,7 @@ mod policies;
 mod policies_file;
 mod providers;
 mod rates;
+pub mod reference;
 mod reports;
 mod routes;
 mod server;

@@ -13,7 +13,7 @@ use super::{ConfigError, Validator, parse_duration};
 use crate::reports::{Locale, ReportTemplates};
 
 /// `reports:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReportsFile {
     /// `en` or `zh-CN`; default: `templates.locale`.
@@ -21,20 +21,24 @@ pub struct ReportsFile {
     /// A minijinja Markdown template replacing the built-in ones (relative to the config).
     pub template: Option<PathBuf>,
     /// The zone report times are shown in beside UTC, unless the incident's team has its own.
+    /// Default `UTC`.
     pub time_zone: Option<String>,
     /// From a resolution to its draft being made and sent (so the resolution's own
-    /// notifications are in it).
+    /// notifications are in it). Default `30s`.
     pub delay: Option<String>,
+    /// When people are at work: statistics count the pages sent outside these hours.
     pub business_hours: BusinessHoursFile,
 }
 
 /// `reports.business_hours:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusinessHoursFile {
     /// `[mon, tue, wed, thu, fri]` by default.
     pub days: Option<Vec<String>>,
+    /// Default `09:00`.
     pub start: Option<String>,
+    /// Default `18:00`.
     pub end: Option<String>,
     /// Default: `reports.time_zone`.
     pub time_zone: Option<String>,

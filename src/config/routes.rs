@@ -17,70 +17,104 @@ use crate::routing::time_interval::{
 };
 use crate::routing::tree::{GroupBy, Route};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
-struct RoutesFile {
+pub(super) struct RoutesFile {
+    /// The root of the routing tree (in one file only).
     route: Option<RawRoute>,
+    /// Top-level routes, appended under the root in file-name order.
     routes: Vec<RawRoute>,
+    /// Named time intervals, in Alertmanager's syntax, for `mute_time_intervals` and
+    /// `active_time_intervals`.
     time_intervals: Vec<RawNamedInterval>,
+    /// Alertmanager's inhibition: an alert matching `target_matchers` pages no one while one
+    /// matching `source_matchers` fires with the same `equal` labels.
     inhibit_rules: Vec<RawInhibitRule>,
+    /// One-off windows during which matching alerts page no one.
     maintenance: Vec<RawMaintenance>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawNamedInterval {
+    /// Referred to by routes.
     name: String,
+    /// When it holds: any of these.
     time_intervals: Vec<RawInterval>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct RawInterval {
+    /// Times of day (`HH:MM`).
     times: Vec<RawTimes>,
+    /// `monday`, or ranges such as `monday:friday`.
     weekdays: Vec<String>,
+    /// `1`, `-1` (the last), or ranges such as `1:5`.
     days_of_month: Vec<String>,
+    /// `january` or `1`, or ranges.
     months: Vec<String>,
+    /// `2026`, or ranges.
     years: Vec<String>,
+    /// The time zone the times are in. Default UTC.
     location: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawTimes {
+    /// `HH:MM`.
     start_time: String,
+    /// `HH:MM`, after `start_time`.
     end_time: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct RawInhibitRule {
+    /// Alerts that inhibit.
     source_matchers: Vec<String>,
+    /// Alerts that are inhibited.
     target_matchers: Vec<String>,
+    /// Labels whose values both must share.
     equal: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawMaintenance {
+    /// Shown in the incident's timeline.
     name: String,
+    /// RFC 3339.
     start: String,
+    /// RFC 3339, after `start`.
     end: String,
+    /// Which alerts it holds (Alertmanager matchers).
     matchers: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 struct RawRoute {
+    /// Part of the incident key: keep it stable. Unique across files.
     name: Option<String>,
+    /// Alertmanager matchers; all must match. None: every alert.
     matchers: Vec<String>,
+    /// Also try the next sibling routes after this one matched.
     #[serde(rename = "continue")]
     continue_matching: bool,
+    /// Labels that make one incident. Default: the parent's, and at the root Alertmanager's
+    /// `groupKey`; `['...']`: one incident per alert.
     group_by: Option<Vec<String>>,
+    /// The escalation policy; inherited by child routes that name none.
     policy: Option<String>,
+    /// The language of this route's reports (`en` or `zh-CN`).
     report_locale: Option<String>,
+    /// Named intervals during which the route pages no one.
     mute_time_intervals: Vec<String>,
+    /// Named intervals outside which the route pages no one.
     active_time_intervals: Vec<String>,
+    /// Child routes, tried in order.
     routes: Vec<RawRoute>,
 }
 

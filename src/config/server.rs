@@ -9,22 +9,24 @@ use serde::Deserialize;
 use super::{ConfigError, Validator};
 
 /// `server:`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerFile {
     /// A second listener for the Alertmanager webhook alone; when set, the main listener no
-    /// longer serves it, so it can stay off the public network.
+    /// longer serves it, so it can stay off the public network. Env `ALERTROUTER_WEBHOOK_LISTEN`.
     pub webhook_listen: Option<String>,
-    /// Open connections per listener; past it, new ones wait in the kernel's queue.
+    /// Open connections per listener (lowered to fit the open-file limit); past it, new ones
+    /// wait in the kernel's queue. Default `4096`.
     pub max_connections: Option<usize>,
     /// How long a client may take to send a request's headers, and how long a keep-alive
-    /// connection may sit idle between requests.
+    /// connection may sit idle between requests. Default `10s`.
     pub header_read_timeout: Option<String>,
     /// The deadline of every request but the webhook (which has `ingest.request_timeout`),
-    /// reading the body included.
+    /// reading the body included: 408 past it. Default `15s`.
     pub request_timeout: Option<String>,
     /// After SIGTERM, how long `/readyz` answers 503 while everything is still served, so a
-    /// load balancer stops sending before the listeners close.
+    /// load balancer stops sending before the listeners close. Default `0s`, at most `5m`;
+    /// env `ALERTROUTER_SHUTDOWN_DELAY`.
     pub shutdown_delay: Option<String>,
 }
 
