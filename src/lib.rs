@@ -27,6 +27,9 @@ pub mod telemetry;
 pub mod templates;
 pub mod workers;
 
+#[cfg(test)]
+mod parser_props;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

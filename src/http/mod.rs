@@ -4,14 +4,14 @@ pub mod api;
 mod auth;
 pub mod client;
 mod email;
-mod error;
+pub(crate) mod error;
 mod health;
 pub mod listener;
 mod metrics;
 mod pagerduty;
 mod replay;
 mod slack;
-mod twilio;
+pub(crate) mod twilio;
 mod webhook;
 
 use std::sync::Arc;

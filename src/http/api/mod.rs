@@ -4,7 +4,7 @@
 
 pub mod auth;
 mod caller;
-mod input;
+pub(crate) mod input;
 pub mod jwks;
 mod openapi;
 mod reload;
