@@ -364,13 +364,9 @@ async fn execute(command: Command) -> Result<(), String> {
         }
         Command::ConfigSchema { file } => {
             let schema = serde_json::to_string_pretty(&file.schema()).map_err(|e| e.to_string())?;
-            println!("{schema}");
-            Ok(())
+            print_to_pipe(&(schema + "\n"))
         }
-        Command::ConfigReference => {
-            print!("{}", alertrouter::config::reference::markdown());
-            Ok(())
-        }
+        Command::ConfigReference => print_to_pipe(&alertrouter::config::reference::markdown()),
         Command::Export { config, output } => {
             let pool = database(&config)?;
             let summary = alertrouter::backup::export_command(&pool, &output).await?;
@@ -420,6 +416,15 @@ async fn reload_on_sighup(app: Arc<alertrouter::App>) {
     }
     #[cfg(not(unix))]
     let _ = app;
+}
+
+/// Writes `text` to standard output; a reader that stopped early (`| head`) is not an error.
+fn print_to_pipe(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
 }
 
 /// The database of the config, for commands that need nothing else (no secrets are read).
