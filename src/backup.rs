@@ -175,6 +175,8 @@ pub async fn import(pool: &PgPool, input: impl BufRead) -> Result<Summary, Backu
     }
 
     let mut summary = Summary::default();
+    // Rows written per table so far.
+    let mut written: BTreeMap<String, u64> = BTreeMap::new();
     let mut pending: Option<Pending> = None;
     let mut position = 0; // index in TABLES of the table being read
     let mut ended = false;
@@ -189,12 +191,12 @@ pub async fn import(pool: &PgPool, input: impl BufRead) -> Result<Summary, Backu
         {
             Line::Row { table, row } => {
                 if pending.as_ref().is_none_or(|p| p.table != table) {
-                    flush(&mut tx, pending.take(), &mut summary).await?;
+                    flush(&mut tx, pending.take(), &mut written).await?;
                     let at = TABLES
                         .iter()
                         .position(|(t, _)| *t == table)
                         .ok_or_else(|| bad(n, format!("unknown table {table:?}")))?;
-                    if at < position || summary.rows.iter().any(|(t, _)| *t == table) {
+                    if at < position || written.contains_key(&table) {
                         return Err(bad(n, format!("{table} out of order")));
                     }
                     position = at;
@@ -213,13 +215,13 @@ pub async fn import(pool: &PgPool, input: impl BufRead) -> Result<Summary, Backu
                 let batch = pending.as_mut().expect("set above");
                 batch.rows.push(row);
                 if batch.rows.len() >= BATCH {
-                    write(&mut tx, batch, &mut summary).await?;
+                    write(&mut tx, batch, &mut written).await?;
                 }
             }
             Line::End { end } => {
-                flush(&mut tx, pending.take(), &mut summary).await?;
+                flush(&mut tx, pending.take(), &mut written).await?;
                 for (table, _) in TABLES {
-                    let wrote = count(&summary, table);
+                    let wrote = written.get(*table).copied().unwrap_or(0);
                     let said = end.get(*table).copied().unwrap_or(0);
                     if wrote != said {
                         return Err(bad(
@@ -243,27 +245,18 @@ pub async fn import(pool: &PgPool, input: impl BufRead) -> Result<Summary, Backu
     tx.commit().await?;
     summary.rows = TABLES
         .iter()
-        .map(|(t, _)| (t.to_string(), count(&summary, t)))
+        .map(|(t, _)| (t.to_string(), written.get(*t).copied().unwrap_or(0)))
         .collect();
     Ok(summary)
-}
-
-fn count(summary: &Summary, table: &str) -> u64 {
-    summary
-        .rows
-        .iter()
-        .filter(|(t, _)| t == table)
-        .map(|(_, n)| n)
-        .sum()
 }
 
 async fn flush(
     conn: &mut sqlx::PgConnection,
     pending: Option<Pending>,
-    summary: &mut Summary,
+    written: &mut BTreeMap<String, u64>,
 ) -> Result<(), BackupError> {
     if let Some(mut batch) = pending {
-        write(conn, &mut batch, summary).await?;
+        write(conn, &mut batch, written).await?;
     }
     Ok(())
 }
@@ -271,7 +264,7 @@ async fn flush(
 async fn write(
     conn: &mut sqlx::PgConnection,
     batch: &mut Pending,
-    summary: &mut Summary,
+    written: &mut BTreeMap<String, u64>,
 ) -> Result<(), BackupError> {
     let rows = serde_json::Value::Array(
         batch
@@ -287,7 +280,7 @@ async fn write(
             .await
             .map_err(|e| BackupError::Format(format!("writing {} rows: {e}", batch.table)))?
     };
-    summary.rows.push((batch.table.clone(), n));
+    *written.entry(batch.table.clone()).or_default() += n;
     Ok(())
 }
 
