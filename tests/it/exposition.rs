@@ -50,7 +50,21 @@ async fn metrics_are_one_openmetrics_document_with_the_process_metrics() {
     assert!(value("process_open_fds") >= 3.0);
     assert!(value("process_max_fds") >= value("process_open_fds"));
     assert!(value("process_threads") >= 1.0);
-    assert!(value("process_cpu_seconds_total") > 0.0);
+    // CPU time counts in clock ticks (10 ms): a fresh test process may not have one yet, so
+    // spend some and see it counted.
+    let cpu = |text: &str| crate::support::server::sample(text, "process_cpu_seconds_total");
+    let before = cpu(&text);
+    let spin = std::time::Instant::now();
+    let mut x = 0u64;
+    while spin.elapsed() < std::time::Duration::from_secs(5)
+        && alertrouter::metrics::process::sample().unwrap().cpu_seconds <= before
+    {
+        for _ in 0..100_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    let after = cpu(&alertrouter::metrics::Metrics::new().encode());
+    assert!(after > before, "{before} -> {after}");
     let started = value("process_start_time_seconds");
     let now = chrono::Utc::now().timestamp() as f64;
     assert!(
