@@ -136,7 +136,10 @@ const CLAIM: &str = "with recursive skip as (
             where r.rank <= c.cap
             order by r.due_at, r.id
             limit $4)
-          and o.status = 'pending'
+          -- Checked again on the row itself: a row another dispatcher leased and committed
+          -- after this statement's snapshot is re-read by FOR UPDATE, and only these
+          -- conditions (not the heads' snapshot) decide whether it is still free.
+          and o.status = 'pending' and (o.lease_until is null or o.lease_until < $2)
         for update of o skip locked
     ), counts as (
         select channel, count(*) as destinations from heads group by channel

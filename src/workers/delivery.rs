@@ -2,6 +2,7 @@
 //! renewed lease, and the result recorded; and claiming the rows to deliver.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -42,6 +43,9 @@ pub(super) struct Engine {
 /// The most send results one statement stores.
 const MAX_RESULTS: usize = 128;
 
+/// How long a send's result is kept while Postgres cannot be reached.
+const RECORD_PATIENCE: Duration = Duration::from_secs(300);
+
 impl Engine {
     pub(super) async fn deliver(
         &self,
@@ -50,6 +54,11 @@ impl Engine {
     ) -> Result<(), sqlx::Error> {
         if delivery.redelivery {
             self.metrics.redelivery(&delivery.channel);
+            tracing::warn!(
+                outbox_id = delivery.id,
+                channel = %delivery.channel,
+                "redelivering a notification whose lease ran out: its last send may have gone out"
+            );
         }
         let now = self.clock.now();
         if let Err(wait) = self.limits.check(&delivery.channel, &delivery.recipient) {
@@ -160,10 +169,30 @@ impl Engine {
                 }
             })
         });
-        results
-            .submit(Outcome { id, result, at })
-            .await
-            .unwrap_or(Err(sqlx::Error::PoolClosed))
+        // A send that went out must not be sent again because Postgres was away when its
+        // result was stored: while it cannot be reached, the result is kept and stored once it
+        // is back (the row stays this dispatcher's, so nobody else sends it meanwhile unless its
+        // lease runs out first, which the redelivery then counts).
+        let mut pause = Duration::from_millis(100);
+        let give_up = std::time::Instant::now() + RECORD_PATIENCE;
+        loop {
+            let stored = results
+                .submit(Outcome {
+                    id,
+                    result: result.clone(),
+                    at,
+                })
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolClosed));
+            match stored {
+                Err(e) if crate::store::unreachable(&e) && std::time::Instant::now() < give_up => {
+                    tracing::warn!(id, error = %e, "cannot store a send's result; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how

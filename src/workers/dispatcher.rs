@@ -42,7 +42,7 @@ pub struct DispatchSettings {
 impl Default for DispatchSettings {
     fn default() -> Self {
         DispatchSettings {
-            lease: Duration::from_secs(60),
+            lease: Duration::from_secs(15),
             batch: 100,
             concurrency: 32,
             backoff: Duration::from_secs(1),

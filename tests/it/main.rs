@@ -9,6 +9,7 @@ mod batches;
 mod binary;
 mod callback_replays;
 mod chain_fallback;
+mod claims;
 mod config_reference;
 mod dashboard;
 mod deploy;
