@@ -23,7 +23,8 @@ pub struct Claimed {
     pub taken_over: bool,
 }
 
-/// Leases up to `limit` incidents whose next step is due at `now` and that no live lease holds.
+/// Leases up to `limit` incidents whose next step is due at `now` and that no other worker's live
+/// lease holds.
 pub async fn claim_due_escalations(
     pool: &PgPool,
     worker: Uuid,
@@ -34,7 +35,11 @@ pub async fn claim_due_escalations(
     let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
         "with due as (
             select id, lease_owner from incidents
-            where escalation_due_at <= $2 and (lease_until is null or lease_until < $2)
+            -- A worker claims one batch at a time, so an incident it still holds is one whose
+            -- firing failed (Postgres went away mid-batch): it takes it again without waiting
+            -- for its own lease to run out.
+            where escalation_due_at <= $2
+              and (lease_until is null or lease_until < $2 or lease_owner = $1)
             order by escalation_due_at
             limit $4
             for update skip locked

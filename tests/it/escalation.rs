@@ -382,3 +382,27 @@ async fn an_acknowledged_incident_pages_no_one_more() {
     assert_eq!(outbox(&db).await.len(), 3, "only the first step's pages");
     assert_eq!(kinds(&db, "acknowledged").await, 1);
 }
+
+/// A worker whose batch was claimed but not fired (Postgres went away between the claim and
+/// the firing) fires it on its next round, not a lease later; found by scripts/faults.sh,
+/// where such steps fired 15 s late after Postgres came back.
+#[tokio::test]
+async fn a_worker_fires_what_it_claimed_but_could_not_fire_at_once() {
+    let db = TestDb::new().await;
+    let server = start(&db).await;
+    let metrics = Arc::new(Metrics::new());
+    let (w, other) = (
+        worker(&server, metrics.clone(), 100),
+        worker(&server, metrics, 100),
+    );
+    server
+        .post(webhook(vec![alert(
+            "web-1", "critical", "firing", S1, None,
+        )]))
+        .await;
+    assert_eq!(w.claim_only().await.unwrap(), 1);
+    assert_eq!(other.run_once().await.unwrap(), 0, "another worker waits");
+    assert_eq!(w.run_once().await.unwrap(), 1, "its own claim, at once");
+    assert_eq!(outbox(&db).await.len(), 3, "the first step's pages, once");
+    assert_eq!(kinds(&db, "escalated").await, 1, "one step fired");
+}
