@@ -93,16 +93,18 @@ pub async fn ready(pool: &PgPool) -> Result<(), String> {
     }
 }
 
-/// Whether an error says Postgres could not be reached or is going away (a connection error, a
-/// pool timeout, a shutdown or too many connections), so the same statement may well succeed
-/// once it is back; not a refusal of the statement itself.
+/// Whether an error says Postgres could not be reached, is going away or cannot write for now (a
+/// connection error, a pool timeout, a shutdown, too many connections, a read-only server such as
+/// a standby before its promotion), so the same statement may well succeed once it is back; not
+/// a refusal of the statement itself.
 pub fn unreachable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
             // 08: connection exception; 57P01-03: shutting down / cannot connect now; 53:
             // insufficient resources (too many connections, out of memory, disk full).
-            c.starts_with("08") || c.starts_with("57P0") || c.starts_with("53")
+            // 25006: read-only transaction.
+            c.starts_with("08") || c.starts_with("57P0") || c.starts_with("53") || c == "25006"
         }),
         _ => false,
     }

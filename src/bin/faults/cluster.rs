@@ -42,19 +42,25 @@ impl Pg {
         self.pg_sh("start")
     }
 
-    /// Runs one statement on the `postgres` database.
-    pub async fn admin(&self, sql: &str) -> anyhow::Result<()> {
-        let pool = sqlx::PgPool::connect(&self.url("postgres")).await?;
-        sqlx::raw_sql(sql).execute(&pool).await?;
-        pool.close().await;
+    /// Runs statements one by one on the `postgres` database, on a session that may write
+    /// whatever the server's default (scenario 8 makes it read-only).
+    pub async fn admin(&self, statements: &[&str]) -> anyhow::Result<()> {
+        let options: sqlx::postgres::PgConnectOptions = self.url("postgres").parse()?;
+        let options = options.options([("default_transaction_read_only", "off")]);
+        let mut conn = sqlx::ConnectOptions::connect(&options).await?;
+        for sql in statements {
+            sqlx::raw_sql(sql).execute(&mut conn).await?;
+        }
         Ok(())
     }
 
     /// A new empty database for one scenario; its URL.
     pub async fn fresh_db(&self, name: &str) -> anyhow::Result<String> {
-        self.admin(&format!("drop database if exists {name} with (force)"))
-            .await?;
-        self.admin(&format!("create database {name}")).await?;
+        self.admin(&[
+            &format!("drop database if exists {name} with (force)"),
+            &format!("create database {name}"),
+        ])
+        .await?;
         Ok(self.url(name))
     }
 }
@@ -172,6 +178,28 @@ impl Replica {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// SIGHUP: reload the configuration.
+    pub fn hup(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-HUP", &child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// The sum of a metric's samples in this replica's `/metrics`.
+    pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
     }
 
     /// SIGTERM and wait for the process to end.

@@ -9,6 +9,7 @@ mod cluster;
 mod fake;
 mod load;
 mod scenarios;
+mod stage;
 mod verdict;
 
 use std::path::PathBuf;
@@ -42,7 +43,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let ctx = scenarios::Ctx {
+    let ctx = stage::Ctx {
         bin: std::fs::canonicalize(&args.bin)?,
         pg: cluster::Pg {
             dir: args.pg_dir,

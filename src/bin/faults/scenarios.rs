@@ -1,130 +1,12 @@
 //! The scenarios: each starts from a fresh database, runs its replicas and load, injects its
 //! fault at a set time, and hands what happened to the judge.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::cluster::{Pg, Replica, Setup, write_config};
-use crate::fake::Fake;
-use crate::load::{Fate, Load};
-use crate::verdict::{Judge, Row};
-
-pub struct Ctx {
-    pub bin: PathBuf,
-    pub pg: Pg,
-    pub work: PathBuf,
-    /// The bounded versions CI runs.
-    pub short: bool,
-}
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const TEAMS: usize = 20;
-
-/// A scenario's running system.
-struct Stage {
-    url: String,
-    fake: Arc<Fake>,
-    replicas: Vec<Replica>,
-    up: Vec<Arc<AtomicBool>>,
-    token: String,
-    steps: Vec<Duration>,
-}
-
-impl Stage {
-    async fn new(ctx: &Ctx, name: &str, replicas: usize, steps: &[u64]) -> anyhow::Result<Stage> {
-        let work = ctx.work.join(name);
-        let _ = std::fs::remove_dir_all(&work);
-        let url = ctx.pg.fresh_db(&format!("faults_{name}")).await?;
-        let (fake, fake_port) = Fake::start(SECRET).await?;
-        let token = format!("faults-{}", uuid::Uuid::now_v7().simple());
-        let steps: Vec<Duration> = steps.iter().map(|s| Duration::from_secs(*s)).collect();
-        write_config(
-            &work,
-            &Setup {
-                teams: TEAMS,
-                steps: steps.clone(),
-                fake_port,
-                secret: SECRET.into(),
-                token: token.clone(),
-            },
-        )?;
-        let mut started = Vec::new();
-        for r in 0..replicas {
-            // One at a time: the first migrates the new database.
-            started.push(Replica::start(&ctx.bin, &work, &url, &format!("replica{r}"), &[]).await?);
-        }
-        let up = started
-            .iter()
-            .map(|_| Arc::new(AtomicBool::new(true)))
-            .collect();
-        Ok(Stage {
-            url,
-            fake,
-            replicas: started,
-            up,
-            token,
-            steps,
-        })
-    }
-
-    fn load(&self, rate: u32, count: u64) -> Load {
-        Load {
-            rate,
-            count,
-            first: 0,
-            teams: TEAMS,
-            token: self.token.clone(),
-            targets: self
-                .replicas
-                .iter()
-                .zip(&self.up)
-                .map(|(r, up)| (r.base.clone(), up.clone()))
-                .collect(),
-            give_up: Duration::from_secs(120),
-        }
-    }
-
-    /// `kill -9` of replica `i`, which the load balancer then stops choosing.
-    fn kill(&mut self, i: usize) {
-        self.replicas[i].kill9();
-        self.up[i].store(false, Ordering::Relaxed);
-    }
-
-    async fn judge(
-        &mut self,
-        row: Row,
-        fates: &[Fate],
-        fault_end: Option<chrono::DateTime<Utc>>,
-    ) -> anyhow::Result<Row> {
-        let judge = Judge {
-            url: &self.url,
-            fake: &self.fake,
-            steps: &self.steps,
-            fault_end,
-            logs: self.replicas.iter().map(|r| r.log.clone()).collect(),
-            // A dead replica's claims wait out their leases (escalation 15 s, delivery 60 s).
-            wait: Duration::from_secs(100),
-        };
-        let row = judge.judge(row, fates).await?;
-        for r in &mut self.replicas {
-            r.stop();
-        }
-        Ok(row)
-    }
-}
-
-fn row(scenario: &str, load: String, fault: String) -> Row {
-    Row {
-        scenario: scenario.into(),
-        load,
-        fault,
-        ..Row::default()
-    }
-}
+use crate::stage::{Ctx, Stage, row, stage_pg};
+use crate::verdict::Row;
 
 /// Scenario 1: `kill -9` of one of two replicas in the middle of the load.
 pub async fn kill_replica(ctx: &Ctx) -> anyhow::Result<Row> {
@@ -167,14 +49,6 @@ pub async fn postgres_down(ctx: &Ctx) -> anyhow::Result<Row> {
     stage.judge(r, &fates, Some(back)).await
 }
 
-async fn stage_pg(ctx: &Ctx, up: bool) -> anyhow::Result<()> {
-    let pg = Pg {
-        dir: ctx.pg.dir.clone(),
-        port: ctx.pg.port,
-    };
-    tokio::task::spawn_blocking(move || if up { pg.start() } else { pg.stop() }).await?
-}
-
 /// Scenario 4: three replicas, incidents whose second step falls due within a window, one
 /// replica killed in the middle of it.
 pub async fn kill_mid_escalation(ctx: &Ctx) -> anyhow::Result<Row> {
@@ -199,9 +73,137 @@ pub async fn kill_mid_escalation(ctx: &Ctx) -> anyhow::Result<Row> {
     stage.judge(r, &fates, Some(killed)).await
 }
 
+/// Scenario 3: Postgres restarted (fast shutdown, start) while a burst of second steps falls
+/// due.
+pub async fn postgres_restart(ctx: &Ctx) -> anyhow::Result<Row> {
+    let (count, rate, delay) = if ctx.short {
+        (500, 250, 20)
+    } else {
+        (2000, 500, 30)
+    };
+    let mut stage = Stage::new(ctx, "postgres_restart", 2, &[0, delay]).await?;
+    let spread = count / u64::from(rate);
+    let load = tokio::spawn(stage.load(rate, count).run());
+    tokio::time::sleep(Duration::from_secs(delay) + Duration::from_secs(spread) / 2).await;
+    stage_pg(ctx, false).await?;
+    stage_pg(ctx, true).await?;
+    let back = Utc::now();
+    let fates = load.await?;
+    let r = row(
+        "3. Postgres restarted mid-escalation",
+        format!("{count} incidents, 2 steps each, the second due within {spread} s, 2 replicas"),
+        format!("fast restart {} s into that window", spread / 2),
+    );
+    stage.judge(r, &fates, Some(back)).await
+}
+
+/// Scenario 7: the pool exhausted by slow queries: another session holds the tables the
+/// webhook and the workers use, so every statement waits (until `statement_timeout`).
+pub async fn pool_exhausted(ctx: &Ctx) -> anyhow::Result<Row> {
+    let (rate, secs, hold) = if ctx.short {
+        (200, 20, 8)
+    } else {
+        (500, 60, 20)
+    };
+    let mut stage = Stage::new(ctx, "pool_exhausted", 2, &[0]).await?;
+    let load = tokio::spawn(stage.load(rate, u64::from(rate * secs)).run());
+    let at = (secs - hold) / 2;
+    tokio::time::sleep(Duration::from_secs(u64::from(at))).await;
+    let pool = sqlx::PgPool::connect(&stage.url).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("lock table incident_groups, incidents, outbox in access exclusive mode")
+        .execute(&mut *tx)
+        .await?;
+    tokio::time::sleep(Duration::from_secs(u64::from(hold))).await;
+    tx.rollback().await?;
+    let released = Utc::now();
+    pool.close().await;
+    let fates = load.await?;
+    let r = row(
+        "7. pool exhausted by slow queries",
+        format!("{rate} webhooks/s for {secs} s, 2 replicas"),
+        format!("the three busiest tables locked {hold} s from {at} s"),
+    );
+    stage.judge(r, &fates, Some(released)).await
+}
+
+/// Scenario 8: Postgres refuses every write (`default_transaction_read_only`, as a full disk or
+/// a standby would) for a while.
+pub async fn read_only(ctx: &Ctx) -> anyhow::Result<Row> {
+    let (rate, secs, hold) = if ctx.short {
+        (200, 20, 8)
+    } else {
+        (500, 60, 20)
+    };
+    let mut stage = Stage::new(ctx, "read_only", 2, &[0]).await?;
+    let load = tokio::spawn(stage.load(rate, u64::from(rate * secs)).run());
+    let at = (secs - hold) / 2;
+    tokio::time::sleep(Duration::from_secs(u64::from(at))).await;
+    let set = |on: &str| format!("alter system set default_transaction_read_only = {on}");
+    ctx.pg
+        .admin(&[&set("on"), "select pg_reload_conf()"])
+        .await?;
+    tokio::time::sleep(Duration::from_secs(u64::from(hold))).await;
+    ctx.pg
+        .admin(&[&set("off"), "select pg_reload_conf()"])
+        .await?;
+    let back = Utc::now();
+    let fates = load.await?;
+    let r = row(
+        "8. Postgres read-only",
+        format!("{rate} webhooks/s for {secs} s, 2 replicas"),
+        format!("writes refused {hold} s from {at} s"),
+    );
+    stage.judge(r, &fates, Some(back)).await
+}
+
+/// Scenario 9: config reloads (SIGHUP) under load: a good one, then a broken one, which must be
+/// refused while everything goes on, then the good one again.
+pub async fn reload(ctx: &Ctx) -> anyhow::Result<Row> {
+    let (rate, secs) = if ctx.short { (200, 15) } else { (500, 60) };
+    let mut stage = Stage::new(ctx, "reload", 2, &[0]).await?;
+    let load = tokio::spawn(stage.load(rate, u64::from(rate * secs)).run());
+    let third = Duration::from_secs(u64::from(secs)) / 3;
+    let routes = stage.work.join("routes/faults.yaml");
+    let good = std::fs::read_to_string(&routes)?;
+    let mut failures = Vec::new();
+    tokio::time::sleep(third).await;
+    std::fs::write(&routes, format!("{good}# reloaded\n"))?;
+    failures.extend(stage.reload_all(1.0, "a good config").await?);
+    tokio::time::sleep(third / 2).await;
+    std::fs::write(&routes, "route: [this is not a route\n")?;
+    failures.extend(stage.reload_all(0.0, "a broken config").await?);
+    tokio::time::sleep(third / 2).await;
+    std::fs::write(&routes, &good)?;
+    failures.extend(stage.reload_all(1.0, "the good config again").await?);
+    let last = Utc::now();
+    let fates = load.await?;
+    let refused = fates.iter().filter(|f| !f.refusals.is_empty()).count();
+    if refused > 0 {
+        failures.push(format!(
+            "{refused} webhooks were not answered 2xx at the first try"
+        ));
+    }
+    let mut r = row(
+        "9. config reloads under load",
+        format!("{rate} webhooks/s for {secs} s, 2 replicas"),
+        "SIGHUP with a good, a broken, the good config".into(),
+    );
+    r.failures = failures;
+    stage.judge(r, &fates, Some(last)).await
+}
+
 /// The scenarios by name, in the table's order.
 pub fn all() -> Vec<&'static str> {
-    vec!["kill_replica", "postgres_down", "kill_mid_escalation"]
+    vec![
+        "kill_replica",
+        "postgres_down",
+        "postgres_restart",
+        "kill_mid_escalation",
+        "pool_exhausted",
+        "read_only",
+        "reload",
+    ]
 }
 
 pub async fn run(ctx: &Ctx, name: &str) -> anyhow::Result<Row> {
@@ -209,6 +211,10 @@ pub async fn run(ctx: &Ctx, name: &str) -> anyhow::Result<Row> {
         "kill_replica" => kill_replica(ctx).await,
         "postgres_down" => postgres_down(ctx).await,
         "kill_mid_escalation" => kill_mid_escalation(ctx).await,
+        "postgres_restart" => postgres_restart(ctx).await,
+        "pool_exhausted" => pool_exhausted(ctx).await,
+        "read_only" => read_only(ctx).await,
+        "reload" => reload(ctx).await,
         other => anyhow::bail!("no scenario {other}; there are: {}", all().join(", ")),
     }
 }

@@ -39,6 +39,10 @@ pub struct Row {
     pub lateness_max_s: f64,
     pub recovered_s: Option<f64>,
     pub refused_by_fake: u64,
+    /// No webhook try may take longer than this (the webhook's own deadline and a margin).
+    pub answer_budget_s: Option<f64>,
+    /// What a scenario found wrong beyond the common checks.
+    pub failures: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -125,6 +129,16 @@ impl Row {
             format!("{} messages badly signed", self.refused_by_fake),
         );
         check(self.recovered_s.is_none(), "never recovered".into());
+        if let Some(budget) = self.answer_budget_s {
+            check(
+                self.longest_answer_s > budget,
+                format!(
+                    "a try took {:.1} s (budget {budget} s)",
+                    self.longest_answer_s
+                ),
+            );
+        }
+        broken.extend(self.failures.iter().cloned());
         broken
     }
 }
