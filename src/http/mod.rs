@@ -4,14 +4,14 @@ pub mod api;
 mod auth;
 pub mod client;
 mod email;
-pub(crate) mod error;
+pub mod error;
 mod health;
 pub mod listener;
 mod metrics;
-mod pagerduty;
+pub mod pagerduty;
 mod replay;
-mod slack;
-pub(crate) mod twilio;
+pub mod slack;
+pub mod twilio;
 mod webhook;
 
 use std::sync::Arc;

@@ -21,6 +21,71 @@ use crate::core::actions::Action;
 use crate::core::{Actor, IncidentRef};
 use crate::service::actions::{ActionError, act};
 
+/// What a webhook body asks of alertrouter.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Nothing: the answer says why.
+    Ignored(Value),
+    Event(Event),
+}
+
+/// An acknowledgement or resolution of one of alertrouter's incidents, made in PagerDuty.
+#[derive(Debug)]
+pub struct Event {
+    pub action: Action,
+    pub incident: uuid::Uuid,
+    pub occurred: chrono::DateTime<chrono::Utc>,
+    /// PagerDuty's event id ("" when the body has none: refused after the freshness check).
+    pub id: String,
+    /// Who did it, as PagerDuty summarises them.
+    pub agent: String,
+}
+
+/// Reads a v3 webhook body: JSON, an `event_type`, our incident's id as `incident_key` and an
+/// `occurred_at` time.
+pub fn parse_event(body: &[u8]) -> Result<Parsed, ApiError> {
+    let payload: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
+    let event = &payload["event"];
+    let action = match event["event_type"].as_str().unwrap_or("") {
+        "incident.acknowledged" => Action::Ack,
+        "incident.resolved" => Action::Resolve,
+        other => {
+            return Ok(Parsed::Ignored(
+                json!({"status": "ignored", "event_type": other}),
+            ));
+        }
+    };
+    // Our trigger's dedup_key is the incident's id; PagerDuty reports it as incident_key.
+    let Some(incident) = event["data"]["incident_key"]
+        .as_str()
+        .and_then(|k| uuid::Uuid::parse_str(k).ok())
+    else {
+        return Ok(Parsed::Ignored(
+            json!({"status": "ignored", "reason": "not an alertrouter incident"}),
+        ));
+    };
+    let Some(occurred) = event["occurred_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+    else {
+        return Err(ApiError::BadRequest(
+            "event.occurred_at: missing or not a time".into(),
+        ));
+    };
+    Ok(Parsed::Event(Event {
+        action,
+        incident,
+        occurred,
+        id: event["id"].as_str().unwrap_or("").to_string(),
+        agent: event["agent"]["summary"]
+            .as_str()
+            .unwrap_or("someone")
+            .to_string(),
+    }))
+}
+
 /// PagerDuty's route.
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -75,35 +140,20 @@ async fn webhook(
             "X-PagerDuty-Signature missing or wrong".into(),
         ));
     }
-    let payload: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("not JSON: {e}")))?;
-    let event = &payload["event"];
-    let action = match event["event_type"].as_str().unwrap_or("") {
-        "incident.acknowledged" => Action::Ack,
-        "incident.resolved" => Action::Resolve,
-        other => return Ok(Json(json!({"status": "ignored", "event_type": other}))),
+    let event = match parse_event(&body)? {
+        Parsed::Ignored(answer) => return Ok(Json(answer)),
+        Parsed::Event(event) => event,
     };
-    // Our trigger's dedup_key is the incident's id; PagerDuty reports it as incident_key.
-    let Some(incident) = event["data"]["incident_key"]
-        .as_str()
-        .and_then(|k| uuid::Uuid::parse_str(k).ok())
-    else {
-        return Ok(Json(
-            json!({"status": "ignored", "reason": "not an alertrouter incident"}),
-        ));
-    };
+    let Event {
+        action,
+        incident,
+        occurred,
+        id,
+        agent,
+    } = event;
     // A signature never expires, so a recorded event could be sent again years later: only
     // fresh events, each once, and none older than the incident's latest opening.
     let now = app.clock.now();
-    let Some(occurred) = event["occurred_at"]
-        .as_str()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-    else {
-        return Err(ApiError::BadRequest(
-            "event.occurred_at: missing or not a time".into(),
-        ));
-    };
     let age = now.signed_duration_since(occurred);
     if age > chrono::TimeDelta::seconds(MAX_AGE_SECS)
         || age < -chrono::TimeDelta::seconds(MAX_SKEW_SECS)
@@ -115,7 +165,6 @@ async fn webhook(
         );
         return Ok(Json(json!({"status": "ignored", "reason": "stale event"})));
     }
-    let id = event["id"].as_str().unwrap_or("").to_string();
     if id.is_empty() {
         return Err(ApiError::BadRequest("event.id: missing".into()));
     }
@@ -132,7 +181,6 @@ async fn webhook(
             json!({"status": "ignored", "reason": "older than the incident's last reopen"}),
         ));
     }
-    let agent = event["agent"]["summary"].as_str().unwrap_or("someone");
     let actor = Actor {
         name: format!("pagerduty:{agent}"),
         source: "pagerduty",

@@ -102,32 +102,16 @@ async fn interaction(
             "this signed request was already handled (a replay)".into(),
         ));
     }
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| ApiError::BadRequest(format!("not a form: {e}")))?;
-    let payload = form
-        .iter()
-        .find(|(k, _)| k == "payload")
-        .map(|(_, v)| v.as_str())
-        .ok_or_else(|| ApiError::BadRequest("no payload field".into()))?;
-    let event: SlackInteractionEvent = serde_json::from_str(payload)
-        .map_err(|e| ApiError::BadRequest(format!("payload is not a Slack interaction: {e}")))?;
-    let SlackInteractionEvent::BlockActions(clicks) = event else {
-        // Shortcuts, modals and the like: alertrouter puts none on its messages.
+    let Some(clicked) = parse_interaction(&body)? else {
+        // Shortcuts, modals, clicks of nothing: alertrouter puts none on its messages.
         return Ok(StatusCode::OK);
     };
     // Slack shows nothing of this answer's body: everything the clicker should read goes to
     // the interaction's response_url, as a message only they see.
-    let response_url = clicks.response_url.as_ref().map(|u| u.0.to_string());
+    let response_url = clicked.response_url;
     let reply = |text: String| app.slack_replies.reply(response_url.as_deref(), text);
-    let slack_user = clicks
-        .user
-        .as_ref()
-        .map(|u| u.id.0.clone())
-        .unwrap_or_default();
-    let Some(clicked) = clicks.actions.as_ref().and_then(|a| a.first()) else {
-        return Ok(StatusCode::OK);
-    };
-    let action = match clicked.action_id.0.as_str() {
+    let slack_user = clicked.user;
+    let action = match clicked.action_id.as_str() {
         "incident_ack" => Action::Ack,
         "incident_unack" => Action::Unack,
         "incident_resolve" => Action::Resolve,
@@ -196,6 +180,47 @@ async fn interaction(
     Ok(StatusCode::OK)
 }
 
+/// A button click, as an interaction's form body carries it.
+#[derive(Debug)]
+pub struct Click {
+    pub action_id: String,
+    /// The button's value: the incident it names.
+    pub value: Option<String>,
+    /// The clicker's Slack user id ("" if the payload names none).
+    pub user: String,
+    pub response_url: Option<String>,
+}
+
+/// Reads an interaction's form body (`payload=` JSON, Slack's model by slack-morphism): the
+/// first action of a block-actions event, `None` for any other interaction or none clicked.
+pub fn parse_interaction(body: &[u8]) -> Result<Option<Click>, ApiError> {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| ApiError::BadRequest(format!("not a form: {e}")))?;
+    let payload = form
+        .iter()
+        .find(|(k, _)| k == "payload")
+        .map(|(_, v)| v.as_str())
+        .ok_or_else(|| ApiError::BadRequest("no payload field".into()))?;
+    let event: SlackInteractionEvent = serde_json::from_str(payload)
+        .map_err(|e| ApiError::BadRequest(format!("payload is not a Slack interaction: {e}")))?;
+    let SlackInteractionEvent::BlockActions(clicks) = event else {
+        return Ok(None);
+    };
+    let Some(clicked) = clicks.actions.as_ref().and_then(|a| a.first()) else {
+        return Ok(None);
+    };
+    Ok(Some(Click {
+        action_id: clicked.action_id.0.clone(),
+        value: clicked.value.clone(),
+        user: clicks
+            .user
+            .as_ref()
+            .map(|u| u.id.0.clone())
+            .unwrap_or_default(),
+        response_url: clicks.response_url.as_ref().map(|u| u.0.to_string()),
+    }))
+}
+
 /// What the clicker reads about their action.
 fn outcome_text(result: Result<Done, ActionError>, action: &Action) -> String {
     match result {
@@ -234,7 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn a_button_click_parses_into_slack_morphisms_interaction_model() {
+    fn a_button_click_is_read_from_the_form_through_slack_morphisms_model() {
         let payload = r#"{"type":"block_actions","team":{"id":"T9TK3CUKW","domain":"example"},
             "user":{"id":"UA8RXUSPL","username":"jtorrance","team_id":"T9TK3CUKW"},
             "api_app_id":"AABA1ABCD","token":"9s8d9as89d8as9d8as989",
@@ -244,21 +269,28 @@ mod tests {
             "response_url":"https://hooks.slack.com/actions/AABA1ABCD/1232321423432/D09sSasdasdAS9091209",
             "actions":[{"action_id":"incident_ack","block_id":"actions","text":{"type":"plain_text","text":"Acknowledge"},
                 "value":"INC-42","type":"button","action_ts":"1548426417.840180"}]}"#;
-        let SlackInteractionEvent::BlockActions(e) = serde_json::from_str(payload).unwrap() else {
-            panic!("not block_actions");
-        };
-        assert_eq!(e.user.unwrap().id.0, "UA8RXUSPL");
-        let action = &e.actions.unwrap()[0];
+        let body = serde_urlencoded::to_string([("payload", payload)]).unwrap();
+        let click = parse_interaction(body.as_bytes()).unwrap().unwrap();
+        assert_eq!(click.user, "UA8RXUSPL");
         assert_eq!(
-            (action.action_id.0.as_str(), action.value.as_deref()),
+            (click.action_id.as_str(), click.value.as_deref()),
             ("incident_ack", Some("INC-42"))
         );
         assert!(
-            e.response_url
+            click
+                .response_url
                 .unwrap()
-                .0
-                .as_str()
                 .starts_with("https://hooks.slack.com/")
         );
+        let shortcut =
+            serde_urlencoded::to_string([("payload", r#"{"type":"shortcut"}"#)]).unwrap();
+        assert!(matches!(
+            parse_interaction(shortcut.as_bytes()),
+            Ok(None) | Err(_)
+        ));
+        for bad in [&b"payload=%7Bnope"[..], b"nothing=here", b"%zz"] {
+            let e = parse_interaction(bad).unwrap_err().to_string();
+            assert!(!e.is_empty(), "{e}");
+        }
     }
 }

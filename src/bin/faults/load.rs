@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 /// Alertmanager's delays between tries of one notification (observed on 0.25).
 const RETRY_DELAYS_MS: [u64; 6] = [700, 800, 900, 2000, 2200, 3000];
 
+const MAX_IN_FLIGHT: usize = 2000;
+
 pub struct Load {
     /// Webhooks per second.
     pub rate: u32,
@@ -55,15 +57,18 @@ impl Load {
             .build()
             .expect("client");
         let load = Arc::new(self);
+        // Open requests at once: past this a try waits for a free one (a file descriptor each;
+        // with Postgres away every webhook of the last half minute is retrying).
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
         let start = Instant::now();
         let mut tasks = Vec::with_capacity(load.count as usize);
         for i in 0..load.count {
             // Open loop: webhook i leaves at i / rate whatever became of the earlier ones.
             let at = start + Duration::from_secs_f64(i as f64 / f64::from(load.rate));
             tokio::time::sleep_until(at.into()).await;
-            let (load, http) = (load.clone(), http.clone());
+            let (load, http, slots) = (load.clone(), http.clone(), slots.clone());
             tasks.push(tokio::spawn(async move {
-                send(&load, &http, load.first + i).await
+                send(&load, &http, &slots, load.first + i).await
             }));
         }
         let mut fates = Vec::with_capacity(tasks.len());
@@ -74,7 +79,7 @@ impl Load {
     }
 }
 
-async fn send(load: &Load, http: &reqwest::Client, n: u64) -> Fate {
+async fn send(load: &Load, http: &reqwest::Client, slots: &tokio::sync::Semaphore, n: u64) -> Fate {
     let body = body(n, load.teams);
     let mut fate = Fate {
         n,
@@ -83,6 +88,7 @@ async fn send(load: &Load, http: &reqwest::Client, n: u64) -> Fate {
     let started = Instant::now();
     for attempt in 0usize.. {
         let target = pick(load, n as usize + attempt);
+        let slot = slots.acquire().await.expect("never closed");
         let t0 = Instant::now();
         let answer = http
             .post(format!("{target}/hooks/alertmanager"))
@@ -92,6 +98,7 @@ async fn send(load: &Load, http: &reqwest::Client, n: u64) -> Fate {
             .send()
             .await;
         fate.longest = fate.longest.max(t0.elapsed());
+        drop(slot);
         match answer {
             Ok(r) if r.status().is_success() => {
                 fate.acked_at = Some(Utc::now());
