@@ -23,23 +23,23 @@ pub struct Claimed {
     pub taken_over: bool,
 }
 
-/// Leases up to `limit` incidents whose next step is due at `now` and that no other worker's live
-/// lease holds.
+/// Leases up to `limit` incidents whose next step is due at `now` and that no live lease holds,
+/// or that `worker` holds and names in `retake`.
 pub async fn claim_due_escalations(
     pool: &PgPool,
     worker: Uuid,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
+    retake: &[Uuid],
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
         "with due as (
             select id, lease_owner from incidents
-            -- A worker claims one batch at a time, so an incident it still holds is one whose
-            -- firing failed (Postgres went away mid-batch): it takes it again without waiting
-            -- for its own lease to run out.
+            -- Besides the free ones, the incidents in $5: this worker's own, whose firing
+            -- failed because Postgres went away, taken again without waiting for the lease.
             where escalation_due_at <= $2
-              and (lease_until is null or lease_until < $2 or lease_owner = $1)
+              and (lease_until is null or lease_until < $2 or (lease_owner = $1 and id = any($5)))
             order by escalation_due_at
             limit $4
             for update skip locked
@@ -52,6 +52,7 @@ pub async fn claim_due_escalations(
     .bind(now)
     .bind(lease_until)
     .bind(limit)
+    .bind(retake)
     .fetch_all(pool)
     .await?;
     Ok(rows

@@ -53,6 +53,10 @@ pub struct EscalationWorker {
     live: Arc<Live<Reloadable>>,
     metrics: Arc<Metrics>,
     settings: EscalationSettings,
+    /// Incidents this worker claimed but could not fire because Postgres could not be reached:
+    /// its next claim takes them again at once. (Any other failure waits out the lease, so an
+    /// incident that fails the same way every time is tried every 15 s, not in a loop.)
+    retake: std::sync::Mutex<Vec<Uuid>>,
 }
 
 /// What the API adds to config for one batch: maintenance windows in force, and the policies
@@ -78,6 +82,14 @@ impl EscalationWorker {
             live,
             metrics,
             settings,
+            retake: Default::default(),
+        }
+    }
+
+    fn retake_later(&self, ids: &[Uuid], e: &sqlx::Error) {
+        if crate::store::unreachable(e) {
+            let mut retake = self.retake.lock().unwrap_or_else(|p| p.into_inner());
+            retake.extend_from_slice(ids);
         }
     }
 
@@ -107,19 +119,17 @@ impl EscalationWorker {
             return Ok(0);
         }
         // Maintenance windows and schedule overrides made through the API, read once a batch.
-        let extra = {
-            let now = self.clock.now();
-            let mut conn = self.pool.acquire().await?;
-            let windows = crate::store::windows::active_windows(&mut conn, now).await?;
-            let policies =
-                crate::store::windows::with_overrides(&mut conn, &self.live.get().policies, now)
-                    .await?;
-            Extra { windows, policies }
+        let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
+        let extra = match self.extra().await {
+            Ok(extra) => extra,
+            Err(e) => {
+                self.retake_later(&ids, &e);
+                return Err(e);
+            }
         };
         // Each chunk of the claim commits in one transaction, several chunks at a time; a
         // chunk that fails is fired again one incident at a time, so that one incident's error
         // (its lease runs out, and it is tried again) never holds back the others.
-        let ids: Vec<Uuid> = claimed.iter().map(|c| c.id).collect();
         let chunk = ids.len().div_ceil(self.settings.concurrency.max(1)).max(1);
         let chunks: Vec<Vec<Uuid>> = ids.chunks(chunk).map(<[Uuid]>::to_vec).collect();
         let mut firing = futures_util::stream::iter(chunks)
@@ -127,6 +137,16 @@ impl EscalationWorker {
             .buffer_unordered(self.settings.concurrency.max(1));
         while firing.next().await.is_some() {}
         Ok(claimed.len())
+    }
+
+    async fn extra(&self) -> Result<Extra, sqlx::Error> {
+        let now = self.clock.now();
+        let mut conn = self.pool.acquire().await?;
+        let windows = crate::store::windows::active_windows(&mut conn, now).await?;
+        let policies =
+            crate::store::windows::with_overrides(&mut conn, &self.live.get().policies, now)
+                .await?;
+        Ok(Extra { windows, policies })
     }
 
     /// Claims without firing: what a worker that dies right after claiming leaves behind.
@@ -137,8 +157,20 @@ impl EscalationWorker {
     async fn claim(&self) -> Result<Vec<store::Claimed>, sqlx::Error> {
         let now = self.clock.now();
         let lease_until = now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::MAX);
-        store::claim_due_escalations(&self.pool, self.id, now, lease_until, self.settings.batch)
-            .await
+        let retake = std::mem::take(&mut *self.retake.lock().unwrap_or_else(|p| p.into_inner()));
+        let claimed = store::claim_due_escalations(
+            &self.pool,
+            self.id,
+            now,
+            lease_until,
+            self.settings.batch,
+            &retake,
+        )
+        .await;
+        if let Err(e) = &claimed {
+            self.retake_later(&retake, e);
+        }
+        claimed
     }
 
     async fn fire_chunk(&self, ids: Vec<Uuid>, extra: &Extra) {
@@ -147,6 +179,7 @@ impl EscalationWorker {
             // The lease runs out and this or another worker tries again.
             Err(e) if ids.len() == 1 => {
                 tracing::warn!(incident = %ids[0], error = %e, "escalation step not committed");
+                self.retake_later(&ids, &e);
             }
             Err(e) => {
                 tracing::warn!(incidents = ids.len(), error = %e,
@@ -154,6 +187,7 @@ impl EscalationWorker {
                 for id in &ids {
                     if let Err(e) = self.fire(std::slice::from_ref(id), extra).await {
                         tracing::warn!(incident = %id, error = %e, "escalation step not committed");
+                        self.retake_later(std::slice::from_ref(id), &e);
                     }
                 }
             }

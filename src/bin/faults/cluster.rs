@@ -73,6 +73,8 @@ pub struct Setup {
     pub fake_port: u16,
     pub secret: String,
     pub token: String,
+    /// More of alertrouter.yaml (top-level sections the others do not write).
+    pub extra: String,
 }
 
 /// Writes alertrouter.yaml, routes/ and policies/ into `work`.
@@ -86,8 +88,8 @@ pub fn write_config(work: &Path, setup: &Setup) -> anyhow::Result<()> {
             "database: {{url: \"postgres://unused\"}}\n\
              integrations: [{{name: faults, bearer_token_file: token}}]\n\
              log: {{format: json, level: warn}}\n\
-             channels:\n  webhook: {{signing_secret: \"{}\", timeout: 5s}}\n",
-            setup.secret
+             channels:\n  webhook: {{signing_secret: \"{}\", timeout: 5s}}\n{}",
+            setup.secret, setup.extra
         ),
     )?;
     let mut routes = String::from("route:\n  policy: t0\n  routes:\n");
@@ -178,6 +180,11 @@ impl Replica {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGHUP: reload the configuration.

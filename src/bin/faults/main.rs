@@ -9,6 +9,7 @@ mod cluster;
 mod fake;
 mod load;
 mod scenarios;
+mod soak;
 mod stage;
 mod verdict;
 
@@ -36,6 +37,12 @@ struct Args {
     /// Also append each row as a JSON line to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Instead of the scenarios: a soak of this many minutes, sampled every minute.
+    #[arg(long)]
+    soak: Option<u64>,
+    /// Where the soak's chart goes.
+    #[arg(long, default_value = ".data/faults/soak.svg")]
+    svg: PathBuf,
     /// Scenarios to run (default: all).
     scenarios: Vec<String>,
 }
@@ -52,6 +59,9 @@ async fn main() -> anyhow::Result<()> {
         work: std::path::absolute(&args.work)?,
         short: args.short,
     };
+    if let Some(minutes) = args.soak {
+        return soak::soak(&ctx, minutes, &args.svg).await;
+    }
     let names: Vec<String> = if args.scenarios.is_empty() {
         scenarios::all().into_iter().map(String::from).collect()
     } else {

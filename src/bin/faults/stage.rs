@@ -42,6 +42,17 @@ impl Stage {
         replicas: usize,
         steps: &[u64],
     ) -> anyhow::Result<Stage> {
+        Stage::with(ctx, name, replicas, steps, "").await
+    }
+
+    /// As [`Stage::new`], with `extra` added to alertrouter.yaml.
+    pub async fn with(
+        ctx: &Ctx,
+        name: &str,
+        replicas: usize,
+        steps: &[u64],
+        extra: &str,
+    ) -> anyhow::Result<Stage> {
         let work = ctx.work.join(name);
         let _ = std::fs::remove_dir_all(&work);
         let url = ctx.pg.fresh_db(&format!("faults_{name}")).await?;
@@ -56,6 +67,7 @@ impl Stage {
                 fake_port,
                 secret: SECRET.into(),
                 token: token.clone(),
+                extra: extra.into(),
             },
         )?;
         let mut started = Vec::new();
