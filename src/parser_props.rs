@@ -101,4 +101,56 @@ proptest! {
             prop_assert!(refused, "{:?}", e);
         }
     }
+
+    #[test]
+    fn slack_interaction_bodies_are_read_or_refused_with_a_reason(
+        body in proptest::collection::vec(any::<u8>(), 0..512),
+        action in text(),
+        value in text(),
+    ) {
+        if let Err(e) = crate::http::slack::parse_interaction(&body) {
+            prop_assert!(!e.to_string().is_empty());
+        }
+        // A well-formed click with any action id and value is read as it is.
+        let payload = serde_json::json!({
+            "type": "block_actions", "team": {"id": "T1", "domain": "example"},
+            "user": {"id": "U1", "team_id": "T1"}, "api_app_id": "A1", "token": "t",
+            "container": {"type": "message", "message_ts": "1.2", "channel_id": "C1"},
+            "trigger_id": "1.2.3", "channel": {"id": "C1", "name": "ops"},
+            "response_url": "https://hooks.slack.com/actions/A1/1/x",
+            "actions": [{"action_id": action, "block_id": "b", "value": value,
+                         "type": "button", "action_ts": "1"}],
+        });
+        let form = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        let click = crate::http::slack::parse_interaction(form.as_bytes());
+        prop_assert!(matches!(&click, Ok(Some(c)) if c.action_id == action && c.value.as_deref() == Some(value.as_str())), "{:?}", click);
+    }
+
+    #[test]
+    fn pagerduty_bodies_are_read_or_refused_with_a_reason(
+        body in proptest::collection::vec(any::<u8>(), 0..512),
+        kind in prop_oneof![Just("incident.acknowledged".to_string()), Just("incident.resolved".to_string()), text()],
+        occurred in text(),
+    ) {
+        if let Err(e) = crate::http::pagerduty::parse_event(&body) {
+            prop_assert!(!e.to_string().is_empty());
+        }
+        let body = serde_json::json!({"event": {"id": "E1", "event_type": kind, "occurred_at": occurred,
+            "data": {"incident_key": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}}});
+        if let Err(e) = crate::http::pagerduty::parse_event(body.to_string().as_bytes()) {
+            prop_assert!(e.to_string().contains("occurred_at"), "{}", e);
+        }
+    }
+
+    #[test]
+    fn api_tokens_of_any_text_are_refused_with_a_reason(token in text(), header in text()) {
+        let mut api = crate::config::api::ApiSettings::default();
+        api.jwt.hs256_secret = Some("property-secret-property-secret-32!".to_string().into());
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let crafted = format!("{}.e30.c2ln", base64::Engine::encode(&b64, header.as_bytes()));
+        for t in [token.as_str(), crafted.as_str()] {
+            let refused = crate::http::api::auth::verify(&api.jwt, &[], t, 1_764_600_000);
+            prop_assert!(matches!(&refused, Err(e) if !e.to_string().is_empty()), "{:?}", refused.map(|c| c.sub));
+        }
+    }
 }
