@@ -40,6 +40,10 @@ seed_text pagerduty ack '{"event":{"id":"01DEN4HPBQAE8ZCQVKH4Q5XSUB","event_type
 seed_text jwt hs256 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsInJvbGUiOiJzcmUiLCJleHAiOjE3NjQ2MDM2MDAsImlzcyI6ImFsZXJ0cm91dGVyIn0.c2lnbmF0dXJl"
 seed_text jwt rs256 "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln"
 
+# Built once for every target, so editing src/ during a long run changes nothing under it.
+echo "fuzz.sh: building the targets (cargo +nightly fuzz build)" >&2
+cargo +nightly fuzz build --sanitizer none >.data/fuzz/build.log 2>&1 || { cat .data/fuzz/build.log >&2; exit 1; }
+bins=fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release
 echo "| target | runs | seconds | corpus | crashes |"
 echo "|---|---|---|---|---|"
 failed=0
@@ -53,7 +57,8 @@ for t in "${targets[@]}"; do
     args=(-max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048)
   fi
   rc=0
-  cargo +nightly fuzz run --sanitizer none "$t" "$corpus/$t" "${extra[@]}" -- "${args[@]}" >"$log" 2>&1 || rc=$?
+  mkdir -p "fuzz/artifacts/$t"
+  "$bins/$t" -artifact_prefix="fuzz/artifacts/$t/" "${args[@]}" "$corpus/$t" "${extra[@]}" >"$log" 2>&1 || rc=$?
   runs=$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 | awk '{print $2" "$5}')
   crashes=$(ls "fuzz/artifacts/$t" 2>/dev/null | wc -l)
   echo "| $t | ${runs% *} | ${runs#* } | $(ls "$corpus/$t" | wc -l) | $crashes |"

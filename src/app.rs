@@ -21,6 +21,8 @@ pub struct App {
     /// Routes, policies and credentials: swapped by `reload`.
     pub live: Arc<Live<Reloadable>>,
     pub ingestor: Ingestor,
+    /// The room large webhook bodies share.
+    pub bodies: crate::http::budget::BodyBudget,
     /// Request limits of the API, per client address and per token subject.
     pub api_limits: Limits,
     /// API keys from `api.jwt.jwks_url`.
@@ -82,6 +84,7 @@ impl App {
             )?),
             api_limits: Limits::new(clock.clone(), &rates),
             live,
+            bodies: crate::http::budget::BodyBudget::new(settings.ingest.large_bodies_in_flight),
             settings,
             pool,
             clock,

@@ -106,7 +106,7 @@ pub async fn serve(
             app.pool.clone(),
             app.clock.clone(),
             app.settings.api.retention,
-            std::time::Duration::from_secs(3600),
+            workers::retention::interval(app.settings.api.retention),
             stopping.clone(),
         ));
         tokio::spawn(workers::heartbeat::run(app.clone(), stopping.clone()));

@@ -9,8 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::file::{FileConfig, HeartbeatFile, IntegrationFile, SizeValue};
 use super::validator::Validator;
 use super::{
-    ConfigError, Credential, DEFAULT_MAX_BODY_BYTES, DatabaseSettings, Heartbeat, IngestSettings,
-    Integration, LogFormat, LogSettings, Role, Settings, parse_size,
+    ConfigError, Credential, DEFAULT_LARGE_BODIES_IN_FLIGHT, DEFAULT_MAX_BODY_BYTES,
+    DatabaseSettings, Heartbeat, IngestSettings, Integration, LogFormat, LogSettings, Role,
+    Settings, parse_size,
 };
 use super::{policies, routes};
 use crate::core::policy::Policies;
@@ -48,6 +49,9 @@ impl Validator<'_> {
                 "database.url",
                 "must start with postgres:// or postgresql://",
             ));
+        }
+        if let Err(e) = crate::store::hosts::parse(url.expose_secret()) {
+            return Err(self.error("database.url", e));
         }
         let (key, max) = self.layered(
             "ALERTROUTER_DATABASE_MAX_CONNECTIONS",
@@ -106,6 +110,16 @@ impl Validator<'_> {
         if max_body_bytes < 1024 {
             return Err(self.error("ingest.max_body_size", "must be at least 1KiB"));
         }
+        let large_bodies_in_flight = match ing.large_bodies_in_flight {
+            None => DEFAULT_LARGE_BODIES_IN_FLIGHT,
+            Some(SizeValue::Bytes(n)) => n,
+            Some(SizeValue::Text(t)) => {
+                parse_size(&t).map_err(|e| self.error("ingest.large_bodies_in_flight", e))?
+            }
+        };
+        if large_bodies_in_flight < 1 << 20 {
+            return Err(self.error("ingest.large_bodies_in_flight", "must be at least 1MiB"));
+        }
         let request_timeout = self.duration("ingest.request_timeout", ing.request_timeout, "8s")?;
         if request_timeout >= Duration::from_secs(10) {
             return Err(self.error(
@@ -119,6 +133,7 @@ impl Validator<'_> {
             flapping_window,
             default_severity,
             max_body_bytes,
+            large_bodies_in_flight,
             request_timeout,
             dedup_cache_entries: ing.dedup_cache_entries.unwrap_or(65_536),
         };

@@ -94,6 +94,9 @@ pub struct DatabaseSettings {
 /// The default `ingest.max_body_size`: room for a 10,000-alert group.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 32 << 20;
 
+/// The default `ingest.large_bodies_in_flight`.
+pub const DEFAULT_LARGE_BODIES_IN_FLIGHT: usize = 64 << 20;
+
 /// Webhook ingest limits and policy.
 #[derive(Debug, Clone)]
 pub struct IngestSettings {
@@ -103,6 +106,8 @@ pub struct IngestSettings {
     pub flapping_window: Duration,
     pub default_severity: Severity,
     pub max_body_bytes: usize,
+    /// Bytes of large bodies read and held at once (`crate::http::budget`).
+    pub large_bodies_in_flight: usize,
     /// A webhook that cannot be committed within this time is answered 503 (Alertmanager cuts
     /// receivers off after 10 s, so keep it below that).
     pub request_timeout: Duration,

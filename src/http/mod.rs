@@ -2,6 +2,7 @@
 
 pub mod api;
 mod auth;
+pub mod budget;
 pub mod client;
 mod email;
 pub mod error;

@@ -106,6 +106,15 @@ async fn accept(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
+    // Held until the webhook is answered: the parsed body lives that long.
+    let _room = app
+        .bodies
+        .reserve(declared, limit, super::budget::WAIT)
+        .await
+        .map_err(|()| {
+            tracing::warn!(integration, declared, "large webhook bodies fill ingest.large_bodies_in_flight; answered 503 (Alertmanager retries)");
+            too_slow("finding room for a large body")
+        })?;
     let bytes = match tokio::time::timeout_at(deadline, read_body(body, limit))
         .await
         .map_err(|_| too_slow("reading the body"))?

@@ -8,6 +8,7 @@ mod enqueue;
 pub mod escalation;
 pub mod fired;
 pub mod heartbeats;
+pub mod hosts;
 mod ingest;
 pub mod monthly;
 mod named;
@@ -24,8 +25,6 @@ mod stats;
 pub mod webhooks;
 pub mod windows;
 
-use std::str::FromStr;
-
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
@@ -41,27 +40,62 @@ use crate::config::DatabaseSettings;
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A lazily connecting pool: the service starts (and answers 503) while Postgres is down.
+/// A lazily connecting pool: the service starts (and answers 503) while Postgres is down. A URL
+/// with several hosts or a `target_session_attrs` gets a pool that follows the host that suits
+/// ([`hosts`]); its follower runs on the current Tokio runtime.
 pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(settings.url.expose_secret())?
-        .application_name("alertrouter")
-        .options([
-            (
-                "statement_timeout",
-                settings.statement_timeout.as_millis().to_string(),
-            ),
-            // Every statement here is short or an aggregate over indexed rows; compiling them
-            // (Postgres' JIT, on by default) cost half a second of a one-second statistics query.
-            ("jit", "off".to_string()),
-        ])
-        .log_statements(tracing::log::LevelFilter::Trace);
-    Ok(PgPoolOptions::new()
+    let parsed = hosts::parse(settings.url.expose_secret())
+        .map_err(|e| sqlx::Error::Configuration(e.into()))?;
+    let each: Vec<PgConnectOptions> = parsed
+        .each
+        .iter()
+        .map(|o| {
+            o.clone()
+                .application_name("alertrouter")
+                .options([
+                    (
+                        "statement_timeout",
+                        settings.statement_timeout.as_millis().to_string(),
+                    ),
+                    // Every statement here is short or an aggregate over indexed rows; compiling
+                    // them (Postgres' JIT, on by default) cost half a second of a one-second
+                    // statistics query.
+                    ("jit", "off".to_string()),
+                ])
+                .log_statements(tracing::log::LevelFilter::Trace)
+        })
+        .collect();
+    let options = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(settings.acquire_timeout)
         // A broken connection fails its query and the webhook is answered 503 and retried by
         // Alertmanager; pinging before every use would cost a round trip on the hot path.
-        .test_before_acquire(false)
-        .connect_lazy_with(options))
+        .test_before_acquire(false);
+    if parsed.plain() {
+        return Ok(options.connect_lazy_with(each[0].clone()));
+    }
+    let target = parsed.target;
+    let pool = options
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                match hosts::suits(conn, target).await? {
+                    true => Ok(()),
+                    false => Err(hosts::unsuited(target)),
+                }
+            })
+        })
+        .connect_lazy_with(each[0].clone());
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let current = std::sync::Arc::new(hosts::Current::default());
+        runtime.spawn(hosts::follow(
+            pool.clone(),
+            each,
+            parsed.names,
+            target,
+            current,
+        ));
+    }
+    Ok(pool)
 }
 
 /// Applies pending migrations. sqlx holds a Postgres advisory lock while it migrates, so replicas

@@ -37,6 +37,12 @@ pub async fn prune_once(
     Ok(totals)
 }
 
+/// How often to prune for a given retention: a tenth of it, between 10 s and an hour, so a short
+/// retention keeps the tables near their bound and a long one does not scan for nothing.
+pub fn interval(retention: Duration) -> Duration {
+    (retention / 10).clamp(Duration::from_secs(10), Duration::from_secs(3600))
+}
+
 /// Prunes every `every` until `shutdown`.
 pub async fn run(
     pool: PgPool,
@@ -60,5 +66,20 @@ pub async fn run(
             () = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_is_a_tenth_of_the_retention_within_bounds() {
+        assert_eq!(interval(Duration::from_secs(300)), Duration::from_secs(30));
+        assert_eq!(interval(Duration::from_secs(30)), Duration::from_secs(10));
+        assert_eq!(
+            interval(Duration::from_secs(30 * 86_400)),
+            Duration::from_secs(3600)
+        );
     }
 }

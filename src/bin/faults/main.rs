@@ -8,6 +8,7 @@
 mod cluster;
 mod fake;
 mod load;
+mod rude;
 mod scenarios;
 mod soak;
 mod stage;

@@ -193,6 +193,88 @@ pub async fn reload(ctx: &Ctx) -> anyhow::Result<Row> {
     stage.judge(r, &fates, Some(last)).await
 }
 
+/// Scenario 6: rude clients beside the load on one replica — connections that never send a
+/// byte, webhooks whose bodies come a byte a second, and a crowd posting 2 MiB bodies at once.
+pub async fn rude_clients(ctx: &Ctx) -> anyhow::Result<Row> {
+    use crate::rude;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (rate, secs, idle, slow, big) = if ctx.short {
+        (100, 20, 500, 20, 30)
+    } else {
+        (200, 60, 3000, 50, 100)
+    };
+    let mut stage = Stage::new(ctx, "rude_clients", 1, &[0]).await?;
+    let pid = stage.replicas[0].pid().unwrap_or(0);
+    let load = tokio::spawn(stage.load(rate, u64::from(rate * secs)).run());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_before = rude::peak_rss_mib(pid);
+    let (stop, seen) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(rude::Seen::default()),
+    );
+    let base = stage.replicas[0].base.clone();
+    let idlers = tokio::spawn(rude::idle(base.clone(), idle, stop.clone(), seen.clone()));
+    let trickles = tokio::spawn(rude::slow(
+        base.clone(),
+        stage.token.clone(),
+        slow,
+        stop.clone(),
+        seen.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(u64::from(secs) / 3)).await;
+    rude::big(base, stage.token.clone(), big, seen.clone()).await;
+    let bodies_done = Utc::now();
+    let fates = load.await?;
+    stop.store(true, Ordering::Relaxed);
+    let rss_peak = rude::peak_rss_mib(pid);
+    let _ = tokio::join!(idlers, trickles);
+    let ms = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed) as f64 / 1000.0;
+    let (slow_answers, big_answers) = (
+        seen.slow_answers.lock().unwrap().clone(),
+        seen.big_answers.lock().unwrap().clone(),
+    );
+    let mut r = row(
+        "6. rude clients",
+        format!("{rate} webhooks/s for {secs} s, 1 replica"),
+        format!(
+            "{idle} idle connections and {slow} 1 byte/s senders throughout, {big} × 2 MiB bodies at once at {} s",
+            secs / 3
+        ),
+    );
+    r.notes.push(format!(
+        "{} idle connections opened, none held past {:.1} s; slow senders cut after at most {:.1} s ({}); 2 MiB bodies: {}, slowest {:.1} s; peak RSS {:.0} MiB (before {:.0} MiB)",
+        seen.idle_opened.load(Ordering::Relaxed),
+        ms(&seen.idle_longest_ms),
+        ms(&seen.slow_longest_ms),
+        rude::tally(&slow_answers),
+        rude::tally(&big_answers),
+        ms(&seen.big_longest_ms),
+        rss_peak,
+        rss_before,
+    ));
+    // The server's deadlines: 10 s to send headers (and idle on keep-alive), 8 s for a
+    // webhook's body and commit; a few seconds' slack for a busy scheduler and the poll.
+    if ms(&seen.idle_longest_ms) > 13.0 {
+        r.failures
+            .push("an idle connection was held past the header deadline".into());
+    }
+    if ms(&seen.slow_longest_ms) > 20.0 {
+        r.failures
+            .push("a slow sender was let trickle past the webhook's deadline".into());
+    }
+    if big_answers.iter().any(|s| (400..500).contains(s)) {
+        r.failures
+            .push("a 2 MiB webhook (under the body limit) was answered 4xx".into());
+    }
+    let mut tries: Vec<f64> = fates.iter().map(|f| f.longest.as_secs_f64()).collect();
+    tries.sort_by(f64::total_cmp);
+    if let Some(p99) = tries.get(tries.len() * 99 / 100) {
+        r.notes.push(format!("the load's answers: p99 {p99:.3} s"));
+    }
+    stage.judge(r, &fates, Some(bodies_done)).await
+}
+
 /// The scenarios by name, in the table's order.
 pub fn all() -> Vec<&'static str> {
     vec![
@@ -200,6 +282,7 @@ pub fn all() -> Vec<&'static str> {
         "postgres_down",
         "postgres_restart",
         "kill_mid_escalation",
+        "rude_clients",
         "pool_exhausted",
         "read_only",
         "reload",
@@ -213,6 +296,7 @@ pub async fn run(ctx: &Ctx, name: &str) -> anyhow::Result<Row> {
         "kill_mid_escalation" => kill_mid_escalation(ctx).await,
         "postgres_restart" => postgres_restart(ctx).await,
         "pool_exhausted" => pool_exhausted(ctx).await,
+        "rude_clients" => rude_clients(ctx).await,
         "read_only" => read_only(ctx).await,
         "reload" => reload(ctx).await,
         other => anyhow::bail!("no scenario {other}; there are: {}", all().join(", ")),

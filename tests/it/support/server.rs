@@ -35,6 +35,7 @@ pub fn settings(database_url: &str) -> Settings {
             flapping_window: Duration::from_secs(600),
             default_severity: Severity::Warning,
             max_body_bytes: alertrouter::config::DEFAULT_MAX_BODY_BYTES,
+            large_bodies_in_flight: alertrouter::config::DEFAULT_LARGE_BODIES_IN_FLIGHT,
             request_timeout: Duration::from_secs(3),
             dedup_cache_entries: 1024,
         },
