@@ -3,6 +3,10 @@
 #   scripts/pg.sh start DATA_DIR PORT [DB] -> postgres://postgres@127.0.0.1:PORT/DB (default postgres)
 #   scripts/pg.sh fresh DATA_DIR PORT [DB] -> the same, on a new empty cluster (an old one is removed)
 #   scripts/pg.sh stop DATA_DIR
+#   scripts/pg.sh standby DATA_DIR PORT PRIMARY_PORT -> a streaming standby of the server on
+#                                       PRIMARY_PORT (pg_basebackup -R), started; its URL
+#   scripts/pg.sh kill DATA_DIR         SIGKILL of the postmaster (a crash: no shutdown checkpoint)
+#   scripts/pg.sh promote DATA_DIR      the standby becomes a primary (pg_ctl promote)
 # Runs the server as the `postgres` user when invoked as root (PostgreSQL refuses root). If that
 # user cannot write DATA_DIR's parent, a fresh folder under /tmp is used instead.
 set -euo pipefail
@@ -40,6 +44,28 @@ find_bin
 # The directory actually used is remembered next to the requested one, so stop finds it.
 pointer="$dir.location"
 if [ -f "$pointer" ]; then dir=$(cat "$pointer"); fi
+
+if [ "$cmd" = kill ]; then
+  pid=$(head -1 "$dir/postmaster.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  exit 0
+fi
+if [ "$cmd" = promote ]; then
+  as_pg pg_ctl -D "$dir" -w -t 60 promote >&2
+  exit 0
+fi
+if [ "$cmd" = standby ]; then
+  primary_port=${4:?the port of the primary}
+  db=postgres
+  if [ -f "$dir/PG_VERSION" ]; then as_pg pg_ctl -D "$dir" -m immediate stop >&2 || true; fi
+  rm -rf "$dir" "$pointer"
+  dir=${2}
+  mkdir -p "$dir"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  chmod 700 "$dir"
+  echo "$dir" > "$pointer"
+  as_pg pg_basebackup -h 127.0.0.1 -p "$primary_port" -U postgres -D "$dir" -R -X stream -c fast >&2
+fi
 
 if [ "$cmd" = stop ] || [ "$cmd" = fresh ]; then
   if [ -f "$dir/PG_VERSION" ]; then as_pg pg_ctl -D "$dir" -m fast stop >&2 || true; fi

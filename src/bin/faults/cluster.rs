@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 /// The throwaway cluster the suite was started with.
+#[derive(Clone)]
 pub struct Pg {
     pub dir: PathBuf,
     pub port: u16,
@@ -19,18 +20,24 @@ impl Pg {
     }
 
     fn pg_sh(&self, verb: &str) -> anyhow::Result<()> {
-        let status = Command::new("scripts/pg.sh")
+        self.pg_sh_with(verb, &[]).map(drop)
+    }
+
+    /// Runs scripts/pg.sh; what it printed (a URL, for the verbs that start a server).
+    fn pg_sh_with(&self, verb: &str, more: &[String]) -> anyhow::Result<String> {
+        let out = Command::new("scripts/pg.sh")
             .arg(verb)
             .arg(&self.dir)
             .arg(self.port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .args(more)
+            .stderr(Stdio::piped())
+            .output()
             .context("scripts/pg.sh")?;
-        if !status.success() {
-            bail!("scripts/pg.sh {verb} failed");
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!("scripts/pg.sh {verb} failed: {}", err.trim());
         }
-        Ok(())
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// A fast shutdown: connections are cut, in-flight transactions roll back.
@@ -40,6 +47,26 @@ impl Pg {
 
     pub fn start(&self) -> anyhow::Result<()> {
         self.pg_sh("start")
+    }
+
+    /// SIGKILL of the postmaster: the machine died.
+    pub fn kill(&self) -> anyhow::Result<()> {
+        self.pg_sh("kill")
+    }
+
+    /// A standby in recovery becomes a primary.
+    pub fn promote(&self) -> anyhow::Result<()> {
+        self.pg_sh("promote")
+    }
+
+    /// Makes this cluster a streaming standby of `primary` (a base backup) and starts it; the
+    /// port it listens on.
+    pub fn standby_of(&self, primary: &Pg) -> anyhow::Result<u16> {
+        let url = self.pg_sh_with("standby", &[primary.port.to_string()])?;
+        let port = url
+            .rsplit_once(':')
+            .and_then(|(_, rest)| rest.split('/').next()?.parse().ok());
+        port.with_context(|| format!("scripts/pg.sh standby printed {url:?}"))
     }
 
     /// Runs statements one by one on the `postgres` database, on a session that may write

@@ -6,6 +6,7 @@
 //! a step fired twice, a duplicate the sender did not count).
 
 mod cluster;
+mod failover;
 mod fake;
 mod load;
 mod rude;

@@ -286,6 +286,7 @@ pub fn all() -> Vec<&'static str> {
         "pool_exhausted",
         "read_only",
         "reload",
+        "failover",
     ]
 }
 
@@ -299,6 +300,7 @@ pub async fn run(ctx: &Ctx, name: &str) -> anyhow::Result<Row> {
         "rude_clients" => rude_clients(ctx).await,
         "read_only" => read_only(ctx).await,
         "reload" => reload(ctx).await,
+        "failover" => crate::failover::failover(ctx).await,
         other => anyhow::bail!("no scenario {other}; there are: {}", all().join(", ")),
     }
 }

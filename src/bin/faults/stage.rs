@@ -53,9 +53,23 @@ impl Stage {
         steps: &[u64],
         extra: &str,
     ) -> anyhow::Result<Stage> {
+        let url = ctx.pg.fresh_db(&format!("faults_{name}")).await?;
+        Stage::at(ctx, name, replicas, steps, extra, &url, &url).await
+    }
+
+    /// As [`Stage::with`], on a database that exists: the replicas connect to `url`, the judge
+    /// and the scenario to `direct` (one host; `url` may name several).
+    pub async fn at(
+        ctx: &Ctx,
+        name: &str,
+        replicas: usize,
+        steps: &[u64],
+        extra: &str,
+        url: &str,
+        direct: &str,
+    ) -> anyhow::Result<Stage> {
         let work = ctx.work.join(name);
         let _ = std::fs::remove_dir_all(&work);
-        let url = ctx.pg.fresh_db(&format!("faults_{name}")).await?;
         let (fake, fake_port) = Fake::start(SECRET).await?;
         let token = format!("faults-{}", uuid::Uuid::now_v7().simple());
         let steps: Vec<Duration> = steps.iter().map(|s| Duration::from_secs(*s)).collect();
@@ -73,14 +87,14 @@ impl Stage {
         let mut started = Vec::new();
         for r in 0..replicas {
             // One at a time: the first migrates the new database.
-            started.push(Replica::start(&ctx.bin, &work, &url, &format!("replica{r}"), &[]).await?);
+            started.push(Replica::start(&ctx.bin, &work, url, &format!("replica{r}"), &[]).await?);
         }
         let up = started
             .iter()
             .map(|_| Arc::new(AtomicBool::new(true)))
             .collect();
         Ok(Stage {
-            url,
+            url: direct.to_string(),
             fake,
             replicas: started,
             up,
