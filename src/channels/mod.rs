@@ -104,7 +104,7 @@ pub struct Bundled {
 }
 
 /// What a message says about its incident.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct IncidentSummary {
     pub id: uuid::Uuid,
     /// INC-42.

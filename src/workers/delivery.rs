@@ -123,7 +123,11 @@ impl Engine {
                 let error = mask_contacts(error);
                 tracing::info!(id = delivery.id, channel = %delivery.channel, %error, "delivery failed; will retry");
             }
-            Recorded::Deferred { .. } => {}
+            Recorded::Deferred { at } => {
+                // The provider asked for a later turn (429 or Retry-After): not a failed attempt.
+                self.metrics.delivery(&delivery.channel, "retry");
+                tracing::info!(id = delivery.id, channel = %delivery.channel, %at, "the provider asked to wait; will send then");
+            }
             Recorded::Dead { error } => {
                 self.metrics.delivery(&delivery.channel, "dead");
                 let error = mask_contacts(error);

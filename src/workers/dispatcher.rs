@@ -46,8 +46,11 @@ impl Default for DispatchSettings {
             batch: 100,
             concurrency: 32,
             backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
-            max_attempts: 12,
+            // A page is due now: once its provider is back it must not sit out a long backoff
+            // (scripts/faults.sh slack_outage measured 4 min with a 300 s cap). Fifty failures
+            // at this cap is about 24 minutes of a provider failing before a page is dead.
+            max_backoff: Duration::from_secs(30),
+            max_attempts: 50,
             max_age: Duration::from_secs(24 * 3600),
             poll: Duration::from_secs(1),
         }

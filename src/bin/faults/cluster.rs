@@ -93,7 +93,8 @@ impl Pg {
 }
 
 /// The routes and policies of a scenario: `teams` routes by the `team` label, each paging its own
-/// outgoing webhook at every step delay in `steps`.
+/// outgoing webhook at every step delay in `steps`. When `extra` configures Slack, every team
+/// also has a person (`uT`, Slack id `U000T`) paged at each step by Slack, SMS and PagerDuty.
 pub struct Setup {
     pub teams: usize,
     pub steps: Vec<Duration>,
@@ -119,6 +120,7 @@ pub fn write_config(work: &Path, setup: &Setup) -> anyhow::Result<()> {
             setup.secret, setup.extra
         ),
     )?;
+    let people = setup.extra.contains("slack:");
     let mut routes = String::from("route:\n  policy: t0\n  routes:\n");
     let mut policies = String::from("escalation_policies:\n");
     let mut hooks = String::from("destinations:\n  webhooks:\n");
@@ -129,7 +131,17 @@ pub fn write_config(work: &Path, setup: &Setup) -> anyhow::Result<()> {
         let steps: Vec<String> = setup
             .steps
             .iter()
-            .map(|d| format!("{{delay: {}s, targets: ['webhook:w{t}']}}", d.as_secs()))
+            .map(|d| {
+                let person = if people {
+                    format!(", 'user:u{t}'")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{{delay: {}s, targets: ['webhook:w{t}'{person}]}}",
+                    d.as_secs()
+                )
+            })
             .collect();
         policies.push_str(&format!(
             "  - {{name: t{t}, steps: [{}]}}\n",
@@ -142,6 +154,14 @@ pub fn write_config(work: &Path, setup: &Setup) -> anyhow::Result<()> {
     }
     std::fs::write(work.join("routes/faults.yaml"), routes)?;
     policies.push_str(&hooks);
+    if people {
+        policies.push_str("  pagerduty_services: {faults: \"${FAULTS_PAGERDUTY_KEY}\"}\nusers:\n");
+        for t in 0..setup.teams {
+            policies.push_str(&format!(
+                "  - {{name: u{t}, slack_id: U{t:04}, phone: \"+1555555{t:04}\", contact: [slack, sms, pagerduty]}}\n"
+            ));
+        }
+    }
     std::fs::write(work.join("policies/faults.yaml"), policies)?;
     Ok(())
 }
