@@ -40,7 +40,7 @@ pub async fn soak(ctx: &Ctx, minutes: u64, svg: &Path) -> anyhow::Result<()> {
     let stage = Stage::with(ctx, "soak", 2, &[0, 60], &extra).await?;
     let stop = Instant::now() + Duration::from_secs(minutes * 60);
     let sent = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(Failures::default());
     let http = reqwest::Client::new();
     let bases: Vec<String> = stage.replicas.iter().map(|r| r.base.clone()).collect();
     let webhooks = tokio::spawn(webhook_mix(
@@ -79,12 +79,40 @@ pub async fn soak(ctx: &Ctx, minutes: u64, svg: &Path) -> anyhow::Result<()> {
     webhooks.await?;
     api.await?;
     eprintln!(
-        "soak: {} webhooks and API calls, {} not answered 2xx",
+        "soak: {} webhooks sent; not answered 2xx (webhooks and API calls): {:?}",
         sent.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed)
+        failed.0.lock().unwrap()
     );
     draw(&samples, svg)?;
     Ok(())
+}
+
+/// Answers that were not 2xx, by request kind and status ("network" for none).
+#[derive(Default)]
+struct Failures(std::sync::Mutex<std::collections::BTreeMap<String, u64>>);
+
+impl Failures {
+    /// Counts `answer` unless it is a 2xx (or, with `conflict_ok`, a 409); whether it was.
+    fn note(
+        &self,
+        kind: &str,
+        answer: &reqwest::Result<reqwest::Response>,
+        conflict_ok: bool,
+    ) -> bool {
+        let status = match answer {
+            Ok(r) if r.status().is_success() => return true,
+            Ok(r) if conflict_ok && r.status().as_u16() == 409 => return true,
+            Ok(r) => r.status().as_u16().to_string(),
+            Err(_) => "network".into(),
+        };
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry(format!("{kind} {status}"))
+            .or_default() += 1;
+        false
+    }
 }
 
 fn join(values: &[f64]) -> String {
@@ -137,7 +165,7 @@ async fn webhook_mix(
     token: String,
     stop: Instant,
     sent: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
+    failed: Arc<Failures>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(25));
     let mut n: u64 = 0;
@@ -169,18 +197,15 @@ async fn webhook_mix(
             );
             let (sent, failed) = (sent.clone(), failed.clone());
             tokio::spawn(async move {
-                let ok = http
+                let answer = http
                     .post(url)
                     .bearer_auth(token)
                     .header("content-type", "application/json")
                     .body(b)
                     .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
+                    .await;
                 sent.fetch_add(1, Ordering::Relaxed);
-                if !ok {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                }
+                failed.note("webhook", &answer, false);
             });
         }
         n += 1;
@@ -189,7 +214,7 @@ async fn webhook_mix(
 
 /// Every second: a list of open incidents and one incident's detail, and an acknowledgement of
 /// the oldest open one.
-async fn api_mix(http: reqwest::Client, bases: Vec<String>, stop: Instant, failed: Arc<AtomicU64>) {
+async fn api_mix(http: reqwest::Client, bases: Vec<String>, stop: Instant, failed: Arc<Failures>) {
     let now = chrono::Utc::now().timestamp();
     let claims = alertrouter::http::api::auth::Claims {
         sub: "soak".into(),
@@ -217,14 +242,10 @@ async fn api_mix(http: reqwest::Client, bases: Vec<String>, stop: Instant, faile
             .bearer_auth(&token)
             .send()
             .await;
-        let Ok(list) = list else {
-            failed.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        if !list.status().is_success() {
-            failed.fetch_add(1, Ordering::Relaxed);
+        if !failed.note("list", &list, false) {
             continue;
         }
+        let Ok(list) = list else { continue };
         let list: serde_json::Value = list.json().await.unwrap_or_default();
         let Some(id) = list["incidents"][0]["id"].as_str().map(String::from) else {
             continue;
@@ -234,14 +255,8 @@ async fn api_mix(http: reqwest::Client, bases: Vec<String>, stop: Instant, faile
             http.post(format!("{base}/api/v1/incidents/{id}/actions"))
                 .json(&serde_json::json!({"action": "ack"})),
         ] {
-            let ok = request
-                .bearer_auth(&token)
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success() || r.status().as_u16() == 409);
-            if !ok {
-                failed.fetch_add(1, Ordering::Relaxed);
-            }
+            let answer = request.bearer_auth(&token).send().await;
+            failed.note("detail or ack", &answer, true);
         }
     }
 }
