@@ -136,6 +136,8 @@ impl IntoResponse for ApiError {
             }
         }
         let detail = match &self {
+            // A deadline or a full room is said as it is; a database error's text stays in the log.
+            ApiError::Unavailable { what, cause: None } => format!("{what}; retry"),
             ApiError::Unavailable { .. } => {
                 "the database cannot take this request now; retry".into()
             }

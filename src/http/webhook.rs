@@ -113,7 +113,13 @@ async fn accept(
         .await
         .map_err(|()| {
             tracing::warn!(integration, declared, "large webhook bodies fill ingest.large_bodies_in_flight; answered 503 (Alertmanager retries)");
-            too_slow("finding room for a large body")
+            ApiError::Unavailable {
+                what: format!(
+                    "no room for a large body within {:?} (ingest.large_bodies_in_flight)",
+                    super::budget::WAIT
+                ),
+                cause: None,
+            }
         })?;
     let bytes = match tokio::time::timeout_at(deadline, read_body(body, limit))
         .await

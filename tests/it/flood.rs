@@ -206,3 +206,48 @@ async fn with_its_own_listener_the_webhook_is_served_when_the_public_one_is_full
     );
     assert_eq!(db.incidents().await.len(), 1);
 }
+
+#[tokio::test]
+async fn large_bodies_share_their_room_and_one_past_it_is_answered_503_while_small_ones_pass() {
+    let db = TestDb::new().await;
+    let mut config = settings(&db.url);
+    config.ingest.large_bodies_in_flight = 2 << 20;
+    let server = TestServer::start(config).await;
+    // Two senders declare 1 MiB each and send nothing more: the room is taken.
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(addr(&server)).await.unwrap();
+        let head = format!(
+            "POST /hooks/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{",
+            crate::support::TOKEN,
+            1 << 20
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        holders.push(s);
+    }
+    // An ordinary webhook is not held up by them.
+    let small = webhooks(&server, 0, 3).await;
+    assert!(p99(&small) < Duration::from_secs(1), "{small:?}");
+    // A third large one waits its bounded turn, then gets a retryable 503.
+    let body = grouped(
+        "{}:{g=\"big\"}",
+        vec![alert("big", "warning", "firing", S1, None)],
+    );
+    let padded = format!("{body}{}", " ".repeat(300 << 10));
+    let started = Instant::now();
+    let (status, answer) = server.post(padded.clone()).await;
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        answer.to_string().contains("no room for a large body"),
+        "{answer}"
+    );
+    // Once the holders are gone, the same body is taken.
+    drop(holders);
+    let (status, answer) = server.post(padded).await;
+    assert_eq!(status, 200, "{answer}");
+}
