@@ -24,22 +24,23 @@ pub struct Claimed {
 }
 
 /// Leases up to `limit` incidents whose next step is due at `now` and that no live lease holds,
-/// or that `worker` holds and names in `retake`.
+/// or (with `retake`) that `worker` itself holds.
 pub async fn claim_due_escalations(
     pool: &PgPool,
     worker: Uuid,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
-    retake: &[Uuid],
+    retake: bool,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let rows: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
         "with due as (
             select id, lease_owner from incidents
-            -- Besides the free ones, the incidents in $5: this worker's own, whose firing
-            -- failed because Postgres went away, taken again without waiting for the lease.
+            -- Besides the free ones, with $5 this worker's own: what Postgres going away kept
+            -- it from firing (or a claim whose answer was lost), taken again without waiting
+            -- for the lease.
             where escalation_due_at <= $2
-              and (lease_until is null or lease_until < $2 or (lease_owner = $1 and id = any($5)))
+              and (lease_until is null or lease_until < $2 or (lease_owner = $1 and $5))
             order by escalation_due_at
             limit $4
             for update skip locked

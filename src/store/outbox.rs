@@ -380,3 +380,17 @@ pub async fn extend_lease(
     .await?
     .rows_affected())
 }
+
+/// Frees `worker`'s leases on pending rows other than `held` (rows a claim leased to it while
+/// its answer was lost, which it will never send). Returns how many were freed.
+pub async fn free_leases(pool: &PgPool, worker: Uuid, held: &[i64]) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "update outbox set lease_owner = null, lease_until = null
+         where lease_owner = $1 and status = 'pending' and id <> all($2)",
+    )
+    .bind(worker)
+    .bind(held)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

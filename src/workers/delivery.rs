@@ -38,6 +38,8 @@ pub(super) struct Engine {
     pub(super) destinations: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Stores the results of concurrent sends together (started on first use, in the runtime).
     pub(super) results: std::sync::OnceLock<Batcher<Outcome, Result<bool, sqlx::Error>>>,
+    /// The rows held for sends in flight, and the leases a lost claim answer left.
+    pub(super) held: super::held::Held,
 }
 
 /// The most send results one statement stores.
@@ -47,9 +49,22 @@ const MAX_RESULTS: usize = 128;
 const RECORD_PATIENCE: Duration = Duration::from_secs(300);
 
 impl Engine {
+    /// Delivers a claimed row (held since its claim) and what bundles with it, then lets go of
+    /// them.
     pub(super) async fn deliver(
         &self,
         mut delivery: Delivery,
+        created_at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let result = self.deliver_held(&mut delivery, created_at).await;
+        let ids = std::iter::once(delivery.id).chain(delivery.bundled.iter().map(|b| b.id));
+        self.held.release(ids);
+        result
+    }
+
+    async fn deliver_held(
+        &self,
+        delivery: &mut Delivery,
         created_at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         if delivery.redelivery {
@@ -68,11 +83,11 @@ impl Engine {
                 .await?;
             return Ok(());
         }
-        if bundles(&delivery) {
+        if bundles(delivery) {
             let lease_until = now + delta(self.settings.lease);
-            delivery.bundled =
-                store::claim_bundle(&self.pool, self.id, &delivery, now, lease_until, MAX_BUNDLE)
-                    .await?;
+            let claim =
+                store::claim_bundle(&self.pool, self.id, delivery, now, lease_until, MAX_BUNDLE);
+            delivery.bundled = self.held.claiming(claim).await?;
         }
         // Held for as long as the send takes, however slow the provider.
         let held: Vec<i64> = std::iter::once(delivery.id)
@@ -84,7 +99,7 @@ impl Engine {
             self.id,
             &held,
             self.settings.lease,
-            self.send(&delivery, now),
+            self.send(delivery, now),
         )
         .await;
         if !delivery.bundled.is_empty() {
@@ -94,18 +109,14 @@ impl Engine {
                 self.metrics
                     .delivery_n(&delivery.channel, "bundled", ids.len() as u64);
             }
-            store::settle_bundle(
-                &self.pool,
-                self.id,
-                delivery.id,
-                &ids,
-                sent,
-                self.clock.now(),
-            )
+            let now = self.clock.now();
+            patiently(delivery.id, || {
+                store::settle_bundle(&self.pool, self.id, delivery.id, &ids, sent, now)
+            })
             .await?;
         }
         let recorded = decide(
-            &delivery,
+            delivery,
             created_at,
             result,
             &self.settings,
@@ -173,30 +184,16 @@ impl Engine {
                 }
             })
         });
-        // A send that went out must not be sent again because Postgres was away when its
-        // result was stored: while it cannot be reached, the result is kept and stored once it
-        // is back (the row stays this dispatcher's, so nobody else sends it meanwhile unless its
-        // lease runs out first, which the redelivery then counts).
-        let mut pause = Duration::from_millis(100);
-        let give_up = std::time::Instant::now() + RECORD_PATIENCE;
-        loop {
-            let stored = results
-                .submit(Outcome {
-                    id,
-                    result: result.clone(),
-                    at,
-                })
-                .await
-                .unwrap_or(Err(sqlx::Error::PoolClosed));
-            match stored {
-                Err(e) if crate::store::unreachable(&e) && std::time::Instant::now() < give_up => {
-                    tracing::warn!(id, error = %e, "cannot store a send's result; trying again");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                other => return other,
-            }
-        }
+        patiently(id, || async {
+            let outcome = Outcome {
+                id,
+                result: result.clone(),
+                at,
+            };
+            let stored = results.submit(outcome).await;
+            stored.unwrap_or(Err(sqlx::Error::PoolClosed))
+        })
+        .await
     }
 
     /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how
@@ -228,6 +225,29 @@ impl Engine {
             seen.insert(channel, n);
         }
         Ok(rows)
+    }
+}
+
+/// Stores what a send came to: a send that went out must not be sent again because Postgres
+/// was away when its result was stored, so while it cannot be reached the write is tried again,
+/// for up to [`RECORD_PATIENCE`] (the row stays this dispatcher's, so nobody else sends it
+/// meanwhile unless its lease runs out first, which the redelivery then counts).
+async fn patiently<T, F, Fut>(id: i64, mut write: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut pause = Duration::from_millis(100);
+    let give_up = std::time::Instant::now() + RECORD_PATIENCE;
+    loop {
+        match write().await {
+            Err(e) if crate::store::unreachable(&e) && std::time::Instant::now() < give_up => {
+                tracing::warn!(id, error = %e, "cannot store a send's result; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -88,6 +88,7 @@ impl Dispatcher {
             env: Arc::new(crate::config::process_env),
             destinations: Default::default(),
             results: Default::default(),
+            held: Default::default(),
         };
         Dispatcher {
             id,
@@ -214,14 +215,27 @@ impl Rounds {
         let room: i64 = free.iter().map(|(_, n)| n).sum();
         let now = self.engine.clock.now();
         let lease_until = now + delta(self.engine.settings.lease);
-        let rows = self.engine.claim(&free, now, lease_until, room).await?;
+        // Rows a claim whose answer was lost leased to this dispatcher go back first.
+        self.engine
+            .held
+            .free_lost(&self.engine.pool, self.engine.id)
+            .await?;
+        let rows = match self.engine.claim(&free, now, lease_until, room).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.engine.held.claim_failed(&e);
+                return Err(e);
+            }
+        };
+        self.engine.held.hold(rows.iter().map(|(d, _)| d.id));
         let claimed = rows.len();
         for (delivery, created_at) in rows {
-            let Some((_, slot)) = self.slots.iter().find(|(c, _)| *c == delivery.channel) else {
+            // Neither can happen (the claim took at most the free slots of these channels);
+            // such a row would wait out its lease.
+            let slot = self.slots.iter().find(|(c, _)| *c == delivery.channel);
+            let Some(permit) = slot.and_then(|(_, s)| s.clone().try_acquire_owned().ok()) else {
+                self.engine.held.release([delivery.id]);
                 continue;
-            };
-            let Ok(permit) = slot.clone().try_acquire_owned() else {
-                continue; // cannot happen: the claim took at most the free slots
             };
             let (engine, done) = (self.engine.clone(), self.done.clone());
             let in_flight = self.in_flight.clone();

@@ -53,10 +53,12 @@ pub struct EscalationWorker {
     live: Arc<Live<Reloadable>>,
     metrics: Arc<Metrics>,
     settings: EscalationSettings,
-    /// Incidents this worker claimed but could not fire because Postgres could not be reached:
-    /// its next claim takes them again at once. (Any other failure waits out the lease, so an
-    /// incident that fails the same way every time is tried every 15 s, not in a loop.)
-    retake: std::sync::Mutex<Vec<Uuid>>,
+    /// Set when Postgres could not be reached while this worker claimed or fired: a firing that
+    /// failed, or a claim that committed but whose answer was lost, leaves incidents leased to
+    /// this worker that it does not know of. Its next claim takes its own leases again at once
+    /// (it holds none in flight between batches). Any other failure waits out the lease, so an
+    /// incident that fails the same way every time is tried every 15 s, not in a loop.
+    retake: std::sync::atomic::AtomicBool,
 }
 
 /// What the API adds to config for one batch: maintenance windows in force, and the policies
@@ -86,10 +88,10 @@ impl EscalationWorker {
         }
     }
 
-    fn retake_later(&self, ids: &[Uuid], e: &sqlx::Error) {
+    fn retake_later(&self, e: &sqlx::Error) {
         if crate::store::unreachable(e) {
-            let mut retake = self.retake.lock().unwrap_or_else(|p| p.into_inner());
-            retake.extend_from_slice(ids);
+            self.retake
+                .store(true, std::sync::atomic::Ordering::Release);
         }
     }
 
@@ -123,7 +125,7 @@ impl EscalationWorker {
         let extra = match self.extra().await {
             Ok(extra) => extra,
             Err(e) => {
-                self.retake_later(&ids, &e);
+                self.retake_later(&e);
                 return Err(e);
             }
         };
@@ -157,18 +159,22 @@ impl EscalationWorker {
     async fn claim(&self) -> Result<Vec<store::Claimed>, sqlx::Error> {
         let now = self.clock.now();
         let lease_until = now + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::MAX);
-        let retake = std::mem::take(&mut *self.retake.lock().unwrap_or_else(|p| p.into_inner()));
+        let retake = self.retake.swap(false, std::sync::atomic::Ordering::AcqRel);
         let claimed = store::claim_due_escalations(
             &self.pool,
             self.id,
             now,
             lease_until,
             self.settings.batch,
-            &retake,
+            retake,
         )
         .await;
         if let Err(e) = &claimed {
-            self.retake_later(&retake, e);
+            if retake {
+                self.retake
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            self.retake_later(e);
         }
         claimed
     }
@@ -179,7 +185,7 @@ impl EscalationWorker {
             // The lease runs out and this or another worker tries again.
             Err(e) if ids.len() == 1 => {
                 tracing::warn!(incident = %ids[0], error = %e, "escalation step not committed");
-                self.retake_later(&ids, &e);
+                self.retake_later(&e);
             }
             Err(e) => {
                 tracing::warn!(incidents = ids.len(), error = %e,
@@ -187,7 +193,7 @@ impl EscalationWorker {
                 for id in &ids {
                     if let Err(e) = self.fire(std::slice::from_ref(id), extra).await {
                         tracing::warn!(incident = %id, error = %e, "escalation step not committed");
-                        self.retake_later(std::slice::from_ref(id), &e);
+                        self.retake_later(&e);
                     }
                 }
             }

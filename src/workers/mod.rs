@@ -4,6 +4,7 @@ mod delivery;
 pub mod dispatcher;
 pub mod escalation;
 pub mod heartbeat;
+mod held;
 mod lease;
 pub mod limits;
 pub mod reports;

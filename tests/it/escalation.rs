@@ -427,3 +427,53 @@ async fn a_worker_fires_again_at_once_what_postgres_going_away_kept_it_from_firi
     assert_eq!(outbox(&db).await.len(), 3, "the first step's pages, once");
     assert_eq!(kinds(&db, "escalated").await, 1, "one step fired");
 }
+
+/// A claim that committed but whose answer was lost when Postgres went away leaves incidents
+/// leased to a worker that does not know it holds them: once Postgres is back its next claim
+/// takes its own leases again, rather than leaving them a lease late (scripts/faults.sh
+/// failover, where such steps fired 15 s after the promotion).
+#[tokio::test]
+async fn a_worker_takes_again_at_once_what_a_claim_with_a_lost_answer_leased_to_it() {
+    let db = TestDb::new().await;
+    let server = start(&db).await;
+    let metrics = Arc::new(Metrics::new());
+    let (w, other) = (
+        worker(&server, metrics.clone(), 1),
+        worker(&server, metrics, 1),
+    );
+    for key in ["{}:{a}", "{}:{b}"] {
+        let alerts = vec![alert("web-1", "critical", "firing", S1, None)];
+        server.post(grouped(key, alerts)).await;
+    }
+    // The claim that committed, its answer lost.
+    assert_eq!(w.claim_only().await.unwrap(), 1);
+    // The claim after it fails the way it does while Postgres is away.
+    sqlx::raw_sql(
+        "create function gone() returns trigger language plpgsql as $$
+         begin raise exception 'connection lost' using errcode = '08006'; end $$;
+         create trigger gone before update on incidents for each row
+         when (old.lease_owner is null and new.lease_owner is not null)
+         execute function gone();",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert!(w.run_once().await.is_err(), "the claim fails");
+    sqlx::raw_sql("drop trigger gone on incidents")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(other.run_once().await.unwrap(), 1, "the free one");
+    assert_eq!(
+        other.run_once().await.unwrap(),
+        0,
+        "not the one leased to w"
+    );
+    assert_eq!(w.run_once().await.unwrap(), 1, "w's own, at once");
+    assert_eq!(kinds(&db, "escalated").await, 2, "each step once");
+    assert_eq!(
+        outbox(&db).await.len(),
+        6,
+        "both incidents' first pages, once"
+    );
+}

@@ -30,6 +30,7 @@ mod leaks;
 mod lifecycle;
 mod listen;
 mod log_channel;
+mod lost_claims;
 mod messages;
 mod monthly;
 mod notices;
