@@ -6,14 +6,15 @@
 //! a restart or a proxy.
 //!
 //! Every new connection is checked (`after_connect`); a follower checks the current host once a
-//! second and, when it fails, tries the hosts in the URL's order and moves the pool's connect
-//! options to the first that suits. Connections already open to the old host fail their next
-//! statement (answered 503, retried) and are dropped.
+//! second through the pool (no new connection while one is idle) and, when it fails, tries the
+//! hosts in the URL's order and moves the pool's connect options to the first that suits.
+//! Connections opened before the move are closed when next taken from the pool ([`Moved`]), so
+//! none is left on an old primary that came back as a standby.
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
@@ -129,25 +130,59 @@ pub fn unsuited(target: Target) -> sqlx::Error {
 /// How long one probe of a host may take.
 const PROBE: Duration = Duration::from_secs(2);
 
-/// Which host the pool uses; moved by [`follow`].
-#[derive(Debug, Default)]
-pub struct Current(pub AtomicUsize);
+/// When [`follow`] last moved the pool to another host.
+#[derive(Debug)]
+pub struct Moved {
+    base: Instant,
+    /// Milliseconds after `base`, plus one; 0 for never.
+    at: AtomicU64,
+}
+
+impl Default for Moved {
+    fn default() -> Self {
+        Moved {
+            base: Instant::now(),
+            at: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Moved {
+    fn mark(&self) {
+        self.mark_at(self.base.elapsed());
+    }
+
+    fn mark_at(&self, elapsed: Duration) {
+        self.at
+            .store(elapsed.as_millis() as u64 + 1, Ordering::Release);
+    }
+
+    /// Whether a connection opened `age` ago was opened before the last move (to the old host).
+    pub fn stale(&self, age: Duration) -> bool {
+        self.stale_at(self.base.elapsed(), age)
+    }
+
+    fn stale_at(&self, elapsed: Duration, age: Duration) -> bool {
+        let at = self.at.load(Ordering::Acquire);
+        at != 0 && (elapsed.saturating_sub(age).as_millis() as u64) < at
+    }
+}
 
 /// Keeps `pool` on a host that suits, until the pool is closed. `each` are the hosts' connect
-/// options as the pool uses them.
+/// options as the pool uses them; `moved` is marked at each move.
 pub async fn follow(
     pool: PgPool,
     each: Vec<PgConnectOptions>,
     names: Vec<String>,
     target: Target,
-    current: Arc<Current>,
+    moved: Arc<Moved>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut now = 0;
     while !pool.is_closed() {
         tick.tick().await;
-        let now = current.0.load(Ordering::Relaxed);
-        if probe(&each[now], target).await {
+        if in_use_suits(&pool, target).await {
             continue;
         }
         let found = futures_util::future::join_all(each.iter().map(|o| probe(o, target))).await;
@@ -156,7 +191,8 @@ pub async fn follow(
             Some(i) if i != now => {
                 tracing::warn!(from = %names[now], to = %names[i], ?target, "database: the host in use no longer suits; connecting to another from now on");
                 pool.set_connect_options(each[i].clone());
-                current.0.store(i, Ordering::Relaxed);
+                moved.mark();
+                now = i;
             }
             Some(_) => {}
             None => {
@@ -164,6 +200,16 @@ pub async fn follow(
             }
         }
     }
+}
+
+/// Whether a pooled connection (opened, and checked, on the host in use) still suits, within
+/// [`PROBE`].
+async fn in_use_suits(pool: &PgPool, target: Target) -> bool {
+    let check = async {
+        let mut conn = pool.acquire().await?;
+        suits(&mut conn, target).await
+    };
+    matches!(tokio::time::timeout(PROBE, check).await, Ok(Ok(true)))
 }
 
 /// A fresh connection to one host, checked and closed, within [`PROBE`].
@@ -191,6 +237,20 @@ mod tests {
         assert_eq!(h.each[0].get_database(), Some("alerts"));
         assert_eq!(h.each[0].get_username(), "u");
         assert!(!h.plain());
+    }
+
+    #[test]
+    fn connections_opened_before_a_move_are_stale() {
+        let moved = Moved::default();
+        let s = Duration::from_secs;
+        assert!(!moved.stale_at(s(100), s(100)), "never moved");
+        moved.mark_at(s(60));
+        assert!(
+            moved.stale_at(s(61), s(2)),
+            "opened at 59 s, before the move"
+        );
+        assert!(moved.stale_at(s(61), s(1)), "opened at the move");
+        assert!(!moved.stale_at(s(61), Duration::ZERO), "opened after it");
     }
 
     #[test]

@@ -75,7 +75,16 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
         return Ok(options.connect_lazy_with(each[0].clone()));
     }
     let target = parsed.target;
+    let moved = std::sync::Arc::new(hosts::Moved::default());
     let pool = options
+        .before_acquire({
+            let moved = moved.clone();
+            move |_, meta| {
+                // Opened on a host the pool has since left: closed, another taken.
+                let keep = !moved.stale(meta.age);
+                Box::pin(async move { Ok(keep) })
+            }
+        })
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 match hosts::suits(conn, target).await? {
@@ -86,13 +95,12 @@ pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
         })
         .connect_lazy_with(each[0].clone());
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        let current = std::sync::Arc::new(hosts::Current::default());
         runtime.spawn(hosts::follow(
             pool.clone(),
             each,
             parsed.names,
             target,
-            current,
+            moved,
         ));
     }
     Ok(pool)
