@@ -16,6 +16,7 @@ pub const TABLES: &[(&str, &str)] = &[
     ("outbox", "id"),
     ("slack_messages", "incident_id, target"),
     ("incident_reports", "incident_id"),
+    ("report_ids", "base"),
     ("audit_log", "id"),
     ("action_links", "nonce"),
     ("sms_opt_outs", "phone"),

@@ -22,29 +22,49 @@ pub async fn schedule(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(base) = base else { return Ok(()) };
-    // Incidents of one minute take their suffixes one at a time; other minutes do not wait.
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(&base)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "with taken as (
-            select count(*) as n from incident_reports
-            where (report_id = $2 or report_id like $2 || '-%') and incident_id <> $1
-        )
-        insert into incident_reports (incident_id, report_id, due_at)
-        select $1, case when taken.n = 0 then $2 else $2 || '-' || (taken.n + 1) end, $3
-        from taken
-        on conflict (incident_id) do update
-            set due_at = excluded.due_at, resolutions = incident_reports.resolutions + 1",
+    let redone = sqlx::query(
+        "update incident_reports set due_at = $2, resolutions = resolutions + 1
+         where incident_id = $1",
     )
     .bind(incident)
-    .bind(&base)
     .bind(due)
     .execute(&mut *tx)
     .await?;
-    Ok(())
+    if redone.rows_affected() > 0 {
+        return Ok(());
+    }
+    // The minute's next suffix: its counter row is locked until this commits, so incidents of
+    // one minute take theirs one at a time; other minutes do not wait. A suffix already in use
+    // (given by a replica of the previous release, which counted) is passed over.
+    for _ in 0..SUFFIX_TRIES {
+        let inserted = sqlx::query(
+            "with next as (
+                insert into report_ids (base, taken) values ($2, 1)
+                on conflict (base) do update set taken = report_ids.taken + 1
+                returning case when taken = 1 then $2 else $2 || '-' || taken end as report_id
+            )
+            insert into incident_reports (incident_id, report_id, due_at)
+            select $1, next.report_id, $3 from next
+            where not exists (select 1 from incident_reports r where r.report_id = next.report_id)
+            on conflict (incident_id) do update
+                set due_at = excluded.due_at, resolutions = incident_reports.resolutions + 1",
+        )
+        .bind(incident)
+        .bind(&base)
+        .bind(due)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() > 0 {
+            return Ok(());
+        }
+    }
+    Err(sqlx::Error::Protocol(format!(
+        "no free report id for {base} in {SUFFIX_TRIES} tries"
+    )))
 }
+
+/// How many suffixes in use one report id may pass over.
+const SUFFIX_TRIES: usize = 100;
 
 /// Leases up to `limit` drafts due by `now` until `lease_until` (another worker redoes one whose
 /// lease runs out); returns their incidents and the lease each holds.

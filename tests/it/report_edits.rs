@@ -160,6 +160,50 @@ async fn edited_sections_survive_regeneration_and_bad_edits_change_nothing() {
     assert_eq!(status, 422);
 }
 
+/// Report ids come from a counter per minute (tests/it/report_edits.rs above numbers them); a
+/// suffix already in use, as a replica of the previous release (which counted the minute's
+/// reports) may have given, is passed over instead of failing the resolution for ever.
+#[tokio::test]
+async fn a_report_id_already_in_use_is_passed_over() {
+    let db = TestDb::new().await;
+    let (server, _, _) = logged(&db).await;
+    let start = "2026-11-25T18:58:00Z";
+    let end = Some("2026-11-25T19:01:00Z");
+    for key in ["{}:{a}", "{}:{b}", "{}:{c}"] {
+        let alerts = vec![alert("web-1", "critical", "firing", start, None)];
+        post(&server, grouped(key, alerts)).await;
+    }
+    let resolve = |key: &str| {
+        grouped(
+            key,
+            vec![alert("web-1", "critical", "resolved", start, end)],
+        )
+    };
+    post(&server, resolve("{}:{a}")).await;
+    // INC-3's report, numbered by the old way while INC-1's was being written.
+    sqlx::query(
+        "insert into incident_reports (incident_id, report_id, due_at)
+         select id, 'INC-202611251858-2', now() from incidents where number = 3",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    post(&server, resolve("{}:{b}")).await;
+    let ids: Vec<(i64, String)> = sqlx::query_as(
+        "select i.number, r.report_id from incident_reports r join incidents i on i.id = r.incident_id
+         order by i.number",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let expected = [
+        (1, "INC-202611251858".into()),
+        (2, "INC-202611251858-3".into()),
+        (3, "INC-202611251858-2".into()),
+    ];
+    assert_eq!(ids, expected);
+}
+
 #[tokio::test]
 async fn incidents_of_one_minute_get_numbered_report_ids_and_the_cli_prints_them() {
     let db = TestDb::new().await;
