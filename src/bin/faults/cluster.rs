@@ -115,9 +115,12 @@ pub fn write_config(work: &Path, setup: &Setup) -> anyhow::Result<()> {
         format!(
             "database: {{url: \"postgres://unused\"}}\n\
              integrations: [{{name: faults, bearer_token_file: token}}]\n\
-             log: {{format: json, level: warn}}\n\
+             log: {{format: json, level: {}}}\n\
              channels:\n  webhook: {{signing_secret: \"{}\", timeout: 5s}}\n{}",
-            setup.secret, setup.extra
+            // FAULTS_LOG=info shows the replicas' info lines too (in their logs).
+            std::env::var("FAULTS_LOG").unwrap_or_else(|_| "warn".into()),
+            setup.secret,
+            setup.extra
         ),
     )?;
     let people = setup.extra.contains("slack:");

@@ -199,7 +199,9 @@ impl Judge<'_> {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         self.duplicates(&pool, &mut row).await?;
-        self.lateness(&mut row, &owed, fates);
+        if let Some((number, step)) = self.lateness(&mut row, &owed, fates) {
+            explain(&pool, number, step).await;
+        }
         row.refused_by_fake = self.fake.refused.load(std::sync::atomic::Ordering::Relaxed);
         pool.close().await;
         Ok(row)
@@ -236,7 +238,13 @@ impl Judge<'_> {
         Ok(())
     }
 
-    fn lateness(&self, row: &mut Row, owed: &[(i64, i64, DateTime<Utc>)], fates: &[Fate]) {
+    /// Fills in lateness and recovery; returns the latest page's (incident number, step).
+    fn lateness(
+        &self,
+        row: &mut Row,
+        owed: &[(i64, i64, DateTime<Utc>)],
+        fates: &[Fate],
+    ) -> Option<(i64, i64)> {
         let mut first: HashMap<(i64, i64), DateTime<Utc>> = HashMap::new();
         for r in self.fake.receipts().into_iter().filter(|r| r.round == 0) {
             let at = first.entry((r.number, r.step)).or_insert(r.at);
@@ -250,11 +258,11 @@ impl Judge<'_> {
             })
             .collect();
         late.sort_by(f64::total_cmp);
-        if let Some(worst) = owed
+        let worst = owed
             .iter()
             .filter_map(|(n, s, due)| Some((*first.get(&(*n, *s))? - *due, *n, *s, *due)))
-            .max()
-        {
+            .max();
+        if let Some(worst) = worst {
             eprintln!(
                 "faults: latest page: incident {} step {} due {} arrived {:.2} s late",
                 worst.1,
@@ -287,6 +295,32 @@ impl Judge<'_> {
             }
             .map(|at| (at - end).num_milliseconds() as f64 / 1000.0);
         }
+        worst.map(|w| (w.1, w.2))
+    }
+}
+
+/// Prints the story of one page's outbox rows (to see what kept the latest one late).
+async fn explain(pool: &sqlx::PgPool, number: i64, step: i64) {
+    let rows: Result<Vec<(String, String, i32, Option<DateTime<Utc>>, Option<String>)>, _> =
+        sqlx::query_as(
+            "select o.status, to_char(o.created_at, 'HH24:MI:SS.MS') || ' due ' ||
+                to_char(o.due_at, 'HH24:MI:SS.MS'), o.attempts, o.sent_at, o.last_error
+             from outbox o join incidents i on i.id = o.incident_id
+             where i.number = $1 and (o.payload->>'step')::int = $2",
+        )
+        .bind(number)
+        .bind(step as i32)
+        .fetch_all(pool)
+        .await;
+    match rows {
+        Ok(rows) => {
+            for (status, times, attempts, sent, error) in rows {
+                eprintln!(
+                    "faults:   its outbox row: {status}, written {times}, {attempts} attempts, sent {sent:?}, last error {error:?}"
+                );
+            }
+        }
+        Err(e) => eprintln!("faults:   its outbox row could not be read: {e}"),
     }
 }
 
