@@ -301,17 +301,17 @@ impl Judge<'_> {
 
 /// Prints the story of one page's outbox rows (to see what kept the latest one late).
 async fn explain(pool: &sqlx::PgPool, number: i64, step: i64) {
-    let rows: Result<Vec<(String, String, i32, Option<DateTime<Utc>>, Option<String>)>, _> =
-        sqlx::query_as(
-            "select o.status, to_char(o.created_at, 'HH24:MI:SS.MS') || ' due ' ||
+    type Story = (String, String, i32, Option<DateTime<Utc>>, Option<String>);
+    let rows: Result<Vec<Story>, _> = sqlx::query_as(
+        "select o.status, to_char(o.created_at, 'HH24:MI:SS.MS') || ' due ' ||
                 to_char(o.due_at, 'HH24:MI:SS.MS'), o.attempts, o.sent_at, o.last_error
              from outbox o join incidents i on i.id = o.incident_id
              where i.number = $1 and (o.payload->>'step')::int = $2",
-        )
-        .bind(number)
-        .bind(step as i32)
-        .fetch_all(pool)
-        .await;
+    )
+    .bind(number)
+    .bind(step as i32)
+    .fetch_all(pool)
+    .await;
     match rows {
         Ok(rows) => {
             for (status, times, attempts, sent, error) in rows {
