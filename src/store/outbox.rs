@@ -38,8 +38,7 @@ struct Claimed {
 
 /// How to claim one channel's rows: at most `cap`, and whether it has few destinations (then its
 /// queue heads are found by a skip scan, one index probe per destination, which costs nothing
-/// however long a queue grows, and counts them; with many destinations its due rows are read in
-/// due order until `cap` heads are found).
+/// however long a queue grows; with many destinations one pass over the pending rows is cheaper).
 #[derive(Debug, Clone, Copy)]
 pub struct ChannelClaim<'a> {
     pub channel: &'a str,
@@ -51,9 +50,8 @@ pub struct ChannelClaim<'a> {
 pub const FEW_DESTINATIONS: i64 = 64;
 
 /// Leases up to `limit` due rows, at most `cap` of each channel and at most the oldest pending row
-/// per destination, so a destination's messages leave in the order they were written. Also says,
-/// for each channel it claimed rows of, how many destinations had pending rows (a skip scan's
-/// count; for a channel claimed in due order, only the heads it found).
+/// per destination, so a destination's messages leave in the order they were written. Also says
+/// how many destinations each channel had pending rows for (when it claimed any).
 pub async fn claim_deliveries(
     pool: &PgPool,
     worker: Uuid,
@@ -102,11 +100,9 @@ pub async fn claim_deliveries(
 
 /// The claim. Queue heads (the oldest pending row per destination: only it may leave) are found
 /// by a skip scan for the channels in `$5` (one index probe per destination, so a long queue
-/// behind one number costs nothing, and it counts the destinations) and for those in `$6` by
-/// reading the channel's due rows in due order, each checked to be its destination's oldest
-/// (cheaper with thousands of destinations: it stops after `cap` heads; a pass over every
-/// pending row read 20,000 rows a claim in scripts/bench-delivery.sh). Then at most `cap` due
-/// heads per channel, `$4` in all, are leased, with what their messages need.
+/// behind one number costs nothing) and by one pass over the pending rows for those in `$6`
+/// (cheaper with thousands of destinations). Then at most `cap` due heads per channel, `$4` in
+/// all, are leased, with what their messages need.
 const CLAIM: &str = "with recursive skip as (
         (select channel, recipient, id, due_at, lease_until from outbox
          where status = 'pending' and channel = any($5)
@@ -123,22 +119,9 @@ const CLAIM: &str = "with recursive skip as (
     ), heads as (
         select * from skip where channel = any($5)
         union all
-        -- Per channel, its oldest due and free rows that no older pending row of theirs holds
-        -- back, read in due order until `cap` are found: a probe per row read, and only as many
-        -- read as it takes (a queue held back behind its head costs a probe per row passed).
-        select w.* from unnest($7::text[], $8::bigint[]) as c(channel, cap)
-        cross join lateral (
-            select o.channel, o.recipient, o.id, o.due_at, o.lease_until from outbox o
-            where o.status = 'pending' and o.channel = c.channel and o.due_at <= $2
-              and (o.lease_until is null or o.lease_until < $2)
-              and not exists (
-                  select 1 from outbox p
-                  where p.status = 'pending' and p.channel = o.channel
-                    and p.recipient = o.recipient and p.id < o.id)
-            order by o.due_at
-            limit c.cap
-        ) w
-        where c.channel = any($6)
+        select distinct on (channel, recipient) channel, recipient, id, due_at, lease_until
+        from outbox where status = 'pending' and channel = any($6)
+        order by channel, recipient, id
     ), due as (
         -- The limit bounds the join below whatever the statistics say.
         select o.id, o.lease_owner is not null as was_leased from outbox o

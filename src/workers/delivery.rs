@@ -34,9 +34,8 @@ pub(super) struct Engine {
     pub(super) limits: Limits,
     /// Where `${ENV}` references of routing keys are read (tests inject their own).
     pub(super) env: Arc<EnvFn>,
-    /// How many destinations each channel had pending rows for when last counted (by a skip
-    /// scan), and how many claims in due order were made since.
-    pub(super) destinations: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+    /// How many destinations each channel had pending rows for at its last claim.
+    pub(super) destinations: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Stores the results of concurrent sends together (started on first use, in the runtime).
     pub(super) results: std::sync::OnceLock<Batcher<Outcome, Result<bool, sqlx::Error>>>,
     /// The rows held for sends in flight, and the leases a lost claim answer left.
@@ -198,9 +197,8 @@ impl Engine {
     }
 
     /// Claims up to `limit` rows, at most `cap` per `(channel, cap)`, choosing per channel how
-    /// its queue heads are found from how many destinations it had when last counted: a skip
-    /// scan (never more than one probe per destination, and it counts them) until a count shows
-    /// many, then in due order, with a skip scan every [`RECOUNT`] claims to count again.
+    /// its queue heads are found from how many destinations it had last time (a skip scan until
+    /// a claim shows many: it never costs more than one probe per destination).
     pub(super) async fn claim(
         &self,
         caps: &[(&str, i64)],
@@ -216,29 +214,19 @@ impl Engine {
                     cap: *cap,
                     few_destinations: seen
                         .get(*channel)
-                        .is_none_or(|(n, since)| *n < store::FEW_DESTINATIONS || *since >= RECOUNT),
+                        .is_none_or(|n| *n < store::FEW_DESTINATIONS),
                 })
                 .collect()
         };
         let (rows, destinations) =
             store::claim_deliveries(&self.pool, self.id, &plan, now, lease_until, limit).await?;
         let mut seen = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
-        for claim in &plan {
-            if claim.few_destinations {
-                let counted = destinations.iter().find(|(c, _)| c == claim.channel);
-                if let Some((_, n)) = counted {
-                    seen.insert(claim.channel.to_string(), (*n, 0));
-                }
-            } else if let Some((_, since)) = seen.get_mut(claim.channel) {
-                *since += 1;
-            }
+        for (channel, n) in destinations {
+            seen.insert(channel, n);
         }
         Ok(rows)
     }
 }
-
-/// Claims in due order between two counts of a channel's destinations.
-const RECOUNT: u32 = 100;
 
 /// Stores what a send came to: a send that went out must not be sent again because Postgres
 /// was away when its result was stored, so while it cannot be reached the write is tried again,
