@@ -17,6 +17,10 @@ bench_cleanup() {
         round((total_exec_time / calls * 1000)::numeric) as us_per_call, rows,
         left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as statement
       from pg_stat_statements order by total_exec_time desc limit 15" >&2 || true
+    # Updates that rewrote every index entry (not HOT) cost most of a write.
+    psql "$url" -c "select relname, n_tup_ins as inserted, n_tup_upd as updated,
+        n_tup_hot_upd as hot_updated from pg_stat_user_tables
+      where n_tup_upd > 0 order by n_tup_upd desc limit 5" >&2 || true
   fi
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   scripts/pg.sh stop "$dir" >/dev/null 2>&1 || true

@@ -354,6 +354,18 @@ async fn throughput(
                 "{} of {rows} notifications were not sent",
                 rows - sent
             );
+            // Which channel finished last, to see what bounds a run.
+            let per_channel: Vec<(String, i64, f64)> = sqlx::query_as(
+                "select channel, count(*), extract(epoch from max(sent_at) - $2)::float8
+                 from outbox where dedup_key like $1 || ':%' group by channel order by 3",
+            )
+            .bind(&run)
+            .bind(due)
+            .fetch_all(&pool)
+            .await?;
+            for (channel, n, last) in per_channel {
+                eprintln!("deliverybench: {channel}: {n} sent, the last {last:.2} s after due");
+            }
             let secs = (last.unwrap_or(due) - due).as_seconds_f64().max(1e-3);
             return Ok((sent as f64 / secs, sent, secs));
         }

@@ -3,21 +3,22 @@
 
 use std::sync::Arc;
 
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use chrono::{DateTime, Utc};
 
+use super::smtp::Smtp;
 use super::templates::{Templates, context};
 use super::{Delivery, IncidentSummary, SendResult};
-use crate::config::{SmtpSettings, SmtpTls};
+use crate::config::SmtpSettings;
 use crate::links::LinkSigner;
 
 /// Sends e-mail.
 pub struct EmailChannel {
-    transport: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
+    transport: Option<(Smtp, Mailbox)>,
     problem: Option<String>,
     templates: Arc<Templates>,
     links: Option<Arc<LinkSigner>>,
@@ -80,7 +81,8 @@ impl EmailChannel {
             Err(error) => return SendResult::Dead { error },
         };
         let id = message_id(delivery);
-        match transport.send(message).await {
+        let envelope = message.envelope().clone();
+        match transport.send(&envelope, &message.formatted()).await {
             Ok(_) => SendResult::Sent { reference: id },
             Err(e) if e.is_permanent() => SendResult::Dead {
                 error: format!("SMTP: {e}"),
@@ -93,31 +95,20 @@ impl EmailChannel {
     }
 }
 
-fn build(s: &SmtpSettings) -> Result<(AsyncSmtpTransport<Tokio1Executor>, Mailbox), String> {
+fn build(s: &SmtpSettings) -> Result<(Smtp, Mailbox), String> {
     let from: Mailbox = s
         .from
         .parse()
         .map_err(|e| format!("channels.email.from: {e}"))?;
-    let builder = match s.tls {
-        SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
-        SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
-            .map_err(|e| format!("SMTP: {e}"))?,
-        SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
-            .map_err(|e| format!("SMTP: {e}"))?,
-    };
-    // Connections are kept and reused: a new one per mail costs a handshake and a greeting.
-    let pool = lettre::transport::smtp::PoolConfig::new().max_size(32);
-    let mut builder = builder
-        .port(s.port)
-        .timeout(Some(s.timeout))
-        .pool_config(pool);
-    if let (Some(user), Some(password)) = (&s.username, &s.password) {
-        builder = builder.credentials(Credentials::new(
+    let credentials = match (&s.username, &s.password) {
+        (Some(user), Some(password)) => Some(Credentials::new(
             user.clone(),
             password.expose_secret().to_string(),
-        ));
-    }
-    Ok((builder.build(), from))
+        )),
+        _ => None,
+    };
+    let smtp = Smtp::new(&s.host, s.port, s.tls, credentials, s.timeout)?;
+    Ok((smtp, from))
 }
 
 /// The incident's thread root, which every mail about it refers to.

@@ -11,6 +11,7 @@ pub mod slack_reply;
 pub mod slack_text;
 pub mod sms;
 pub mod sms_http;
+pub mod smtp;
 pub mod templates;
 pub mod webhook;
 
