@@ -10,6 +10,12 @@ if [ -n "${BENCH_PGSS:-}" ]; then
   url=$(scripts/pg.sh start "$dir" "$pg_port" alertrouter)
   psql -q "$url" -c "create extension pg_stat_statements"
 fi
+# BENCH_EXPLAIN=MS: the plans (with timings) of statements slower than MS, in Postgres' log.
+if [ -n "${BENCH_EXPLAIN:-}" ]; then
+  psql -q "$url" -c "load 'auto_explain'" -c "alter system set session_preload_libraries = 'auto_explain'" \
+    -c "alter system set auto_explain.log_min_duration = '${BENCH_EXPLAIN}ms'" \
+    -c "alter system set auto_explain.log_analyze = on" -c "select pg_reload_conf()" >/dev/null
+fi
 server_pid=""
 bench_cleanup() {
   if [ -n "${BENCH_PGSS:-}" ]; then
