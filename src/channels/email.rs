@@ -81,8 +81,10 @@ impl EmailChannel {
             Err(error) => return SendResult::Dead { error },
         };
         let id = message_id(delivery);
-        let envelope = message.envelope().clone();
-        match transport.send(&envelope, &message.formatted()).await {
+        match transport
+            .send(message.envelope(), &message.formatted())
+            .await
+        {
             Ok(_) => SendResult::Sent { reference: id },
             Err(e) if e.is_permanent() => SendResult::Dead {
                 error: format!("SMTP: {e}"),

@@ -51,13 +51,19 @@ impl SmtpError {
     }
 }
 
+/// How a connection to the relay is secured.
+enum Security {
+    Plain,
+    StartTls(TlsParameters),
+    /// TLS from the first byte.
+    Implicit(TlsParameters),
+}
+
 /// One relay, with the connections kept to it.
 pub struct Smtp {
     host: String,
     port: u16,
-    /// `None` for a plain connection; with `implicit` the TLS starts at once, else by STARTTLS.
-    tls: Option<TlsParameters>,
-    implicit: bool,
+    security: Security,
     credentials: Option<Credentials>,
     timeout: Duration,
     hello: ClientId,
@@ -74,16 +80,15 @@ impl Smtp {
         timeout: Duration,
     ) -> Result<Self, String> {
         let parameters = || TlsParameters::new(host.to_string()).map_err(|e| format!("SMTP: {e}"));
-        let (tls, implicit) = match tls {
-            SmtpTls::None => (None, false),
-            SmtpTls::StartTls => (Some(parameters()?), false),
-            SmtpTls::Tls => (Some(parameters()?), true),
+        let security = match tls {
+            SmtpTls::None => Security::Plain,
+            SmtpTls::StartTls => Security::StartTls(parameters()?),
+            SmtpTls::Tls => Security::Implicit(parameters()?),
         };
         Ok(Smtp {
             host: host.to_string(),
             port,
-            tls,
-            implicit,
+            security,
             credentials,
             timeout,
             hello: ClientId::default(),
@@ -143,8 +148,8 @@ impl Smtp {
     /// A new connection: the greeting and EHLO read, TLS started, logged in.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpError> {
         let tcp = tcp(&self.host, self.port).await?;
-        let mut conn = match (&self.tls, self.implicit) {
-            (Some(parameters), true) => {
+        let mut conn = match &self.security {
+            Security::Implicit(parameters) => {
                 #[allow(deprecated)]
                 let mut stream = AsyncNetworkStream::use_existing_tokio1(Box::new(tcp));
                 stream.upgrade_tls(parameters.clone()).await?;
@@ -153,7 +158,7 @@ impl Smtp {
             }
             _ => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await?,
         };
-        if let (Some(parameters), false) = (&self.tls, self.implicit) {
+        if let Security::StartTls(parameters) = &self.security {
             conn.starttls(parameters.clone(), &self.hello).await?;
         }
         if let Some(credentials) = &self.credentials {
