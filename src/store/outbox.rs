@@ -398,3 +398,16 @@ pub async fn free_leases(pool: &PgPool, worker: Uuid, held: &[i64]) -> Result<u6
     .await?
     .rows_affected())
 }
+
+/// Frees `worker`'s leases on the pending rows `ids` (claimed, never sent). Returns how many.
+pub async fn give_back(pool: &PgPool, worker: Uuid, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "update outbox set lease_owner = null, lease_until = null
+         where id = any($2) and lease_owner = $1 and status = 'pending'",
+    )
+    .bind(worker)
+    .bind(ids)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

@@ -3,14 +3,15 @@
 //! honoured) / dead. The loop is a sequence of [`Rounds`]; tests step the same rounds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
+use super::ahead::{Ahead, Waiting};
 use super::delivery::Engine;
 use super::retry::delta;
 use crate::channels::Channels;
@@ -30,6 +31,9 @@ pub struct DispatchSettings {
     pub batch: i64,
     /// Sends in flight per channel.
     pub concurrency: usize,
+    /// Rows claimed per channel beyond its free slots, taken by the sends that end while the
+    /// next claim runs (each waits at most half a lease, then is given back).
+    pub prefetch: usize,
     /// First retry delay; doubles per attempt up to `max_backoff`.
     pub backoff: Duration,
     pub max_backoff: Duration,
@@ -45,6 +49,7 @@ impl Default for DispatchSettings {
             lease: Duration::from_secs(15),
             batch: 100,
             concurrency: 32,
+            prefetch: 32,
             backoff: Duration::from_secs(1),
             // A page is due now: once its provider is back it must not sit out a long backoff
             // (scripts/faults.sh slack_outage measured 4 min with a 300 s cap). Fifty failures
@@ -117,110 +122,147 @@ impl Dispatcher {
     /// Returns how many rows were claimed.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let mut rounds = Rounds::new(self.engine.clone());
-        let (claimed, _) = rounds.round().await?;
+        let claimed = rounds.round().await?;
         rounds.settle().await;
         Ok(claimed)
     }
 
-    /// Runs until `shutdown`, woken by NOTIFY when rows are written and whenever a send ends
-    /// (it frees its destination's next row); a short poll is the net.
+    /// Runs until `shutdown`, woken by NOTIFY when rows are written and whenever enough sends
+    /// have ended (each frees its destination's next row); a short poll is the net.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let poll = self.engine.settings.poll;
         let mut wakeups = super::Wakeups::new(&self.engine.pool, OUTBOX_CHANNEL).await;
         let mut rounds = Rounds::new(self.engine);
         while !*shutdown.borrow() {
-            let filled = match rounds.round().await {
-                Ok((claimed, room)) => claimed > 0 && claimed == room,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox claim failed; retrying");
-                    false
-                }
-            };
-            // Every free slot took a row: there may be more. Otherwise what was due and free is
-            // taken, and only an ended send, a new row or the poll brings another.
-            if filled {
-                continue;
+            if let Err(e) = rounds.round().await {
+                tracing::warn!(error = %e, "outbox claim failed; retrying");
             }
+            // What was due and free is taken, or as much of it as the slots and the rows
+            // claimed ahead hold: only ended sends, a new row or the poll bring more.
             let done = rounds.done.clone();
             tokio::select! {
                 () = wakeups.idle(poll, &mut shutdown) => {}
                 () = rounds.enough_done(&done) => {}
             }
         }
-        // Let sends in flight record their results (each is bounded by its channel's timeout).
-        rounds.settle().await;
+        // Rows claimed ahead go back for another dispatcher; sends in flight record their
+        // results (each is bounded by its channel's timeout).
+        rounds.close().await;
     }
+}
+
+/// One channel's slots and the rows claimed ahead of them.
+struct Lane {
+    channel: &'static str,
+    slots: Arc<Semaphore>,
+    ahead: Arc<Ahead>,
+}
+
+/// How far the sends have got, shared with them.
+#[derive(Default)]
+struct Progress {
+    /// Sends ended since the start.
+    ended: AtomicUsize,
+    /// Rows in flight or claimed ahead.
+    outstanding: AtomicUsize,
+    /// A send ended with no row claimed ahead to take: its slot is idle.
+    idle_slot: AtomicBool,
 }
 
 /// The dispatcher's sends in flight. Each channel has its own `concurrency` slots and is
 /// claimed separately, so a slow or hanging provider never holds back another channel.
 struct Rounds {
     engine: Arc<Engine>,
-    slots: Vec<(&'static str, Arc<Semaphore>)>,
+    lanes: Vec<Lane>,
     sends: JoinSet<()>,
     /// Notified when a send ends.
     done: Arc<Notify>,
-    /// Sends in flight (counted down before `done` is notified).
-    in_flight: Arc<AtomicUsize>,
-    /// Sends in flight after the last claim that took any.
-    after_claim: usize,
+    progress: Arc<Progress>,
+    /// Sends ended, and rows outstanding, after the last claim that took any.
+    at_claim: (usize, usize),
 }
 
 impl Rounds {
     fn new(engine: Arc<Engine>) -> Self {
         let per_channel = engine.settings.concurrency.max(1);
-        let slots = DELIVERED_CHANNELS
+        let lanes = DELIVERED_CHANNELS
             .iter()
-            .map(|c| (*c, Arc::new(Semaphore::new(per_channel))))
+            .map(|c| Lane {
+                channel: c,
+                slots: Arc::new(Semaphore::new(per_channel)),
+                ahead: Arc::default(),
+            })
             .collect();
         Rounds {
             engine,
-            slots,
+            lanes,
             sends: JoinSet::new(),
             done: Arc::new(Notify::new()),
-            in_flight: Arc::new(AtomicUsize::new(0)),
-            after_claim: 0,
+            progress: Arc::default(),
+            at_claim: (0, 0),
         }
     }
 
-    /// Returns once a quarter of the sends in flight after the last claim have ended (or all
-    /// of them, when there were few): each ended send frees its destination's next row, and one
-    /// claim for many of them costs about what a claim for one does.
+    /// Returns once a slot has nothing left to send, or a quarter of the rows outstanding after
+    /// the last claim have been sent: one claim for many rows costs about what a claim for one
+    /// does.
     async fn enough_done(&mut self, done: &Notify) {
         loop {
-            done.notified().await;
-            let in_flight = self.in_flight.load(Ordering::Acquire);
-            let ended = self.after_claim.saturating_sub(in_flight);
-            if in_flight == 0 || ended * 4 >= self.after_claim {
+            let p = &self.progress;
+            let ended = p.ended.load(Ordering::Acquire) - self.at_claim.0;
+            if p.idle_slot.swap(false, Ordering::AcqRel)
+                || p.outstanding.load(Ordering::Acquire) == 0
+                || ended * 4 >= self.at_claim.1.max(1)
+            {
                 return;
             }
+            done.notified().await;
         }
     }
 
-    /// One claim for every channel with a free slot, each up to its free slots (and `batch`);
-    /// every claimed row's send starts at once. Returns how many were claimed, of how many free
-    /// slots.
-    async fn round(&mut self) -> Result<(usize, usize), sqlx::Error> {
+    /// Starts rows claimed ahead on free slots (a send that ended just as they were queued
+    /// left its slot to them), then claims for every channel with room: free slots plus
+    /// `prefetch`, less what waits already, at most `batch`. Returns how many were claimed.
+    async fn round(&mut self) -> Result<usize, sqlx::Error> {
         while self.sends.try_join_next().is_some() {}
-        let batch = self.engine.settings.batch;
-        let free: Vec<(&str, i64)> = self
-            .slots
+        for i in 0..self.lanes.len() {
+            while self.lanes[i].ahead.len() > 0 {
+                let Ok(permit) = self.lanes[i].slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let (row, gave_back) = self.lanes[i].ahead.next(&self.engine).await;
+                self.progress
+                    .outstanding
+                    .fetch_sub(gave_back, Ordering::AcqRel);
+                if let Some(row) = row {
+                    self.start(i, permit, row);
+                }
+            }
+        }
+        let settings = &self.engine.settings;
+        let (per_channel, batch) = (settings.concurrency.max(1), settings.batch);
+        let room: Vec<(&str, i64)> = self
+            .lanes
             .iter()
-            .map(|(c, slot)| (*c, (slot.available_permits() as i64).min(batch)))
+            .map(|l| {
+                let busy = per_channel - l.slots.available_permits().min(per_channel);
+                let room = (per_channel + settings.prefetch).saturating_sub(busy + l.ahead.len());
+                (l.channel, (room as i64).min(batch))
+            })
             .filter(|(_, n)| *n > 0)
             .collect();
-        if free.is_empty() {
-            return Ok((0, 0));
+        if room.is_empty() {
+            return Ok(0);
         }
-        let room: i64 = free.iter().map(|(_, n)| n).sum();
+        let limit: i64 = room.iter().map(|(_, n)| n).sum();
         let now = self.engine.clock.now();
-        let lease_until = now + delta(self.engine.settings.lease);
+        let lease_until = now + delta(settings.lease);
         // Rows a claim whose answer was lost leased to this dispatcher go back first.
         self.engine
             .held
             .free_lost(&self.engine.pool, self.engine.id)
             .await?;
-        let rows = match self.engine.claim(&free, now, lease_until, room).await {
+        let rows = match self.engine.claim(&room, now, lease_until, limit).await {
             Ok(rows) => rows,
             Err(e) => {
                 self.engine.held.claim_failed(&e);
@@ -230,33 +272,75 @@ impl Rounds {
         self.engine.held.hold(rows.iter().map(|(d, _)| d.id));
         let claimed = rows.len();
         for (delivery, created_at) in rows {
-            // Neither can happen (the claim took at most the free slots of these channels);
-            // such a row would wait out its lease.
-            let slot = self.slots.iter().find(|(c, _)| *c == delivery.channel);
-            let Some(permit) = slot.and_then(|(_, s)| s.clone().try_acquire_owned().ok()) else {
+            let Some(i) = self
+                .lanes
+                .iter()
+                .position(|l| l.channel == delivery.channel)
+            else {
+                // Cannot happen (the claim took only these channels); such a row would wait
+                // out its lease.
                 self.engine.held.release([delivery.id]);
                 continue;
             };
-            let (engine, done) = (self.engine.clone(), self.done.clone());
-            let in_flight = self.in_flight.clone();
-            in_flight.fetch_add(1, Ordering::AcqRel);
-            self.sends.spawn(async move {
-                if let Err(e) = engine.deliver(delivery, created_at).await {
-                    tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
-                }
-                drop(permit);
-                in_flight.fetch_sub(1, Ordering::AcqRel);
-                done.notify_one();
-            });
+            self.progress.outstanding.fetch_add(1, Ordering::AcqRel);
+            let row = Waiting {
+                delivery,
+                created_at,
+                claimed_at: now,
+            };
+            match self.lanes[i].slots.clone().try_acquire_owned() {
+                Ok(permit) => self.start(i, permit, row),
+                Err(_) => self.lanes[i].ahead.push(row),
+            }
         }
         if claimed > 0 {
-            self.after_claim = self.in_flight.load(Ordering::Acquire);
+            let p = &self.progress;
+            self.at_claim = (
+                p.ended.load(Ordering::Acquire),
+                p.outstanding.load(Ordering::Acquire),
+            );
         }
-        Ok((claimed, room as usize))
+        Ok(claimed)
     }
 
-    /// Waits until every send in flight has recorded its result.
+    /// Sends `row` on lane `i`'s slot, then the rows claimed ahead on that lane while any wait.
+    fn start(&mut self, i: usize, permit: OwnedSemaphorePermit, row: Waiting) {
+        let (engine, done) = (self.engine.clone(), self.done.clone());
+        let (progress, ahead) = (self.progress.clone(), self.lanes[i].ahead.clone());
+        self.sends.spawn(async move {
+            let mut row = Some(row);
+            while let Some(w) = row.take() {
+                if let Err(e) = engine.deliver(w.delivery, w.created_at).await {
+                    tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
+                }
+                progress.ended.fetch_add(1, Ordering::AcqRel);
+                progress.outstanding.fetch_sub(1, Ordering::AcqRel);
+                let gave_back;
+                (row, gave_back) = ahead.next(&engine).await;
+                progress.outstanding.fetch_sub(gave_back, Ordering::AcqRel);
+                if row.is_none() {
+                    drop(permit);
+                    progress.idle_slot.store(true, Ordering::Release);
+                    done.notify_one();
+                    return;
+                }
+                done.notify_one();
+            }
+        });
+    }
+
+    /// Waits until every send in flight, and every row claimed ahead, has been sent and its
+    /// result recorded.
     async fn settle(&mut self) {
         while self.sends.join_next().await.is_some() {}
+    }
+
+    /// Gives back the rows claimed ahead, then waits for the sends in flight.
+    async fn close(&mut self) {
+        for lane in &self.lanes {
+            let n = lane.ahead.give_back_all(&self.engine).await;
+            self.progress.outstanding.fetch_sub(n, Ordering::AcqRel);
+        }
+        self.settle().await;
     }
 }

@@ -1,5 +1,6 @@
 //! Background workers: they claim work from Postgres, call the core, and commit the result.
 
+mod ahead;
 mod delivery;
 pub mod dispatcher;
 pub mod escalation;

@@ -37,6 +37,7 @@ mod notices;
 mod openapi;
 mod pipeline;
 mod poison;
+mod prefetch;
 mod reload;
 mod replay;
 mod report_edits;
