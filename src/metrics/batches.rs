@@ -1,6 +1,6 @@
 //! How much each round trip carries: the sizes of ingest's group commits, of the timer worker's
-//! fired batches and of the dispatcher's stored results, so an operator sees batching work (or
-//! not) under their load.
+//! fired batches and of the dispatcher's claims and stored results, so an operator sees batching
+//! work (or not) under their load.
 
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
@@ -12,6 +12,7 @@ pub struct Batches {
     ingest: Histogram,
     escalation: Histogram,
     delivery: Histogram,
+    claim: Histogram,
 }
 
 impl Batches {
@@ -20,6 +21,7 @@ impl Batches {
             ingest: Histogram::new(BUCKETS),
             escalation: Histogram::new(BUCKETS),
             delivery: Histogram::new(BUCKETS),
+            claim: Histogram::new(BUCKETS),
         };
         registry.register(
             "ingest_commit_batch_size",
@@ -36,6 +38,11 @@ impl Batches {
             "Send results the dispatcher stored in one statement",
             batches.delivery.clone(),
         );
+        registry.register(
+            "delivery_claim_batch_size",
+            "Outbox rows one dispatcher claim took (queue heads, for free slots and ahead of them)",
+            batches.claim.clone(),
+        );
         batches
     }
 
@@ -49,5 +56,9 @@ impl Batches {
 
     pub fn delivery(&self, messages: usize) {
         self.delivery.observe(messages as f64);
+    }
+
+    pub fn claim(&self, rows: usize) {
+        self.claim.observe(rows as f64);
     }
 }

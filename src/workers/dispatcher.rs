@@ -294,6 +294,7 @@ impl Rounds {
             }
         }
         if claimed > 0 {
+            self.engine.metrics.batches.claim(claimed);
             let p = &self.progress;
             self.at_claim = (
                 p.ended.load(Ordering::Acquire),
