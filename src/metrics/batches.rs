@@ -40,7 +40,7 @@ impl Batches {
         );
         registry.register(
             "delivery_claim_batch_size",
-            "Outbox rows one dispatcher claim took (queue heads, for free slots and ahead of them)",
+            "Outbox rows each dispatcher claim took, empty claims too (queue heads, for free slots and ahead of them)",
             batches.claim.clone(),
         );
         batches

@@ -203,11 +203,14 @@ impl Rounds {
         }
     }
 
-    /// Returns once a slot has nothing left to send, or a quarter of the rows outstanding after
-    /// the last claim have been sent: one claim for many rows costs about what a claim for one
-    /// does.
+    /// Returns, after a send has ended, once a slot has nothing left to send, or nothing is
+    /// outstanding, or a quarter of the rows outstanding after the last claim have been sent:
+    /// one claim for many rows costs about what a claim for one does. With nothing sent since
+    /// the last round it never returns (only new rows or the poll bring work then).
     async fn enough_done(&mut self, done: &Notify) {
         loop {
+            // A send that ended since the last look left a permit: no ending is missed.
+            done.notified().await;
             let p = &self.progress;
             let ended = p.ended.load(Ordering::Acquire) - self.at_claim.0;
             if p.idle_slot.swap(false, Ordering::AcqRel)
@@ -216,7 +219,6 @@ impl Rounds {
             {
                 return;
             }
-            done.notified().await;
         }
     }
 
@@ -293,8 +295,8 @@ impl Rounds {
                 Err(_) => self.lanes[i].ahead.push(row),
             }
         }
+        self.engine.metrics.batches.claim(claimed);
         if claimed > 0 {
-            self.engine.metrics.batches.claim(claimed);
             let p = &self.progress;
             self.at_claim = (
                 p.ended.load(Ordering::Acquire),

@@ -91,19 +91,39 @@ async fn setup(db: &TestDb, rx: &Receiver, hooks: &[&str], incidents: usize) -> 
 
 /// One slot per channel and `prefetch` rows ahead of it.
 fn dispatcher(server: &TestServer, prefetch: usize, lease: Duration) -> Dispatcher {
+    dispatcher_with(server, Arc::new(Metrics::new()), prefetch, lease)
+}
+
+fn dispatcher_with(
+    server: &TestServer,
+    metrics: Arc<Metrics>,
+    prefetch: usize,
+    lease: Duration,
+) -> Dispatcher {
     Dispatcher::new(
         server.app.pool.clone(),
         server.clock.clone() as Arc<dyn Clock>,
         server.app.live.clone(),
-        Arc::new(Metrics::new()),
+        metrics,
         alertrouter::channels::Channels::new(&ChannelSettings::default()).unwrap(),
         DispatchSettings {
             concurrency: 1,
             prefetch,
             lease,
+            // Only NOTIFY and ended sends wake it within a test.
+            poll: Duration::from_secs(3600),
             ..DispatchSettings::default()
         },
     )
+}
+
+/// Waits (bounded) until `ready` holds.
+async fn until<F: Future<Output = bool>>(what: &str, mut ready: impl FnMut() -> F) {
+    let started = Instant::now();
+    while !ready().await {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Outbox rows pending with a lease, and pending with none.
@@ -186,17 +206,56 @@ async fn stopping_gives_back_the_rows_claimed_ahead() {
     assert_eq!(pending(&db).await, (3, 0));
     stop.send(true).unwrap();
     // The rows ahead go back before the dispatcher waits for the send in flight.
-    let started = Instant::now();
-    while pending(&db).await != (1, 2) {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the rows ahead were not given back: {:?}",
-            pending(&db).await
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until("the rows ahead were not given back", || async {
+        pending(&db).await == (1, 2)
+    })
+    .await;
     rx.release.notify_one();
     running.await.unwrap();
     assert_eq!(rx.seen().len(), 1, "only the send in flight went out");
     assert_eq!(pending(&db).await, (0, 2));
+}
+
+#[tokio::test]
+async fn an_idle_dispatcher_claims_only_when_woken() {
+    let db = TestDb::new().await;
+    let rx = Receiver::default();
+    rx.release.notify_one(); // no send hangs
+    let server = setup(&db, &rx, &["a"], 0).await;
+    let metrics = Arc::new(Metrics::new());
+    let claims = || {
+        crate::support::server::sample(
+            &metrics.encode(),
+            "alertrouter_delivery_claim_batch_size_count",
+        )
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(
+        dispatcher_with(&server, metrics.clone(), 4, Duration::from_secs(15)).run(stopped),
+    );
+    until("the first round never claimed", || async {
+        claims() >= 1.0
+    })
+    .await;
+    // A new page: NOTIFY wakes the dispatcher, which sends it.
+    let a = alert("g", "critical", "firing", "2026-11-25T18:50:00Z", None);
+    assert_eq!(server.post(grouped("g", vec![a])).await.0, 200);
+    worker(&server, Arc::new(Metrics::new()), 100)
+        .run_once()
+        .await
+        .unwrap();
+    rx.arrived.notified().await;
+    until("the page was not recorded as sent", || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from outbox where status = 'sent'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    // The first round, the one NOTIFY woke, the one after the send ended: an idle dispatcher
+    // does not claim in a loop.
+    assert!(claims() <= 4.0, "{} claims", claims());
+    stop.send(true).unwrap();
+    running.await.unwrap();
 }
