@@ -411,3 +411,15 @@ pub async fn give_back(pool: &PgPool, worker: Uuid, ids: &[i64]) -> Result<u64, 
     .await?
     .rows_affected())
 }
+
+/// The earliest due time after `now` of a pending row (a retry's backoff, a rate limit's
+/// deferral), for the dispatcher to wake at; `None` when no row waits for a time.
+pub async fn next_due_after(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("select min(due_at) from outbox where status = 'pending' and due_at > $1")
+        .bind(now)
+        .fetch_one(pool)
+        .await
+}

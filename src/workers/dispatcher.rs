@@ -127,10 +127,10 @@ impl Dispatcher {
         Ok(claimed)
     }
 
-    /// Runs until `shutdown`, woken by NOTIFY when rows are written and whenever enough sends
-    /// have ended (each frees its destination's next row); a short poll is the net.
+    /// Runs until `shutdown`, woken by NOTIFY when rows are written, whenever enough sends
+    /// have ended (each frees its destination's next row) and when the next retry or deferred
+    /// row falls due; a short poll is the net.
     pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let poll = self.engine.settings.poll;
         let mut wakeups = super::Wakeups::new(&self.engine.pool, OUTBOX_CHANNEL).await;
         let mut rounds = Rounds::new(self.engine);
         while !*shutdown.borrow() {
@@ -138,10 +138,11 @@ impl Dispatcher {
                 tracing::warn!(error = %e, "outbox claim failed; retrying");
             }
             // What was due and free is taken, or as much of it as the slots and the rows
-            // claimed ahead hold: only ended sends, a new row or the poll bring more.
+            // claimed ahead hold: only ended sends, a new row, a due time or the poll bring more.
+            let wait = rounds.until_next_due().await;
             let done = rounds.done.clone();
             tokio::select! {
-                () = wakeups.idle(poll, &mut shutdown) => {}
+                () = wakeups.idle(wait, &mut shutdown) => {}
                 () = rounds.enough_done(&done) => {}
             }
         }
@@ -180,6 +181,8 @@ struct Rounds {
     progress: Arc<Progress>,
     /// Sends ended, and rows outstanding, after the last claim that took any.
     at_claim: (usize, usize),
+    /// The time the last round's claim was made as of; `None` when it made none.
+    claimed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Rounds {
@@ -200,6 +203,26 @@ impl Rounds {
             done: Arc::new(Notify::new()),
             progress: Arc::default(),
             at_claim: (0, 0),
+            claimed_at: None,
+        }
+    }
+
+    /// How long to sleep after a round: until the first row falling due after its claim's time
+    /// (a retry's backoff ends, a deferral passes; at once if that is past), at most the poll.
+    /// After a round that could not claim (every slot and the rows ahead full), the poll: only
+    /// an ended send makes room then.
+    async fn until_next_due(&self) -> Duration {
+        let poll = self.engine.settings.poll;
+        let Some(claimed_at) = self.claimed_at else {
+            return poll;
+        };
+        match crate::store::outbox::next_due_after(&self.engine.pool, claimed_at).await {
+            Ok(Some(next)) => (next - self.engine.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_millis(1))
+                .min(poll),
+            _ => poll,
         }
     }
 
@@ -253,6 +276,7 @@ impl Rounds {
             })
             .filter(|(_, n)| *n > 0)
             .collect();
+        self.claimed_at = None;
         if room.is_empty() {
             return Ok(0);
         }
@@ -264,6 +288,7 @@ impl Rounds {
             .held
             .free_lost(&self.engine.pool, self.engine.id)
             .await?;
+        self.claimed_at = Some(now);
         let rows = match self.engine.claim(&room, now, lease_until, limit).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -296,6 +321,7 @@ impl Rounds {
             }
         }
         self.engine.metrics.batches.claim(claimed);
+
         if claimed > 0 {
             let p = &self.progress;
             self.at_claim = (

@@ -55,5 +55,6 @@ mod support;
 mod suppression;
 mod unavailable;
 mod upgrade;
+mod wakeups;
 mod webhook_events;
 mod windows_api;
