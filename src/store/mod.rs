@@ -10,6 +10,7 @@ pub mod fired;
 pub mod heartbeats;
 pub mod hosts;
 mod ingest;
+pub mod leases;
 pub mod monthly;
 mod named;
 pub mod outbox;

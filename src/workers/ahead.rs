@@ -75,7 +75,7 @@ async fn give_back(engine: &Engine, ids: Vec<i64>) {
     if ids.is_empty() {
         return;
     }
-    let freed = crate::store::outbox::give_back(&engine.pool, engine.id, &ids);
+    let freed = crate::store::leases::give_back(&engine.pool, engine.id, &ids);
     match tokio::time::timeout(Duration::from_secs(5), freed).await {
         Ok(Ok(n)) => tracing::info!(rows = n, "gave back outbox rows that waited for a slot"),
         Ok(Err(e)) => {

@@ -216,7 +216,7 @@ impl Rounds {
         let Some(claimed_at) = self.claimed_at else {
             return poll;
         };
-        match crate::store::outbox::next_due_after(&self.engine.pool, claimed_at).await {
+        match crate::store::leases::next_due_after(&self.engine.pool, claimed_at).await {
             Ok(Some(next)) => (next - self.engine.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)

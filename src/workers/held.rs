@@ -77,7 +77,7 @@ impl Held {
         let _exclusive = self.gate.write().await;
         self.lost.store(false, Ordering::Release);
         let held: Vec<i64> = self.ids().iter().copied().collect();
-        match crate::store::outbox::free_leases(pool, owner, &held).await {
+        match crate::store::leases::free_leases(pool, owner, &held).await {
             Ok(0) => Ok(0),
             Ok(n) => {
                 tracing::info!(

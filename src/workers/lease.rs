@@ -29,7 +29,7 @@ pub async fn keeping<F: Future>(
             done = &mut work => return done,
             () = tokio::time::sleep(every) => {
                 let until = crate::core::escalation::later(clock.now(), length);
-                match store::outbox::extend_lease(pool, owner, ids, until).await {
+                match store::leases::extend_lease(pool, owner, ids, until).await {
                     Ok(0) => tracing::warn!(?ids, "lease lost while sending: another dispatcher may send it too"),
                     Ok(_) => tracing::debug!(?ids, "lease extended while the send is in flight"),
                     Err(e) => tracing::warn!(error = %e, "cannot extend the lease of a send in flight"),
