@@ -41,8 +41,8 @@ impl Ahead {
         self.rows().push_back(row);
     }
 
-    /// The oldest waiting row that is still fresh, and how many older ones were given back.
-    pub(super) async fn next(&self, engine: &Engine) -> (Option<Waiting>, usize) {
+    /// The oldest waiting row that is still fresh; older ones are given back.
+    pub(super) async fn next(&self, engine: &Engine) -> Option<Waiting> {
         let oldest = engine.clock.now() - delta(engine.settings.lease / 2);
         let (next, stale) = {
             let mut rows = self.rows();
@@ -55,17 +55,14 @@ impl Ahead {
             };
             (next, stale)
         };
-        let gave_back = stale.len();
         give_back(engine, stale).await;
-        (next, gave_back)
+        next
     }
 
-    /// Gives back every waiting row (the dispatcher is stopping); says how many.
-    pub(super) async fn give_back_all(&self, engine: &Engine) -> usize {
+    /// Gives back every waiting row (the dispatcher is stopping).
+    pub(super) async fn give_back_all(&self, engine: &Engine) {
         let ids: Vec<i64> = self.rows().drain(..).map(|w| w.delivery.id).collect();
-        let n = ids.len();
         give_back(engine, ids).await;
-        n
     }
 }
 

@@ -159,13 +159,18 @@ struct Lane {
     ahead: Arc<Ahead>,
 }
 
+impl Lane {
+    /// Slots taken by sends in flight.
+    fn busy(&self, per_channel: usize) -> usize {
+        per_channel - self.slots.available_permits().min(per_channel)
+    }
+}
+
 /// How far the sends have got, shared with them.
 #[derive(Default)]
 struct Progress {
     /// Sends ended since the start.
     ended: AtomicUsize,
-    /// Rows in flight or claimed ahead.
-    outstanding: AtomicUsize,
     /// A send ended with no row claimed ahead to take: its slot is idle.
     idle_slot: AtomicBool,
 }
@@ -237,7 +242,7 @@ impl Rounds {
             let p = &self.progress;
             let ended = p.ended.load(Ordering::Acquire) - self.at_claim.0;
             if p.idle_slot.swap(false, Ordering::AcqRel)
-                || p.outstanding.load(Ordering::Acquire) == 0
+                || self.outstanding() == 0
                 || ended * 4 >= self.at_claim.1.max(1)
             {
                 return;
@@ -255,11 +260,7 @@ impl Rounds {
                 let Ok(permit) = self.lanes[i].slots.clone().try_acquire_owned() else {
                     break;
                 };
-                let (row, gave_back) = self.lanes[i].ahead.next(&self.engine).await;
-                self.progress
-                    .outstanding
-                    .fetch_sub(gave_back, Ordering::AcqRel);
-                if let Some(row) = row {
+                if let Some(row) = self.lanes[i].ahead.next(&self.engine).await {
                     self.start(i, permit, row);
                 }
             }
@@ -270,8 +271,8 @@ impl Rounds {
             .lanes
             .iter()
             .map(|l| {
-                let busy = per_channel - l.slots.available_permits().min(per_channel);
-                let room = (per_channel + settings.prefetch).saturating_sub(busy + l.ahead.len());
+                let room = (per_channel + settings.prefetch)
+                    .saturating_sub(l.busy(per_channel) + l.ahead.len());
                 (l.channel, (room as i64).min(batch))
             })
             .filter(|(_, n)| *n > 0)
@@ -309,7 +310,6 @@ impl Rounds {
                 self.engine.held.release([delivery.id]);
                 continue;
             };
-            self.progress.outstanding.fetch_add(1, Ordering::AcqRel);
             let row = Waiting {
                 delivery,
                 created_at,
@@ -321,15 +321,22 @@ impl Rounds {
             }
         }
         self.engine.metrics.batches.claim(claimed);
-
         if claimed > 0 {
-            let p = &self.progress;
             self.at_claim = (
-                p.ended.load(Ordering::Acquire),
-                p.outstanding.load(Ordering::Acquire),
+                self.progress.ended.load(Ordering::Acquire),
+                self.outstanding(),
             );
         }
         Ok(claimed)
+    }
+
+    /// Rows in flight (slots taken) or claimed ahead, over every channel.
+    fn outstanding(&self) -> usize {
+        let per_channel = self.engine.settings.concurrency.max(1);
+        self.lanes
+            .iter()
+            .map(|l| l.busy(per_channel) + l.ahead.len())
+            .sum()
     }
 
     /// Sends `row` on lane `i`'s slot, then the rows claimed ahead on that lane while any wait.
@@ -343,10 +350,7 @@ impl Rounds {
                     tracing::warn!(error = %e, "delivery result not recorded; the lease will expire and it is sent again");
                 }
                 progress.ended.fetch_add(1, Ordering::AcqRel);
-                progress.outstanding.fetch_sub(1, Ordering::AcqRel);
-                let gave_back;
-                (row, gave_back) = ahead.next(&engine).await;
-                progress.outstanding.fetch_sub(gave_back, Ordering::AcqRel);
+                row = ahead.next(&engine).await;
                 if row.is_none() {
                     drop(permit);
                     progress.idle_slot.store(true, Ordering::Release);
@@ -367,8 +371,7 @@ impl Rounds {
     /// Gives back the rows claimed ahead, then waits for the sends in flight.
     async fn close(&mut self) {
         for lane in &self.lanes {
-            let n = lane.ahead.give_back_all(&self.engine).await;
-            self.progress.outstanding.fetch_sub(n, Ordering::AcqRel);
+            lane.ahead.give_back_all(&self.engine).await;
         }
         self.settle().await;
     }

@@ -11,21 +11,7 @@ use secrecy::SecretString;
 
 use crate::dispatch::{FakePagerDuty, FakeTwilio};
 use crate::escalation::{dispatcher_for, start_with, worker};
-use crate::support::{TestDb, alert, grouped};
-
-/// Waits (bounded) until `done` holds; the dispatcher runs on its own task. The bound is far
-/// below the hanging Slack's 600 s timeout, and far above a send: on a loaded 2-core CI machine
-/// (the suite runs in parallel, a browser test among it) 10 s was once not enough.
-async fn until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::support::{TestDb, alert, grouped, until};
 
 #[tokio::test]
 async fn a_hanging_slack_does_not_hold_back_the_next_steps_sms_and_pagerduty() {
@@ -72,33 +58,26 @@ async fn a_hanging_slack_does_not_hold_back_the_next_steps_sms_and_pagerduty() {
     server.post(grouped("web-1", vec![a])).await;
     let timers = worker(&server, metrics.clone(), 100);
     timers.run_once().await.unwrap();
-    until("step 1's SMS and PagerDuty", || {
+    until("step 1's SMS and PagerDuty", || async {
         twilio.messages.lock().unwrap().len() == 1 && pd.events.lock().unwrap().len() == 1
     })
     .await;
     // Their results stored too: a row still pending when the clock jumps 5 minutes would look
     // like one whose lease ran out, and be sent again.
-    let started = tokio::time::Instant::now();
-    loop {
-        let sent: i64 = sqlx::query_scalar(
+    until("step 1's results stored", || async {
+        sqlx::query_scalar::<_, i64>(
             "select count(*) from outbox where channel in ('sms', 'pagerduty') and status = 'sent'",
         )
         .fetch_one(&db.pool)
         .await
-        .unwrap();
-        if sent == 2 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "step 1's results not stored"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        .unwrap()
+            == 2
+    })
+    .await;
     // Step 1's Slack page is still hanging when step 2 fires.
     server.clock.advance(TimeDelta::minutes(5));
     timers.run_once().await.unwrap();
-    until("step 2's SMS and PagerDuty", || {
+    until("step 2's SMS and PagerDuty", || async {
         twilio.messages.lock().unwrap().len() >= 2 && pd.events.lock().unwrap().len() >= 2
     })
     .await;

@@ -4,7 +4,7 @@
 //! still waiting when the dispatcher stops, goes back to the outbox unsent.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alertrouter::clock::Clock;
 use alertrouter::config::ChannelSettings;
@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::escalation::{start_with, worker};
-use crate::support::{TestDb, TestServer, alert, grouped};
+use crate::support::{TestDb, TestServer, alert, grouped, until};
 
 /// A receiver of webhooks `/hook/{name}` that records (name, incident number) and signals each
 /// arrival; the first request hangs until `release` is notified, or with `fail_first` is
@@ -124,15 +124,6 @@ pub fn dispatcher_with(
         alertrouter::channels::Channels::new(&ChannelSettings::default()).unwrap(),
         settings,
     )
-}
-
-/// Waits (bounded) until `ready` holds.
-pub async fn until<F: Future<Output = bool>>(what: &str, mut ready: impl FnMut() -> F) {
-    let started = Instant::now();
-    while !ready().await {
-        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// Outbox rows pending with a lease, and pending with none.

@@ -10,8 +10,8 @@ use alertrouter::workers::dispatcher::DispatchSettings;
 use chrono::TimeDelta;
 
 use crate::escalation::worker;
-use crate::prefetch::{Receiver, dispatcher_with, one_slot, setup, until};
-use crate::support::{TestDb, alert, grouped};
+use crate::prefetch::{Receiver, dispatcher_with, one_slot, setup};
+use crate::support::{TestDb, alert, grouped, until};
 
 /// Outbox rows sent, and the attempts of the one row.
 async fn sent_and_attempts(db: &TestDb) -> (i64, i32) {
